@@ -1,0 +1,43 @@
+package tenant
+
+import (
+	"errors"
+	"strings"
+)
+
+// ErrBadGUID is returned by ParseGUID for anything that is not a GUID.
+var ErrBadGUID = errors.New("not a GUID (want 8-4-4-4-12 hex digits, e.g. 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c)")
+
+// ParseGUID returns the canonical form of a tenant GUID: lower case, no
+// braces. "{2F4A9C3E-...}" and "2f4a9c3e-..." name the same tenant; every
+// surface (config, token scope, portal, admin API) canonicalises through
+// this one function so they always agree.
+func ParseGUID(s string) (string, error) {
+	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
+		s = s[1:37]
+	}
+	if len(s) != 36 {
+		return "", ErrBadGUID
+	}
+	var b strings.Builder
+	b.Grow(36)
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", ErrBadGUID
+			}
+		default:
+			switch {
+			case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+			case c >= 'A' && c <= 'F':
+				c += 'a' - 'A'
+			default:
+				return "", ErrBadGUID
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), nil
+}

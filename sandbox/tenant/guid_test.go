@@ -1,0 +1,34 @@
+package tenant
+
+import "testing"
+
+func TestParseGUID(t *testing.T) {
+	t.Parallel()
+	const want = "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c"
+	for _, in := range []string{want, "2F4A9C3E-8B1D-4E6F-A5C7-1D3B5E7F9A0C", "{2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c}", "{2F4A9C3E-8b1d-4e6f-a5c7-1d3b5e7f9a0c}"} {
+		got, err := ParseGUID(in)
+		if err != nil || got != want {
+			t.Errorf("ParseGUID(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "2f4a9c3e8b1d4e6fa5c71d3b5e7f9a0c", "{2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c", "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0g", "2f4a9c3e-8b1d-4e6f-a5c7_1d3b5e7f9a0c", "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c\x00"} {
+		if got, err := ParseGUID(in); err == nil {
+			t.Errorf("ParseGUID(%q) = %q, want error", in, got)
+		}
+	}
+}
+
+func FuzzParseGUID(f *testing.F) {
+	f.Add("{2F4A9C3E-8B1D-4E6F-A5C7-1D3B5E7F9A0C}")
+	f.Add("not-a-guid")
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := ParseGUID(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseGUID(g)
+		if err != nil || again != g {
+			t.Fatalf("canonical form %q does not round-trip: %q, %v", g, again, err)
+		}
+	})
+}
