@@ -1,6 +1,9 @@
 package fhir
 
-import "github.com/fhirsandbox/fhirsandbox/seed"
+import (
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+	"github.com/fhirsandbox/fhirsandbox/seed"
+)
 
 // Resource is one serialized FHIR resource ready to store or write out.
 type Resource struct {
@@ -20,6 +23,9 @@ type Version interface {
 	MediaType() string
 	// MedicationType is "MedicationOrder" (DSTU2) or "MedicationRequest" (STU3).
 	MedicationType() string
+	// SearchParams lists the search parameters of every resource type the
+	// release serves, as the store indexes them and metadata publishes them.
+	SearchParams() store.Definitions
 	// RenderHospital emits the tenant-level resources every patient refers
 	// to: the hospital and payor Organizations, Practitioners, Locations.
 	RenderHospital(h *seed.Hospital, emit func(Resource))

@@ -1,0 +1,195 @@
+package store
+
+import (
+	"math"
+	"strings"
+	"time"
+)
+
+// value is one index key extracted from a resource for one parameter.
+type value struct {
+	param  uint16 // index into the type's parameter list
+	str    string // folded string, token code/value, or "Type/id" reference
+	system string // token system
+	text   string // folded CodeableConcept text and coding displays (token :text); the original text of a string
+	lo, hi int64  // date range [lo, hi) in Unix seconds
+}
+
+// walk calls fn for every value reached by following path from v, walking
+// arrays transparently.
+func walk(v any, path []string, fn func(any)) {
+	if len(path) == 0 {
+		if arr, ok := v.([]any); ok {
+			for _, e := range arr {
+				fn(e)
+			}
+			return
+		}
+		fn(v)
+		return
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		if next, ok := t[path[0]]; ok {
+			walk(next, path[1:], fn)
+		}
+	case []any:
+		for _, e := range t {
+			walk(e, path, fn)
+		}
+	}
+}
+
+// nameParts are the string elements of HumanName and Address that string
+// search parameters match.
+var nameParts = [...]string{"text", "family", "given", "prefix", "suffix", "line", "city", "district", "state", "postalCode", "country"}
+
+func extract(param uint16, typ ParamType, v any, out []value) []value {
+	switch typ {
+	case String:
+		switch t := v.(type) {
+		case string:
+			out = append(out, value{param: param, str: fold(t), text: t})
+		case map[string]any:
+			for _, k := range nameParts {
+				walk(t[k], nil, func(e any) {
+					if s, ok := e.(string); ok {
+						out = append(out, value{param: param, str: fold(s), text: s})
+					}
+				})
+			}
+		}
+	case Token:
+		switch t := v.(type) {
+		case string:
+			out = append(out, value{param: param, str: t})
+		case bool:
+			if t {
+				out = append(out, value{param: param, str: "true"})
+			} else {
+				out = append(out, value{param: param, str: "false"})
+			}
+		case map[string]any:
+			if codings, ok := t["coding"].([]any); ok || t["text"] != nil {
+				text := ""
+				if s, ok := t["text"].(string); ok {
+					text = fold(s)
+				}
+				for _, c := range codings {
+					cm, _ := c.(map[string]any)
+					code, _ := cm["code"].(string)
+					sys, _ := cm["system"].(string)
+					disp, _ := cm["display"].(string)
+					out = append(out, value{param: param, str: code, system: sys, text: text + "\x00" + fold(disp)})
+				}
+				if len(codings) == 0 {
+					out = append(out, value{param: param, text: text})
+				}
+				return out
+			}
+			sys, _ := t["system"].(string)
+			if val, ok := t["value"].(string); ok { // Identifier, ContactPoint
+				out = append(out, value{param: param, str: val, system: sys})
+			} else if code, ok := t["code"].(string); ok { // Coding
+				disp, _ := t["display"].(string)
+				out = append(out, value{param: param, str: code, system: sys, text: fold(disp)})
+			}
+		}
+	case Date:
+		switch t := v.(type) {
+		case string:
+			if lo, hi, ok := parseDateRange(t); ok {
+				out = append(out, value{param: param, lo: lo, hi: hi})
+			}
+		case map[string]any: // Period
+			lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+			found := false
+			if s, ok := t["start"].(string); ok {
+				if l, _, ok := parseDateRange(s); ok {
+					lo, found = l, true
+				}
+			}
+			if s, ok := t["end"].(string); ok {
+				if _, h, ok := parseDateRange(s); ok {
+					hi, found = h, true
+				}
+			}
+			if found {
+				out = append(out, value{param: param, lo: lo, hi: hi})
+			}
+		}
+	case Reference:
+		if t, ok := v.(map[string]any); ok {
+			if ref, ok := t["reference"].(string); ok {
+				if r := normalizeRef(ref); r != "" {
+					out = append(out, value{param: param, str: r})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// normalizeRef reduces a literal reference to "Type/id": absolute URLs
+// lose their base and version suffixes are dropped.
+func normalizeRef(ref string) string {
+	if i := strings.Index(ref, "/_history/"); i >= 0 {
+		ref = ref[:i]
+	}
+	parts := strings.Split(ref, "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	typ, id := parts[len(parts)-2], parts[len(parts)-1]
+	if typ == "" || id == "" {
+		return ""
+	}
+	return typ + "/" + id
+}
+
+// parseDateRange parses a FHIR date, dateTime or instant into the range of
+// time it covers: "2020" is the whole year, "2020-03-04" the whole day,
+// "2020-03-04T10:00:00Z" one second. Values without a zone are taken as UTC.
+func parseDateRange(s string) (lo, hi int64, ok bool) {
+	switch len(s) {
+	case 4:
+		t, err := time.Parse("2006", s)
+		if err != nil {
+			return 0, 0, false
+		}
+		return t.Unix(), t.AddDate(1, 0, 0).Unix(), true
+	case 7:
+		t, err := time.Parse("2006-01", s)
+		if err != nil {
+			return 0, 0, false
+		}
+		return t.Unix(), t.AddDate(0, 1, 0).Unix(), true
+	case 10:
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return 0, 0, false
+		}
+		return t.Unix(), t.AddDate(0, 0, 1).Unix(), true
+	}
+	if len(s) < 16 || len(s) > 40 || s[10] != 'T' {
+		return 0, 0, false
+	}
+	for _, f := range dateTimeLayouts {
+		if t, err := time.Parse(f.layout, s); err == nil {
+			return t.Unix(), t.Unix() + f.step, true
+		}
+	}
+	return 0, 0, false
+}
+
+// dateTimeLayouts are the dateTime precisions accepted, with the span of
+// time (seconds) one value covers.
+var dateTimeLayouts = [...]struct {
+	layout string
+	step   int64
+}{
+	{time.RFC3339Nano, 1},
+	{"2006-01-02T15:04:05", 1},
+	{"2006-01-02T15:04Z07:00", 60},
+	{"2006-01-02T15:04", 60},
+}

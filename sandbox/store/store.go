@@ -1,0 +1,673 @@
+package store
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned for a resource that does not exist (or was
+// deleted).
+var ErrNotFound = errors.New("resource not found")
+
+// ErrGone is returned when reading a deleted resource.
+var ErrGone = errors.New("resource deleted")
+
+// Doc is one stored resource. It is immutable once stored: an update makes
+// a new Doc, so a reader holding a Doc never sees it change.
+type Doc struct {
+	Type    string
+	ID      string
+	Version int
+	Updated time.Time
+	JSON    []byte // the stored bytes, meta included; written out as-is
+	seq     uint64 // creation order, kept across updates
+	vals    []value
+}
+
+// Store holds the resources of one tenant in one FHIR release.
+type Store struct {
+	defs Definitions
+	now  func() time.Time
+
+	mu     sync.RWMutex
+	tables map[string]*table
+	seq    uint64
+}
+
+type table struct {
+	params []Param
+	byID   map[string]*Doc
+	gone   map[string]int // deleted ids -> last version
+	exact  []map[string][]*Doc
+	strs   []map[string][]*Doc
+}
+
+// New returns an empty store for a release's search parameter definitions.
+func New(defs Definitions, now func() time.Time) *Store {
+	return &Store{defs: defs, now: now, tables: map[string]*table{}}
+}
+
+// Definitions returns the search parameters the store indexes.
+func (s *Store) Definitions() Definitions { return s.defs }
+
+func (s *Store) table(typ string) *table {
+	t := s.tables[typ]
+	if t == nil {
+		ps := s.defs[typ]
+		t = &table{params: ps, byID: map[string]*Doc{}, gone: map[string]int{}, exact: make([]map[string][]*Doc, len(ps)), strs: make([]map[string][]*Doc, len(ps))}
+		for i, p := range ps {
+			if p.Type == String {
+				t.strs[i] = map[string][]*Doc{}
+			} else {
+				t.exact[i] = map[string][]*Doc{}
+			}
+		}
+		s.tables[typ] = t
+	}
+	return t
+}
+
+// PutResult says what a Put did.
+type PutResult struct {
+	Doc     *Doc
+	Created bool
+}
+
+// Put stores a resource under its id, creating or replacing it. The JSON
+// must already have passed CheckJSON when it came from outside. id, when
+// not empty, must match the resource's own id (or be the id to give a
+// resource that has none). updated zero means now.
+func (s *Store) Put(b []byte, id string, updated time.Time) (PutResult, error) {
+	p, err := parse(b)
+	if err != nil {
+		return PutResult{}, err
+	}
+	return s.put(p, id, updated)
+}
+
+// Create stores a new resource under a server-assigned id.
+func (s *Store) Create(b []byte, newID func() string) (PutResult, error) {
+	p, err := parse(b)
+	if err != nil {
+		return PutResult{}, err
+	}
+	return s.put(p, newID(), time.Time{})
+}
+
+func (s *Store) put(p *parsed, id string, updated time.Time) (PutResult, error) {
+	if id == "" {
+		id = p.id
+	}
+	if p.id != "" && p.id != id {
+		return PutResult{}, invalidErr("the resource id %q does not match the id %q in the URL", p.id, id)
+	}
+	if !ValidID(id) {
+		return PutResult{}, invalidErr("%q is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)", id)
+	}
+	if _, ok := s.defs[p.typ]; !ok {
+		return PutResult{}, invalidErr("resource type %q is not supported here", p.typ)
+	}
+	if updated.IsZero() {
+		updated = s.now()
+	}
+	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond)}
+	ps := s.defs[p.typ]
+	for i, prm := range ps {
+		for _, path := range prm.Paths {
+			walk(p.value, strings.Split(path, "."), func(v any) {
+				d.vals = extract(uint16(i), prm.Type, v, d.vals)
+			})
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.table(p.typ)
+	old := t.byID[id]
+	d.Version = 1
+	if old != nil {
+		d.Version = old.Version + 1
+		d.seq = old.seq
+		t.unindex(old)
+	} else {
+		if v, ok := t.gone[id]; ok {
+			d.Version = v + 1
+			delete(t.gone, id)
+		}
+		s.seq++
+		d.seq = s.seq
+	}
+	j, err := p.encode(id, d.Version, d.Updated)
+	if err != nil {
+		if old != nil {
+			t.index(old)
+		}
+		return PutResult{}, err
+	}
+	d.JSON = j
+	t.byID[id] = d
+	t.index(d)
+	return PutResult{Doc: d, Created: old == nil}, nil
+}
+
+// Delete removes a resource. Deleting a missing resource is not an error
+// (FHIR delete is idempotent); the result says whether it existed.
+func (s *Store) Delete(typ, id string) (existed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[typ]
+	if t == nil {
+		return false
+	}
+	d := t.byID[id]
+	if d == nil {
+		return false
+	}
+	t.unindex(d)
+	delete(t.byID, id)
+	t.gone[id] = d.Version
+	return true
+}
+
+// Get reads one resource.
+func (s *Store) Get(typ, id string) (*Doc, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t := s.tables[typ]
+	if t == nil {
+		return nil, ErrNotFound
+	}
+	if d := t.byID[id]; d != nil {
+		return d, nil
+	}
+	if _, ok := t.gone[id]; ok {
+		return nil, ErrGone
+	}
+	return nil, ErrNotFound
+}
+
+// Count returns how many resources of a type are stored.
+func (s *Store) Count(typ string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if t := s.tables[typ]; t != nil {
+		return len(t.byID)
+	}
+	return 0
+}
+
+// All calls fn for every stored resource, types in name order and
+// resources in creation order; it stops when fn returns false.
+func (s *Store) All(fn func(*Doc) bool) {
+	s.mu.RLock()
+	types := make([]string, 0, len(s.tables))
+	var docs []*Doc
+	for typ := range s.tables {
+		types = append(types, typ)
+	}
+	slices.Sort(types)
+	for _, typ := range types {
+		start := len(docs)
+		for _, d := range s.tables[typ].byID {
+			docs = append(docs, d)
+		}
+		slices.SortFunc(docs[start:], func(a, b *Doc) int { return cmp.Compare(a.seq, b.seq) })
+	}
+	s.mu.RUnlock()
+	for _, d := range docs {
+		if !fn(d) {
+			return
+		}
+	}
+}
+
+func (t *table) keys(v value) []string {
+	p := t.params[v.param]
+	switch p.Type {
+	case Token:
+		if v.str == "" {
+			return nil
+		}
+		return []string{"c:" + v.str, "s:" + v.system + "|" + v.str}
+	case Reference:
+		_, id, _ := strings.Cut(v.str, "/")
+		return []string{v.str, "id:" + id}
+	case Date:
+		return nil
+	}
+	return []string{v.str}
+}
+
+func (t *table) index(d *Doc) {
+	for _, v := range d.vals {
+		idx := t.exact[v.param]
+		if t.params[v.param].Type == String {
+			idx = t.strs[v.param]
+		}
+		for _, k := range t.keys(v) {
+			if l := idx[k]; len(l) == 0 || l[len(l)-1] != d {
+				idx[k] = append(l, d)
+			}
+		}
+	}
+}
+
+func (t *table) unindex(d *Doc) {
+	for _, v := range d.vals {
+		idx := t.exact[v.param]
+		if t.params[v.param].Type == String {
+			idx = t.strs[v.param]
+		}
+		for _, k := range t.keys(v) {
+			l := idx[k]
+			if i := slices.Index(l, d); i >= 0 {
+				l = slices.Delete(slices.Clone(l), i, i+1) // readers may hold the old slice
+				if len(l) == 0 {
+					delete(idx, k)
+				} else {
+					idx[k] = l
+				}
+			}
+		}
+	}
+}
+
+// ValidID reports whether s is a FHIR id: 1-64 of A-Z a-z 0-9 - and '.',
+// and not "." or ".." (so it can never name a path).
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Result is one page of a search.
+type Result struct {
+	Total    int
+	Matches  []*Doc // the page
+	Included []*Doc
+}
+
+// Search runs a parsed query.
+func (s *Store) Search(q Query) Result {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t := s.tables[q.Type]
+	if t == nil {
+		return Result{}
+	}
+	cands, exact := t.candidates(q.Filters)
+	matches := cands[:0:0]
+	for _, d := range cands {
+		if t.matchAll(d, q.Filters, exact) {
+			matches = append(matches, d)
+		}
+	}
+	res := Result{Total: len(matches)}
+	if q.Count == 0 || q.Offset >= len(matches) {
+		return res
+	}
+	t.sort(matches, q.Sort)
+	end := min(q.Offset+q.Count, len(matches))
+	res.Matches = matches[q.Offset:end]
+	if len(q.Includes) > 0 {
+		res.Included = s.includes(t, res.Matches, q.Includes)
+	}
+	return res
+}
+
+func (s *Store) includes(t *table, page []*Doc, incs []Include) []*Doc {
+	seen := map[*Doc]bool{}
+	for _, d := range page {
+		seen[d] = true
+	}
+	var out []*Doc
+	for _, inc := range incs {
+		for _, d := range page {
+			for _, v := range d.vals {
+				if int(v.param) != inc.param {
+					continue
+				}
+				typ, id, _ := strings.Cut(v.str, "/")
+				if inc.target != "" && typ != inc.target {
+					continue
+				}
+				if tt := s.tables[typ]; tt != nil {
+					if r := tt.byID[id]; r != nil && !seen[r] {
+						seen[r] = true
+						out = append(out, r)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// candidates picks the cheapest index to start from: the smallest posting
+// list of an exact filter, else a string filter's scan of distinct values,
+// else every resource of the type. exact names the filter (index into
+// filters) the candidates already satisfy, or -1.
+func (t *table) candidates(filters []Filter) ([]*Doc, int) {
+	best, bestIdx := []*Doc(nil), -1
+	for i, f := range filters {
+		if f.Missing || f.Modifier == "missing" || f.Modifier == "not" || f.Modifier == "text" {
+			continue
+		}
+		var l []*Doc
+		ok := true
+		switch {
+		case f.param == -1:
+			for _, v := range f.Values {
+				if d := t.byID[v.Code]; d != nil {
+					l = append(l, d)
+				}
+			}
+		case f.param < 0:
+			ok = false
+		case f.Type == Token:
+			for _, v := range f.Values {
+				switch {
+				case !v.HasSystem:
+					l = append(l, t.exact[f.param]["c:"+v.Code]...)
+				case v.Code != "":
+					l = append(l, t.exact[f.param]["s:"+v.System+"|"+v.Code]...)
+				default:
+					ok = false
+				}
+			}
+		case f.Type == Reference:
+			for _, v := range f.Values {
+				key := v.Code
+				if !strings.Contains(key, "/") {
+					key = "id:" + key
+				}
+				l = append(l, t.exact[f.param][key]...)
+			}
+		default:
+			ok = false
+		}
+		if ok && (bestIdx < 0 || len(l) < len(best)) {
+			best, bestIdx = l, i
+		}
+	}
+	if bestIdx < 0 {
+		for i, f := range filters {
+			if f.Type == String && f.param >= 0 && f.Modifier != "missing" && !f.Missing {
+				best, bestIdx = t.scanStrings(f), i
+				break
+			}
+		}
+	}
+	if bestIdx < 0 {
+		all := make([]*Doc, 0, len(t.byID))
+		for _, d := range t.byID {
+			all = append(all, d)
+		}
+		return sortSeq(all), -1
+	}
+	if len(filters[bestIdx].Values) > 1 || filters[bestIdx].Type == String {
+		best = dedupe(best)
+	}
+	return sortSeq(best), bestIdx
+}
+
+func (t *table) scanStrings(f Filter) []*Doc {
+	var out []*Doc
+	idx := t.strs[f.param]
+	for _, v := range f.Values {
+		if f.Modifier == "exact" {
+			out = append(out, idx[fold(v.Code)]...)
+			continue
+		}
+		for k, l := range idx {
+			if strings.Contains(k, v.Code) {
+				out = append(out, l...)
+			}
+		}
+	}
+	return out
+}
+
+func dedupe(l []*Doc) []*Doc {
+	seen := make(map[*Doc]struct{}, len(l))
+	out := l[:0:0]
+	for _, d := range l {
+		if _, ok := seen[d]; !ok {
+			seen[d] = struct{}{}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func sortSeq(l []*Doc) []*Doc {
+	if !slices.IsSortedFunc(l, bySeq) {
+		l = slices.Clone(l)
+		slices.SortFunc(l, bySeq)
+	}
+	return l
+}
+
+func bySeq(a, b *Doc) int { return cmp.Compare(a.seq, b.seq) }
+
+func (t *table) matchAll(d *Doc, filters []Filter, skip int) bool {
+	for i, f := range filters {
+		if i == skip && f.Type != String {
+			continue
+		}
+		if !t.match(d, f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *table) match(d *Doc, f Filter) bool {
+	switch f.param {
+	case -1:
+		for _, v := range f.Values {
+			if v.Code == d.ID {
+				return true
+			}
+		}
+		return false
+	case -2:
+		lo, hi := d.Updated.Unix(), d.Updated.Unix()+1
+		if f.Modifier == "missing" {
+			return !f.Missing
+		}
+		for _, v := range f.Values {
+			if dateMatch(v, lo, hi) {
+				return true
+			}
+		}
+		return false
+	}
+	if f.Modifier == "missing" {
+		has := false
+		for _, v := range d.vals {
+			if int(v.param) == f.param {
+				has = true
+				break
+			}
+		}
+		return has != f.Missing
+	}
+	if f.Modifier == "not" {
+		for _, v := range d.vals {
+			if int(v.param) == f.param && tokenMatchAny(v, f) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, v := range d.vals {
+		if int(v.param) != f.param {
+			continue
+		}
+		switch f.Type {
+		case String:
+			for _, fv := range f.Values {
+				if f.Modifier == "exact" {
+					if v.text == fv.Code {
+						return true
+					}
+				} else if strings.Contains(v.str, fv.Code) {
+					return true
+				}
+			}
+		case Token:
+			if f.Modifier == "text" {
+				for _, fv := range f.Values {
+					if strings.Contains(v.text, fv.Code) {
+						return true
+					}
+				}
+			} else if tokenMatchAny(v, f) {
+				return true
+			}
+		case Reference:
+			for _, fv := range f.Values {
+				if fv.Code == v.str || !strings.Contains(fv.Code, "/") && strings.HasSuffix(v.str, "/"+fv.Code) {
+					return true
+				}
+			}
+		case Date:
+			for _, fv := range f.Values {
+				if dateMatch(fv, v.lo, v.hi) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func tokenMatchAny(v value, f Filter) bool {
+	for _, fv := range f.Values {
+		if fv.HasSystem {
+			if fv.System != v.system {
+				continue
+			}
+			if fv.Code == "" || fv.Code == v.str {
+				return true
+			}
+			continue
+		}
+		if fv.Code == v.str {
+			return true
+		}
+	}
+	return false
+}
+
+// dateMatch applies a date prefix to a resource value covering [lo, hi)
+// and a search value covering [fv.lo, fv.hi), as the FHIR search page
+// defines the prefixes over ranges.
+func dateMatch(fv FilterValue, lo, hi int64) bool {
+	switch fv.Prefix {
+	case "eq":
+		return lo >= fv.lo && hi <= fv.hi
+	case "ne":
+		return !(lo >= fv.lo && hi <= fv.hi)
+	case "gt":
+		return hi > fv.hi
+	case "lt":
+		return lo < fv.lo
+	case "ge":
+		return hi > fv.lo
+	case "le":
+		return lo < fv.hi
+	case "sa":
+		return lo >= fv.hi
+	case "eb":
+		return hi <= fv.lo
+	}
+	return false
+}
+
+func (t *table) sort(l []*Doc, keys []SortKey) {
+	if len(keys) == 0 {
+		return // creation order already
+	}
+	slices.SortStableFunc(l, func(a, b *Doc) int {
+		for _, k := range keys {
+			c := t.compareOn(a, b, k)
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+}
+
+// compareOn orders two resources by a sort key; resources without a value
+// sort last in either direction.
+func (t *table) compareOn(a, b *Doc, k SortKey) int {
+	av, aok := t.sortValue(a, k)
+	bv, bok := t.sortValue(b, k)
+	switch {
+	case !aok && !bok:
+		return 0
+	case !aok:
+		return 1
+	case !bok:
+		return -1
+	}
+	c := 0
+	if av.s != "" || bv.s != "" {
+		c = strings.Compare(av.s, bv.s)
+	} else {
+		c = cmp.Compare(av.n, bv.n)
+	}
+	if k.Desc {
+		c = -c
+	}
+	return c
+}
+
+type sortVal struct {
+	s string
+	n int64
+}
+
+func (t *table) sortValue(d *Doc, k SortKey) (sortVal, bool) {
+	switch k.param {
+	case -1:
+		return sortVal{s: d.ID}, true
+	case -2:
+		return sortVal{n: d.Updated.UnixNano()}, true
+	}
+	var best sortVal
+	found := false
+	for _, v := range d.vals {
+		if int(v.param) != k.param {
+			continue
+		}
+		var sv sortVal
+		if t.params[k.param].Type == Date {
+			sv.n = v.lo
+			if k.Desc {
+				sv.n = v.hi
+			}
+		} else {
+			sv.s = v.str
+		}
+		// ascending takes the smallest value, descending the largest
+		if !found || (!k.Desc && (sv.n < best.n || sv.s < best.s)) || (k.Desc && (sv.n > best.n || sv.s > best.s)) {
+			best, found = sv, true
+		}
+	}
+	return best, found
+}
