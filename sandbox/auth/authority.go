@@ -1,0 +1,221 @@
+package auth
+
+import (
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Token lifetimes.
+const (
+	DefaultTTL = time.Hour
+	MinTTL     = time.Second
+	MaxTTL     = 24 * time.Hour
+)
+
+// Options configure an Authority. TenantKnown and Base are required.
+type Options struct {
+	// Alg is RS256 (default) or ES256. With KeyPEM it must match the key
+	// (or be empty: the key decides).
+	Alg string
+	// KeyPEM is a PEM private key (PKCS#1, PKCS#8 or SEC 1). Empty: a key
+	// is generated at start, and tokens die with the process.
+	KeyPEM []byte
+	// TTL is the access token lifetime (default DefaultTTL).
+	TTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Rand is the randomness for ids and secrets (default crypto/rand).
+	// It need not be safe for concurrent use: the Authority serialises it.
+	Rand io.Reader
+	// TenantKnown reports whether a canonical tenant GUID is configured.
+	TenantKnown func(guid string) bool
+	// Base returns the public base URL for a request: the iss and aud of
+	// the tokens it mints and checks.
+	Base func(*http.Request) string
+	// RemoteAddr names the caller for throttling (default: the host of
+	// r.RemoteAddr). Behind a trusted proxy, return the forwarded address.
+	RemoteAddr func(*http.Request) string
+	// RevokeTokensOnSecretInvalidation: see the package documentation.
+	RevokeTokensOnSecretInvalidation bool
+	// Throttle bounds repeated authentication failures.
+	Throttle ThrottleOptions
+	// Clients are seeded into the registry.
+	Clients []ClientSpec
+	// Log receives authentication failures and throttling decisions
+	// (client ids and addresses, never secrets). Default: discard.
+	Log *slog.Logger
+}
+
+// Authority is the authorization server: the client registry, the signing
+// keys, the token, introspection, revocation and JWKS endpoints, and the
+// bearer middleware. It is safe for concurrent use.
+type Authority struct {
+	reg            *Registry
+	keys           *keyRing
+	now            func() time.Time
+	rand           io.Reader
+	tenantKnown    func(string) bool
+	base           func(*http.Request) string
+	remoteAddr     func(*http.Request) string
+	revokeOnSecret bool
+	throttle       *throttle
+	log            *slog.Logger
+
+	mu      sync.RWMutex
+	ttl     time.Duration
+	maxTTL  time.Duration        // longest TTL ever used: bounds revocation entries
+	revoked map[string]time.Time // jti -> when the entry may be forgotten
+}
+
+// lockedReader serialises reads so that an injected io.Reader that is not
+// safe for concurrent use (a seeded math/rand source) can be shared.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// New builds an Authority.
+func New(o Options) (*Authority, error) {
+	var errs []error
+	if o.TenantKnown == nil {
+		errs = append(errs, errors.New("auth: Options.TenantKnown is required"))
+	}
+	if o.Base == nil {
+		errs = append(errs, errors.New("auth: Options.Base is required"))
+	}
+	if o.TTL == 0 {
+		o.TTL = DefaultTTL
+	}
+	if err := checkTTL(o.TTL); err != nil {
+		errs = append(errs, err)
+	}
+	th, err := newThrottle(o.Throttle)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = crand.Reader
+	}
+	rnd := &lockedReader{r: o.Rand}
+	if o.RemoteAddr == nil {
+		o.RemoteAddr = hostOf
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	keys, err := newKeyRing(o.Alg, o.KeyPEM, rnd)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	reg := NewRegistry(o.Now, rnd)
+	if err := reg.Seed(o.Clients); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return &Authority{
+		reg: reg, keys: keys, now: o.Now, rand: rnd,
+		tenantKnown: o.TenantKnown, base: o.Base, remoteAddr: o.RemoteAddr,
+		revokeOnSecret: o.RevokeTokensOnSecretInvalidation,
+		throttle:       th, log: o.Log,
+		ttl: o.TTL, maxTTL: o.TTL, revoked: make(map[string]time.Time),
+	}, nil
+}
+
+func hostOf(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
+func checkTTL(d time.Duration) error {
+	if d < MinTTL || d > MaxTTL {
+		return fmt.Errorf("auth: token ttl %s out of range [%s, %s]", d, MinTTL, MaxTTL)
+	}
+	return nil
+}
+
+// Registry returns the client registry.
+func (a *Authority) Registry() *Registry { return a.reg }
+
+// TTL returns the lifetime of newly minted tokens.
+func (a *Authority) TTL() time.Duration {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.ttl
+}
+
+// SetTTL changes the lifetime of tokens minted from now on.
+func (a *Authority) SetTTL(d time.Duration) error {
+	if err := checkTTL(d); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ttl = d
+	a.maxTTL = max(a.maxTTL, d)
+	return nil
+}
+
+// RotateKey makes a new signing key active and returns its kid. The
+// previous key stays published, so its tokens verify until RetireKey.
+func (a *Authority) RotateKey() (string, error) { return a.keys.rotate() }
+
+// RetireKey unpublishes a key that is no longer active: tokens it signed
+// fail at once.
+func (a *Authority) RetireKey(kid string) error { return a.keys.retire(kid) }
+
+// Keys returns the published key ids, oldest first, and the active one.
+func (a *Authority) Keys() (published []string, active string) { return a.keys.kids() }
+
+// maxRevoked bounds the revocation list. Entries leave it when the
+// tokens they name could no longer verify anyway.
+const maxRevoked = 1 << 20
+
+// RevokeToken rejects the token with this jti from now on.
+func (a *Authority) RevokeToken(jti string) error {
+	if jti == "" || len(jti) > 256 {
+		return errors.New("revoke token: bad jti")
+	}
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	until := now.Add(a.maxTTL + 2*Leeway)
+	if len(a.revoked) >= maxRevoked {
+		for j, t := range a.revoked {
+			if !now.Before(t) {
+				delete(a.revoked, j)
+			}
+		}
+		if len(a.revoked) >= maxRevoked {
+			return fmt.Errorf("revoke token: %w: %d revocations outstanding", ErrTooMany, maxRevoked)
+		}
+	}
+	a.revoked[jti] = until
+	return nil
+}
+
+func (a *Authority) isRevoked(jti string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	_, ok := a.revoked[jti]
+	return ok
+}
