@@ -25,6 +25,7 @@ func (DSTU2) RenderHospital(h *seed.Hospital, emit func(Resource)) {
 	if h == nil {
 		return
 	}
+	emit = withID(emit)
 	emit(organization(&h.Organization, false))
 	for i := range h.Payors {
 		emit(organization(&h.Payors[i], false))
@@ -42,6 +43,7 @@ func (DSTU2) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
 	if p == nil {
 		return
 	}
+	emit = withID(emit)
 	emit(patientDSTU2(p))
 	for i := range p.Encounters {
 		emit(encounterDSTU2(p, &p.Encounters[i]))

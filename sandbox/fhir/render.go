@@ -474,6 +474,16 @@ func (w *jw) text(n *narrative) {
 	w.close()
 }
 
+// withID drops resources without an id: they can be neither read, stored
+// nor referenced, so a record missing one is left out rather than served.
+func withID(emit func(Resource)) func(Resource) {
+	return func(r Resource) {
+		if r.ID != "" {
+			emit(r)
+		}
+	}
+}
+
 // ---- shared shapes ----------------------------------------------------------
 
 // begin opens a resource: resourceType, id, then the narrative.

@@ -25,6 +25,7 @@ func (STU3) RenderHospital(h *seed.Hospital, emit func(Resource)) {
 	if h == nil {
 		return
 	}
+	emit = withID(emit)
 	emit(organization(&h.Organization, true))
 	for i := range h.Payors {
 		emit(organization(&h.Payors[i], true))
@@ -42,6 +43,7 @@ func (STU3) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
 	if p == nil {
 		return
 	}
+	emit = withID(emit)
 	emit(patientSTU3(p))
 	for i := range p.Encounters {
 		emit(encounterSTU3(p, &p.Encounters[i]))
