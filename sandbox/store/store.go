@@ -89,12 +89,14 @@ func (s *Store) Put(b []byte, id string, updated time.Time) (PutResult, error) {
 	return s.put(p, id, updated)
 }
 
-// Create stores a new resource under a server-assigned id.
+// Create stores a new resource under a server-assigned id; an id in the
+// body is ignored, as FHIR create requires.
 func (s *Store) Create(b []byte, newID func() string) (PutResult, error) {
 	p, err := parse(b)
 	if err != nil {
 		return PutResult{}, err
 	}
+	p.id = ""
 	return s.put(p, newID(), time.Time{})
 }
 
@@ -114,18 +116,21 @@ func (s *Store) put(p *parsed, id string, updated time.Time) (PutResult, error) 
 	if updated.IsZero() {
 		updated = s.now()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.putLocked(p, id, updated)
+}
+
+// putLocked stores a parsed resource; s.mu must be held for writing.
+func (s *Store) putLocked(p *parsed, id string, updated time.Time) (PutResult, error) {
 	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond)}
-	ps := s.defs[p.typ]
-	for i, prm := range ps {
+	for i, prm := range s.defs[p.typ] {
 		for _, path := range prm.Paths {
 			walk(p.value, strings.Split(path, "."), func(v any) {
 				d.vals = extract(uint16(i), prm.Type, v, d.vals)
 			})
 		}
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	t := s.table(p.typ)
 	old := t.byID[id]
 	d.Version = 1
@@ -159,6 +164,10 @@ func (s *Store) put(p *parsed, id string, updated time.Time) (PutResult, error) 
 func (s *Store) Delete(typ, id string) (existed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.deleteLocked(typ, id)
+}
+
+func (s *Store) deleteLocked(typ, id string) bool {
 	t := s.tables[typ]
 	if t == nil {
 		return false

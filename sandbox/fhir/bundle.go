@@ -1,0 +1,311 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+)
+
+// head is the part of a resource every handler needs before anything else.
+type head struct {
+	ResourceType string  `json:"resourceType"`
+	ID           *string `json:"id"`
+}
+
+func resourceTypeOf(b []byte) string {
+	var h head
+	_ = json.Unmarshal(b, &h)
+	return h.ResourceType
+}
+
+func idOf(b []byte) (string, bool) {
+	var h head
+	if json.Unmarshal(b, &h) != nil || h.ID == nil {
+		return "", false
+	}
+	return *h.ID, true
+}
+
+type bundleIn struct {
+	ResourceType string `json:"resourceType"`
+	Type         string `json:"type"`
+	Entry        []struct {
+		FullURL  string          `json:"fullUrl"`
+		Resource json.RawMessage `json:"resource"`
+		Request  *struct {
+			Method string `json:"method"`
+			URL    string `json:"url"`
+		} `json:"request"`
+	} `json:"entry"`
+}
+
+// entryResult is one entry of a batch-response or transaction-response.
+type entryResult struct {
+	status   int
+	resource []byte // the resource, a searchset, or an OperationOutcome
+	outcome  bool   // resource is an OperationOutcome about a failure
+	doc      *store.Doc
+	location string
+}
+
+// bundle answers POST {base} with a batch or transaction Bundle.
+func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.Store) *Error {
+	body, e := a.readBody(r)
+	if e != nil {
+		return e
+	}
+	if err := store.CheckJSON(body); err != nil {
+		return storeError(err)
+	}
+	var in bundleIn
+	if err := json.Unmarshal(body, &in); err != nil {
+		return errorf(http.StatusBadRequest, "structure", "the Bundle does not have the shape of a FHIR Bundle: %v", err)
+	}
+	if in.ResourceType != "Bundle" {
+		return errorf(http.StatusBadRequest, "invalid", "POST to the base URL takes a Bundle, not %q", in.ResourceType)
+	}
+	if len(in.Entry) > a.o.Limits.MaxBundleEntries {
+		return errorf(http.StatusBadRequest, "too-costly", "the Bundle has %d entries; at most %d are accepted", len(in.Entry), a.o.Limits.MaxBundleEntries)
+	}
+	var results []entryResult
+	var kind string
+	switch in.Type {
+	case "batch":
+		kind = "batch-response"
+		results = make([]entryResult, len(in.Entry))
+		for i, en := range in.Entry {
+			if en.Request == nil {
+				results[i] = a.entryError(errorf(http.StatusBadRequest, "required", "entry %d has no request", i))
+				continue
+			}
+			results[i] = a.batchEntry(r, s, en.Request.Method, en.Request.URL, en.Resource)
+		}
+	case "transaction":
+		kind = "transaction-response"
+		var e *Error
+		results, e = a.transaction(r, s, &in)
+		if e != nil {
+			return e
+		}
+	default:
+		return errorf(http.StatusBadRequest, "invalid", "Bundle.type must be batch or transaction, not %q", in.Type)
+	}
+	a.write(w, r, f, http.StatusOK, a.responseBundle(kind, results))
+	return nil
+}
+
+func (a *API) entryError(e *Error) entryResult {
+	return entryResult{status: e.Status, resource: OperationOutcome("error", e.Code, e.Diagnostics, e.Location), outcome: true}
+}
+
+// splitEntryURL turns a request URL ("Patient/1", "Patient?name=x", or an
+// absolute URL under this base) into path segments and a raw query.
+func (a *API) splitEntryURL(r *http.Request, raw string) ([]string, string, *Error) {
+	if base := a.BaseURL(r); strings.HasPrefix(raw, base+"/") {
+		raw = strings.TrimPrefix(raw, base+"/")
+	} else if strings.Contains(raw, "://") {
+		return nil, "", errorf(http.StatusBadRequest, "invalid", "request.url %q is not under this server's base %s", raw, base)
+	}
+	raw = strings.TrimPrefix(raw, "/")
+	path, query, _ := strings.Cut(raw, "?")
+	var segs []string
+	for _, s := range strings.Split(strings.TrimSuffix(path, "/"), "/") {
+		u, err := url.PathUnescape(s)
+		if err != nil || u == "" {
+			return nil, "", errorf(http.StatusBadRequest, "invalid", "request.url %q is not a valid relative URL", raw)
+		}
+		segs = append(segs, u)
+	}
+	return segs, query, nil
+}
+
+// batchEntry runs one batch entry on its own: its failure is its own.
+func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string, resource json.RawMessage) entryResult {
+	segs, query, e := a.splitEntryURL(r, rawURL)
+	if e != nil {
+		return a.entryError(e)
+	}
+	typ := segs[0]
+	if !a.types[typ] {
+		return a.entryError(errorf(http.StatusNotFound, "not-supported", "resource type %q is not supported", typ))
+	}
+	switch method {
+	case http.MethodGet:
+		switch {
+		case len(segs) == 1 || len(segs) == 2 && segs[1] == "_search":
+			kvs, e := parseQueryString(query, a.o.Limits.MaxQueryParams)
+			if e != nil {
+				return a.entryError(e)
+			}
+			b, e := a.search(r, s, typ, kvs, false)
+			if e != nil {
+				return a.entryError(e)
+			}
+			return entryResult{status: http.StatusOK, resource: b}
+		case len(segs) == 2:
+			if !store.ValidID(segs[1]) {
+				return a.entryError(errorf(http.StatusBadRequest, "invalid", "%q is not a valid FHIR id", segs[1]))
+			}
+			d, err := s.Get(typ, segs[1])
+			if errors.Is(err, store.ErrGone) {
+				return a.entryError(errorf(http.StatusGone, "deleted", "%s/%s has been deleted", typ, segs[1]))
+			}
+			if err != nil {
+				return a.entryError(errorf(http.StatusNotFound, "not-found", "%s/%s is not known", typ, segs[1]))
+			}
+			return entryResult{status: http.StatusOK, resource: d.JSON, doc: d}
+		}
+	case http.MethodPost, http.MethodPut:
+		if len(resource) == 0 || resourceTypeOf(resource) != typ {
+			return a.entryError(errorf(http.StatusBadRequest, "invalid", "entry resource must be a %s", typ))
+		}
+		var res store.PutResult
+		var err error
+		if method == http.MethodPost && len(segs) == 1 {
+			res, err = s.Create(resource, a.o.NewID)
+		} else if method == http.MethodPut && len(segs) == 2 {
+			res, err = s.Put(resource, segs[1], a.o.Now())
+		} else {
+			return a.entryError(errorf(http.StatusBadRequest, "invalid", "%s %s is not a supported entry request", method, rawURL))
+		}
+		if err != nil {
+			return a.entryError(storeError(err))
+		}
+		status := http.StatusOK
+		if res.Created {
+			status = http.StatusCreated
+		}
+		return entryResult{status: status, resource: res.Doc.JSON, doc: res.Doc, location: a.BaseURL(r) + "/" + typ + "/" + res.Doc.ID + "/_history/" + strconv.Itoa(res.Doc.Version)}
+	case http.MethodDelete:
+		if len(segs) == 2 {
+			s.Delete(typ, segs[1])
+			return entryResult{status: http.StatusNoContent}
+		}
+	}
+	return a.entryError(errorf(http.StatusBadRequest, "not-supported", "%s %s is not supported in a batch", method, rawURL))
+}
+
+// transaction applies every entry or none. POST entries get new ids, and
+// references to their fullUrl (urn:uuid:...) anywhere in the Bundle are
+// rewritten to the new Type/id.
+func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entryResult, *Error) {
+	ops := make([]store.Op, len(in.Entry))
+	rewrite := map[string]string{}
+	for i, en := range in.Entry {
+		if en.Request == nil {
+			return nil, &Error{Status: http.StatusBadRequest, Code: "required", Diagnostics: "entry " + strconv.Itoa(i) + " has no request", Location: "Bundle.entry[" + strconv.Itoa(i) + "].request"}
+		}
+		segs, query, e := a.splitEntryURL(r, en.Request.URL)
+		if e != nil {
+			return nil, e
+		}
+		if !a.types[segs[0]] {
+			return nil, errorf(http.StatusBadRequest, "not-supported", "entry %d: resource type %q is not supported", i, segs[0])
+		}
+		switch {
+		case en.Request.Method == http.MethodPost && len(segs) == 1 && query == "":
+			ops[i] = store.Op{Type: segs[0], ID: a.o.NewID(), JSON: en.Resource}
+			if en.FullURL != "" {
+				rewrite[en.FullURL] = segs[0] + "/" + ops[i].ID
+			}
+		case en.Request.Method == http.MethodPut && len(segs) == 2 && query == "":
+			ops[i] = store.Op{Type: segs[0], ID: segs[1], JSON: en.Resource}
+			if en.FullURL != "" && strings.HasPrefix(en.FullURL, "urn:") {
+				rewrite[en.FullURL] = segs[0] + "/" + segs[1]
+			}
+		case en.Request.Method == http.MethodDelete && len(segs) == 2 && query == "":
+			ops[i] = store.Op{Type: segs[0], ID: segs[1]}
+		default:
+			return nil, errorf(http.StatusBadRequest, "not-supported", "entry %d: %s %s is not supported in a transaction (POST Type, PUT Type/id, DELETE Type/id)", i, en.Request.Method, en.Request.URL)
+		}
+		if ops[i].JSON != nil && len(ops[i].JSON) == 0 {
+			return nil, errorf(http.StatusBadRequest, "required", "entry %d has no resource", i)
+		}
+	}
+	if len(rewrite) > 0 {
+		for i := range ops {
+			for from, to := range rewrite {
+				if ops[i].JSON != nil {
+					ops[i].JSON = bytes.ReplaceAll(ops[i].JSON, []byte(`"`+from+`"`), []byte(`"`+to+`"`))
+				}
+			}
+		}
+	}
+	applied, err := s.Apply(ops)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := make([]entryResult, len(ops))
+	for i, res := range applied {
+		switch {
+		case ops[i].JSON == nil:
+			out[i] = entryResult{status: http.StatusNoContent}
+		default:
+			status := http.StatusOK
+			if res.Created {
+				status = http.StatusCreated
+			}
+			out[i] = entryResult{status: status, resource: res.Doc.JSON, doc: res.Doc, location: a.BaseURL(r) + "/" + res.Doc.Type + "/" + res.Doc.ID + "/_history/" + strconv.Itoa(res.Doc.Version)}
+		}
+	}
+	return out, nil
+}
+
+// responseBundle renders a batch-response or transaction-response. A
+// failed entry's OperationOutcome goes in response.outcome in STU3 and in
+// entry.resource in DSTU2 (whose Bundle.entry.response has no outcome).
+func (a *API) responseBundle(kind string, results []entryResult) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"resourceType":"Bundle","id":`)
+	ooString(&b, a.o.NewID())
+	b.WriteString(`,"type":"`)
+	b.WriteString(kind)
+	b.WriteString(`"`)
+	if len(results) > 0 {
+		b.WriteString(`,"entry":[`)
+	}
+	stu3 := a.o.Version.Name() == "stu3"
+	for i, res := range results {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('{')
+		wroteResource := false
+		if res.resource != nil && !(res.outcome && stu3) {
+			b.WriteString(`"resource":`)
+			b.Write(res.resource)
+			wroteResource = true
+		}
+		if wroteResource {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"response":{"status":`)
+		ooString(&b, strconv.Itoa(res.status)+" "+http.StatusText(res.status))
+		if res.location != "" {
+			b.WriteString(`,"location":`)
+			ooString(&b, res.location)
+		}
+		if res.doc != nil {
+			b.WriteString(`,"etag":`)
+			ooString(&b, etag(res.doc))
+			b.WriteString(`,"lastModified":`)
+			ooString(&b, lastModified(res.doc))
+		}
+		if res.outcome && stu3 {
+			b.WriteString(`,"outcome":`)
+			b.Write(res.resource)
+		}
+		b.WriteString(`}}`)
+	}
+	if len(results) > 0 {
+		b.WriteByte(']')
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}

@@ -1,0 +1,114 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// format is what the client asked of the response's shape.
+type format struct {
+	pretty bool
+}
+
+// jsonTypes are the media types (and _format shorthands) answered with
+// JSON; both releases' FHIR JSON types are accepted by either release.
+func isJSONType(t string) bool {
+	switch strings.ToLower(strings.TrimSpace(t)) {
+	case "json", "application/json", "application/fhir+json", "application/json+fhir", "text/json":
+		return true
+	}
+	return false
+}
+
+func isXMLType(t string) bool {
+	t = strings.ToLower(strings.TrimSpace(t))
+	return t == "xml" || strings.HasSuffix(t, "/xml") || strings.HasSuffix(t, "+xml")
+}
+
+// parseFormat reads _format, _pretty and Accept. Only JSON is served:
+// asking for XML (or only for something else) is 406.
+func parseFormat(r *http.Request) (format, *Error) {
+	q := r.URL.Query()
+	f := format{pretty: q.Get("_pretty") == "true"}
+	if v := q.Get("_format"); v != "" {
+		mt, _, err := mime.ParseMediaType(v)
+		if err != nil {
+			mt = v
+		}
+		if !isJSONType(mt) {
+			return f, errorf(http.StatusNotAcceptable, "not-supported", "_format=%s is not supported: this server answers JSON only (_format=json)", v)
+		}
+		return f, nil
+	}
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return f, nil
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if params["q"] == "0" {
+			continue
+		}
+		if isJSONType(mt) || mt == "*/*" || mt == "application/*" {
+			return f, nil
+		}
+	}
+	return f, errorf(http.StatusNotAcceptable, "not-supported", "cannot answer with %q: this server answers FHIR JSON only (Accept: application/fhir+json or application/json)", accept)
+}
+
+// readBody reads a JSON request body: the content type must be a JSON
+// type (or form-encoded where form is true), the size is capped, and
+// the JSON is checked strictly.
+func (a *API) readBody(r *http.Request) ([]byte, *Error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct != "" && (err != nil || !isJSONType(mt)) {
+		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "Content-Type %q is not supported: send FHIR JSON (%s or application/json)", ct, a.o.Version.MediaType())
+	}
+	b, e := a.readCapped(r)
+	if e != nil {
+		return nil, e
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errorf(http.StatusBadRequest, "structure", "the request body is empty")
+	}
+	return b, nil
+}
+
+func (a *API) readCapped(r *http.Request) ([]byte, *Error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, a.o.Limits.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "too-long", "the request body is larger than %d bytes", a.o.Limits.MaxBodyBytes)
+		}
+		return nil, errorf(http.StatusBadRequest, "structure", "could not read the request body")
+	}
+	return b, nil
+}
+
+// write sends a FHIR JSON body, indented when _pretty=true.
+func (a *API) write(w http.ResponseWriter, r *http.Request, f format, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", a.o.Version.MediaType()+"; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if f.pretty {
+		var buf bytes.Buffer
+		if json.Indent(&buf, body, "", "  ") == nil {
+			buf.WriteByte('\n')
+			body = buf.Bytes()
+		}
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}

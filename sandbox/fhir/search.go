@@ -1,0 +1,270 @@
+package fhir
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+)
+
+// parseQueryString splits a raw query into ordered parameters (url.Values
+// would lose the order, and a FHIR self link keeps the client's order).
+func parseQueryString(raw string, max int) ([]store.KV, *Error) {
+	if raw == "" {
+		return nil, nil
+	}
+	parts := strings.Split(raw, "&")
+	if len(parts) > max {
+		return nil, errorf(http.StatusBadRequest, "too-costly", "more than %d query parameters", max)
+	}
+	out := make([]store.KV, 0, len(parts))
+	for _, part := range parts {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		ku, err1 := url.QueryUnescape(k)
+		vu, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, errorf(http.StatusBadRequest, "invalid", "the query parameter %q is not validly %%-encoded", part)
+		}
+		if !utf8.ValidString(ku) || !utf8.ValidString(vu) {
+			return nil, errorf(http.StatusBadRequest, "invalid", "the query parameter %q is not valid UTF-8", ku)
+		}
+		out = append(out, store.KV{Key: ku, Value: vu})
+	}
+	return out, nil
+}
+
+// searchRequest is a search as the handler needs it: the store query and
+// the rendering controls.
+type searchRequest struct {
+	q            store.Query
+	summaryCount bool
+	elements     []string
+}
+
+// parseSearch turns query parameters into a search. strict makes unknown
+// parameters an error (Prefer: handling=strict).
+func (a *API) parseSearch(typ string, kvs []store.KV, strict bool) (searchRequest, *Error) {
+	var sr searchRequest
+	rest := kvs[:0:0]
+	for _, kv := range kvs {
+		name, _, _ := strings.Cut(kv.Key, ":")
+		switch name {
+		case "_format", "_pretty":
+			continue
+		case "_summary":
+			switch kv.Value {
+			case "count":
+				sr.summaryCount = true
+			case "false":
+			default:
+				return sr, &Error{Status: http.StatusBadRequest, Code: "not-supported", Diagnostics: "_summary supports count and false", Location: "_summary"}
+			}
+			continue
+		case "_elements":
+			for _, e := range strings.Split(kv.Value, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					sr.elements = append(sr.elements, e)
+				}
+			}
+			continue
+		case "_revinclude", "_contained", "_containedType", "_has", "_list", "_query", "_filter", "_text", "_content":
+			if strict {
+				return sr, &Error{Status: http.StatusBadRequest, Code: "not-supported", Diagnostics: kv.Key + " is not supported", Location: kv.Key}
+			}
+		}
+		rest = append(rest, kv)
+	}
+	q, err := a.o.Version.SearchParams().ParseQuery(typ, rest, store.Options{DefaultCount: a.o.Limits.DefaultCount, MaxCount: a.o.Limits.MaxCount})
+	if err != nil {
+		var pe *store.ParamError
+		if errors.As(err, &pe) {
+			return sr, &Error{Status: http.StatusBadRequest, Code: pe.Code, Diagnostics: pe.Error(), Location: pe.Param}
+		}
+		return sr, errorf(http.StatusBadRequest, "invalid", "%v", err)
+	}
+	if strict && len(q.Ignored) > 0 {
+		return sr, &Error{Status: http.StatusBadRequest, Code: "not-supported", Diagnostics: "unknown search parameter " + q.Ignored[0] + " for " + typ + " (handling=strict)", Location: q.Ignored[0]}
+	}
+	if sr.summaryCount {
+		q.Count = 0
+	}
+	sr.q = q
+	return sr, nil
+}
+
+func preferStrict(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(part), " ", ""), "handling=strict") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// searchHTTP answers GET Type?..., GET/POST Type/_search.
+func (a *API) searchHTTP(w http.ResponseWriter, r *http.Request, f format, s *store.Store, typ string, form bool) *Error {
+	kvs, e := parseQueryString(r.URL.RawQuery, a.o.Limits.MaxQueryParams)
+	if e != nil {
+		return e
+	}
+	if form {
+		ct := r.Header.Get("Content-Type")
+		mt, _, err := mime.ParseMediaType(ct)
+		if ct != "" && (err != nil || mt != "application/x-www-form-urlencoded") {
+			return errorf(http.StatusUnsupportedMediaType, "not-supported", "POST %s/_search takes a form body (application/x-www-form-urlencoded), not %q", typ, ct)
+		}
+		body, e := a.readCapped(r)
+		if e != nil {
+			return e
+		}
+		more, e := parseQueryString(string(bytes.TrimSpace(body)), a.o.Limits.MaxQueryParams-len(kvs))
+		if e != nil {
+			return e
+		}
+		kvs = append(kvs, more...)
+	}
+	body, e := a.search(r, s, typ, kvs, preferStrict(r))
+	if e != nil {
+		return e
+	}
+	a.write(w, r, f, http.StatusOK, body)
+	return nil
+}
+
+// search runs a search and renders the searchset Bundle.
+func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV, strict bool) ([]byte, *Error) {
+	sr, e := a.parseSearch(typ, kvs, strict)
+	if e != nil {
+		return nil, e
+	}
+	res := s.Search(sr.q)
+	return a.searchset(r, typ, sr, res), nil
+}
+
+// searchset writes a Bundle of type searchset from the stored bytes.
+func (a *API) searchset(r *http.Request, typ string, sr searchRequest, res store.Result) []byte {
+	base := a.BaseURL(r)
+	q := sr.q
+	var b bytes.Buffer
+	b.Grow(256 + 64*len(res.Matches) + totalLen(res.Matches) + totalLen(res.Included))
+	b.WriteString(`{"resourceType":"Bundle","id":`)
+	ooString(&b, a.o.NewID())
+	b.WriteString(`,"meta":{"lastUpdated":"`)
+	b.WriteString(a.o.Now().UTC().Format(store.InstantLayout))
+	b.WriteString(`"},"type":"searchset","total":`)
+	b.WriteString(strconv.Itoa(res.Total))
+	b.WriteString(`,"link":[`)
+	link := func(rel string, offset int, first bool) {
+		if !first {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"relation":"`)
+		b.WriteString(rel)
+		b.WriteString(`","url":`)
+		u := base + "/" + typ
+		if qs := q.Encode(offset); qs != "" {
+			u += "?" + qs
+		}
+		if sr.summaryCount {
+			if strings.Contains(u, "?") {
+				u += "&_summary=count"
+			} else {
+				u += "?_summary=count"
+			}
+		}
+		ooString(&b, u)
+		b.WriteByte('}')
+	}
+	link("self", q.Offset, true)
+	if q.Count > 0 {
+		link("first", 0, false)
+		if q.Offset > 0 {
+			link("previous", max(0, q.Offset-q.Count), false)
+		}
+		if q.Offset+q.Count < res.Total {
+			link("next", q.Offset+q.Count, false)
+		}
+		if res.Total > 0 {
+			link("last", (res.Total-1)/q.Count*q.Count, false)
+		}
+	}
+	b.WriteByte(']')
+	if len(res.Matches)+len(res.Included) > 0 {
+		b.WriteString(`,"entry":[`)
+		first := true
+		entry := func(d *store.Doc, mode string) {
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			b.WriteString(`{"fullUrl":`)
+			ooString(&b, base+"/"+d.Type+"/"+d.ID)
+			b.WriteString(`,"resource":`)
+			b.Write(a.subset(d.JSON, sr.elements))
+			b.WriteString(`,"search":{"mode":"`)
+			b.WriteString(mode)
+			b.WriteString(`"}}`)
+		}
+		for _, d := range res.Matches {
+			entry(d, "match")
+		}
+		for _, d := range res.Included {
+			entry(d, "include")
+		}
+		b.WriteByte(']')
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func totalLen(ds []*store.Doc) int {
+	n := 0
+	for _, d := range ds {
+		n += len(d.JSON)
+	}
+	return n
+}
+
+// read answers GET Type/id and GET Type/id/_history/vid (only the current
+// version is kept).
+func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.Store, typ, id, vid string) *Error {
+	d, err := s.Get(typ, id)
+	switch {
+	case errors.Is(err, store.ErrGone):
+		return errorf(http.StatusGone, "deleted", "%s/%s has been deleted", typ, id)
+	case err != nil:
+		return errorf(http.StatusNotFound, "not-found", "%s/%s is not known", typ, id)
+	}
+	if vid != "" && vid != strconv.Itoa(d.Version) {
+		return errorf(http.StatusNotFound, "not-found", "%s/%s has no version %q here (only the current version, %d, is kept)", typ, id, vid, d.Version)
+	}
+	setVersionHeaders(w, d)
+	if match := r.Header.Get("If-None-Match"); match != "" && match == etag(d) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	a.write(w, r, f, http.StatusOK, d.JSON)
+	return nil
+}
+
+func etag(d *store.Doc) string { return `W/"` + strconv.Itoa(d.Version) + `"` }
+
+func setVersionHeaders(w http.ResponseWriter, d *store.Doc) {
+	w.Header().Set("ETag", etag(d))
+	w.Header().Set("Last-Modified", d.Updated.UTC().Format(http.TimeFormat))
+}
+
+// lastModified is a Bundle response's lastModified element.
+func lastModified(d *store.Doc) string { return d.Updated.UTC().Format(time.RFC3339) }

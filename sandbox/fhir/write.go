@@ -1,0 +1,96 @@
+package fhir
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+)
+
+// storeError maps a store refusal to a FHIR error.
+func storeError(err error) *Error {
+	var ie *store.InputError
+	if errors.As(err, &ie) {
+		return errorf(http.StatusBadRequest, ie.Code, "%s", ie.Msg)
+	}
+	return errorf(http.StatusInternalServerError, "exception", "the resource could not be stored")
+}
+
+// checkResource parses a write's body and checks its resourceType.
+func (a *API) checkResource(r *http.Request, typ string) ([]byte, *Error) {
+	body, e := a.readBody(r)
+	if e != nil {
+		return nil, e
+	}
+	if err := store.CheckJSON(body); err != nil {
+		return nil, storeError(err)
+	}
+	got := resourceTypeOf(body)
+	if got != typ {
+		if got == "" {
+			return nil, errorf(http.StatusBadRequest, "invalid", "the body has no resourceType (expected %q)", typ)
+		}
+		return nil, errorf(http.StatusBadRequest, "invalid", "the body is a %s, but the URL names %s", got, typ)
+	}
+	return body, nil
+}
+
+// create answers POST Type.
+func (a *API) create(w http.ResponseWriter, r *http.Request, f format, s *store.Store, typ string) *Error {
+	body, e := a.checkResource(r, typ)
+	if e != nil {
+		return e
+	}
+	res, err := s.Create(body, a.o.NewID)
+	if err != nil {
+		return storeError(err)
+	}
+	a.written(w, r, f, res.Doc, http.StatusCreated)
+	return nil
+}
+
+// update answers PUT Type/id (update, or create with a client id).
+func (a *API) update(w http.ResponseWriter, r *http.Request, f format, s *store.Store, typ, id string) *Error {
+	body, e := a.checkResource(r, typ)
+	if e != nil {
+		return e
+	}
+	if bodyID, ok := idOf(body); ok && bodyID != id {
+		return errorf(http.StatusBadRequest, "invalid", "the resource id %q does not match the id %q in the URL", bodyID, id)
+	}
+	if match := r.Header.Get("If-Match"); match != "" {
+		cur, err := s.Get(typ, id)
+		if err != nil || etag(cur) != match && strings.Trim(match, `W/"`) != strconv.Itoa(cur.Version) {
+			return errorf(http.StatusPreconditionFailed, "conflict", "If-Match %s does not match the current version of %s/%s", match, typ, id)
+		}
+	}
+	res, err := s.Put(body, id, a.o.Now())
+	if err != nil {
+		return storeError(err)
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	a.written(w, r, f, res.Doc, status)
+	return nil
+}
+
+// remove answers DELETE Type/id.
+func (a *API) remove(w http.ResponseWriter, r *http.Request, s *store.Store, typ, id string) *Error {
+	s.Delete(typ, id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) written(w http.ResponseWriter, r *http.Request, f format, d *store.Doc, status int) {
+	setVersionHeaders(w, d)
+	w.Header().Set("Location", a.BaseURL(r)+"/"+d.Type+"/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
+	if strings.Contains(r.Header.Get("Prefer"), "return=minimal") {
+		w.WriteHeader(status)
+		return
+	}
+	a.write(w, r, f, status, d.JSON)
+}

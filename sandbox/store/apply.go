@@ -1,0 +1,66 @@
+package store
+
+// Op is one write of a transaction: a resource to put under ID, or, when
+// JSON is nil, a delete of Type/ID.
+type Op struct {
+	Type string
+	ID   string
+	JSON []byte
+}
+
+// OpResult is what one Op did.
+type OpResult struct {
+	Doc     *Doc // nil for a delete
+	Created bool
+	Existed bool // for a delete
+}
+
+// Apply performs every op or none: all resources are parsed and checked
+// before the first one is stored, and the writes happen under one lock so
+// no reader sees half a transaction.
+func (s *Store) Apply(ops []Op) ([]OpResult, error) {
+	type prepared struct {
+		p *parsed
+	}
+	preps := make([]prepared, len(ops))
+	for i, op := range ops {
+		if op.JSON == nil {
+			continue
+		}
+		p, err := parse(op.JSON)
+		if err != nil {
+			return nil, err
+		}
+		if p.typ != op.Type {
+			return nil, invalidErr("entry %d: resourceType %q does not match %q", i, p.typ, op.Type)
+		}
+		if p.id != "" && p.id != op.ID {
+			return nil, invalidErr("entry %d: the resource id %q does not match %q", i, p.id, op.ID)
+		}
+		if !ValidID(op.ID) {
+			return nil, invalidErr("entry %d: %q is not a valid FHIR id", i, op.ID)
+		}
+		if _, ok := s.defs[p.typ]; !ok {
+			return nil, invalidErr("entry %d: resource type %q is not supported here", i, p.typ)
+		}
+		preps[i] = prepared{p: p}
+	}
+	now := s.now()
+	out := make([]OpResult, len(ops))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, op := range ops {
+		if op.JSON == nil {
+			out[i].Existed = s.deleteLocked(op.Type, op.ID)
+			continue
+		}
+		r, err := s.putLocked(preps[i].p, op.ID, now)
+		if err != nil {
+			// encode failures cannot happen for parsed input; report
+			// rather than hide one if it ever does
+			return out, err
+		}
+		out[i] = OpResult{Doc: r.Doc, Created: r.Created}
+	}
+	return out, nil
+}
