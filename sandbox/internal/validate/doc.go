@@ -1,0 +1,48 @@
+// Package validate checks FHIR JSON emitted by the sandbox against the
+// official definitions of its release, independently of the renderers that
+// produced it. Tests call STU3, DSTU2 or Release on every resource they see.
+//
+// # Shared JSON rules (both releases)
+//
+// Before any type-driven check the input is parsed once into a tree that
+// rejects what encoding/json would silently accept: duplicate keys, data
+// after the top-level value, nesting deeper than 100. Inputs are bounded to
+// 16 MiB. Every element is then held to the FHIR JSON rules: no null except
+// at a position of a primitive array whose "_name" sibling carries that
+// position's extension, no empty strings, objects or arrays, lower camel
+// case element names, "_name" siblings shaped as {id, extension} (an array
+// of the same length for a repeating primitive), and Narrative div as
+// well-formed XML whose single root is a <div> in the XHTML namespace.
+//
+// # STU3
+//
+// STU3 then runs the validating unmarshaller of github.com/google/fhir/go
+// v0.7.4 (jsonformat.NewUnmarshaller with fhirversion.STU3, which runs
+// fhirvalidate.Validate after parsing). Its protos are generated from the
+// STU3 3.0.1 StructureDefinitions. What it checks:
+//   - resourceType known, also for Bundle.entry.resource and contained;
+//   - unknown elements ("unknown field"), each named in the error;
+//   - JSON type per element: arrays exactly where max is "*", objects for
+//     complex types, string/number/boolean for primitives;
+//   - choice types: only the allowed suffixes (valueQuantity, ...), at most
+//     one of them;
+//   - primitive lexical forms: date, dateTime, instant, time, decimal,
+//     integer, positiveInt and unsignedInt ranges, id, oid, uuid, code, uri,
+//     base64Binary, and strings free of control characters;
+//   - codes of required bindings (enums in the protos): a wrong
+//     gender, Observation.status, Bundle.type, issue code... is rejected;
+//   - required elements (min = 1), e.g. Observation.status and code;
+//   - reference targets: Observation.subject may not point at Medication.
+//
+// What it does not check: invariants (FHIRPath constraints such as
+// "name or text"), extensible/preferred bindings, coded values inside
+// CodeableConcept, profile conformance, or that a literal reference
+// resolves. Upper camel case keys ("Gender") are accepted by the library;
+// the shared JSON rules reject them.
+//
+// # DSTU2
+//
+// DSTU2 is a structural validator driven by a compact derivative of the
+// official DSTU2 definitions, embedded as dstu2defs.json and produced by
+// gen/ (see its doc comment for the sources it reads).
+package validate
