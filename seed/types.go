@@ -64,6 +64,13 @@ type Hospital struct {
 	Practitioners []Practitioner
 	Locations     []Location
 	Patients      []PatientRecord
+
+	// Options are the validated options the hospital was built from
+	// (tenant canonical, ReferenceDate in UTC whole seconds).
+	Options Options
+
+	byspecialty [specialtyCount][]int // practitioner indexes per specialty
+	mrnA, mrnB  uint64                // MRN permutation, see Hospital.mrn
 }
 
 // Organization is a hospital or an insurer.
@@ -121,6 +128,10 @@ type Patient struct {
 	GP        Reference // general practitioner (STU3) / careProvider (DSTU2)
 	Language  Coding    // communication language (urn:ietf:bcp:47)
 	Marital   Coding    // v3 MaritalStatus
+
+	// DeceasedDate is the date and time of death when Deceased (STU3
+	// deceasedDateTime); zero when alive.
+	DeceasedDate time.Time
 }
 
 // Encounter is a visit.
