@@ -64,7 +64,7 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 		add("listen", "%v", err)
 	}
 	if c.PublicURL != "" {
-		if err := checkBaseURL(c.PublicURL, false); err != nil {
+		if err := checkBaseURL(c.PublicURL); err != nil {
 			add("public_url", "%v", err)
 		}
 	}
@@ -106,7 +106,7 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 			add(p+".patients", "%d is out of range (want 0 to %d)", t.Patients, MaxPatients)
 		}
 		if t.Upstream != "" {
-			if err := checkBaseURL(t.Upstream, true); err != nil {
+			if err := checkBaseURL(t.Upstream); err != nil {
 				add(p+".upstream", "%v", err)
 			}
 			if t.Patients > 0 || len(t.Fixtures) > 0 {
@@ -204,7 +204,7 @@ func checkUpstreamAuth(a UpstreamAuth, p string, add func(path, format string, a
 	}
 	if cc := a.ClientCredentials; cc != nil {
 		n++
-		if err := checkBaseURL(cc.TokenURL, true); err != nil {
+		if err := checkBaseURL(cc.TokenURL); err != nil {
 			add(p+".client_credentials.token_url", "%v", err)
 		}
 		if cc.ClientID == "" {
@@ -237,12 +237,12 @@ func checkListen(addr string) error {
 }
 
 // CheckPublicURL reports whether u can serve as the sandbox's public base.
-func CheckPublicURL(u string) error { return checkBaseURL(u, false) }
+func CheckPublicURL(u string) error { return checkBaseURL(u) }
 
 // checkBaseURL accepts absolute http(s) URLs without credentials, query or
 // fragment; a path is allowed (a reverse proxy may mount the sandbox under
-// one).
-func checkBaseURL(s string, allowUserinfo bool) error {
+// one). Credentials belong in upstream_auth, where they are never shown.
+func checkBaseURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("%q is not a URL", clip(s))
@@ -253,7 +253,7 @@ func checkBaseURL(s string, allowUserinfo bool) error {
 	if u.Host == "" || !validHost(u.Host) {
 		return fmt.Errorf("%q has no valid host", clip(s))
 	}
-	if u.User != nil && !allowUserinfo {
+	if u.User != nil {
 		return fmt.Errorf("%q must not carry a user name or password", clip(s))
 	}
 	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {

@@ -1,0 +1,88 @@
+package sandbox
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+)
+
+//go:embed templates/index.html
+var templateFS embed.FS
+
+// indexTemplate is parsed once at init; a broken template is a build
+// mistake, caught by the landing page test.
+var indexTemplate = template.Must(template.ParseFS(templateFS, "templates/index.html"))
+
+// release is one FHIR release the sandbox serves under /<Name>.
+type release struct {
+	Name, Label, FHIRVersion string
+}
+
+// releases mirrors fhir.Versions(); kept here as data until the FHIR API
+// is mounted, so this package does not depend on the renderers.
+func releases() []release {
+	return []release{{"dstu2", "DSTU2", "1.0.2"}, {"stu3", "STU3", "3.0.1"}}
+}
+
+type indexBase struct {
+	Label, FHIRVersion, URL string
+	Default                 bool
+}
+
+type indexData struct {
+	Bases        []indexBase
+	DefaultBase  string
+	TokenURL     string
+	AuthRequired bool
+	Tenants      []TenantConfig
+	TenantID     string
+	ClientID     string
+}
+
+// securityHeaders are set on every HTML page: no sniffing, no framing, no
+// script at all.
+func securityHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	base := s.PublicBase(r)
+	d := indexData{
+		TokenURL:     base + "/token",
+		AuthRequired: s.cfg.Auth.Required,
+		Tenants:      s.cfg.Tenants,
+		TenantID:     s.cfg.Tenants[0].ID,
+		ClientID:     "CLIENT_ID",
+	}
+	if len(s.cfg.Clients) > 0 {
+		d.ClientID = s.cfg.Clients[0].ID
+	}
+	for _, rel := range releases() {
+		b := indexBase{Label: rel.Label, FHIRVersion: rel.FHIRVersion, URL: base + "/" + rel.Name, Default: rel.Name == s.cfg.FHIRVersion}
+		if b.Default {
+			d.DefaultBase = b.URL
+		}
+		d.Bases = append(d.Bases, b)
+	}
+	// Rendered to a buffer first so a template error becomes a clean 500,
+	// not half a page.
+	var buf bytes.Buffer
+	if err := indexTemplate.Execute(&buf, d); err != nil {
+		s.log.Error("render landing page", "request_id", RequestID(r.Context()), "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	securityHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}

@@ -1,0 +1,164 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// HTTP server limits (reliability checklist 35-37). A slow or idle client
+// holds a connection for at most these, so hundreds of them cannot starve
+// healthy requests; WriteTimeout leaves room for scenario-injected latency.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = time.Minute
+	WriteTimeout      = 2 * time.Minute
+	IdleTimeout       = 2 * time.Minute
+	MaxHeaderBytes    = 64 << 10
+	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
+	// this long to finish before connections are closed.
+	ShutdownTimeout = 10 * time.Second
+)
+
+// Options carries what the server takes from its environment, injected so
+// tests control time, randomness and logging.
+type Options struct {
+	Now    func() time.Time // default time.Now
+	Rand   io.Reader        // default crypto/rand.Reader
+	Logger *slog.Logger     // default: discard
+}
+
+// Server is one configured sandbox. Create it with New, mount its Handler
+// in a test server or call Run.
+type Server struct {
+	cfg        Config
+	now        func() time.Time
+	rand       io.Reader
+	log        *slog.Logger
+	adminToken string
+	handler    http.Handler
+
+	reqPrefix string        // random per process, so ids from two runs never collide
+	reqSeq    atomic.Uint64 // request counter behind each request id
+}
+
+// New validates cfg and builds the server. An empty admin token is replaced
+// by a random one (see AdminToken).
+func New(cfg Config, opts Options) (*Server, error) {
+	canonicalize(&cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	prefix := make([]byte, 4)
+	if _, err := io.ReadFull(s.rand, prefix); err != nil {
+		return nil, fmt.Errorf("read random request id prefix: %w", err)
+	}
+	s.reqPrefix = hex.EncodeToString(prefix)
+	s.adminToken = cfg.Admin.Token
+	if s.adminToken == "" {
+		tok := make([]byte, 32)
+		if _, err := io.ReadFull(s.rand, tok); err != nil {
+			return nil, fmt.Errorf("generate admin token: %w", err)
+		}
+		s.adminToken = hex.EncodeToString(tok)
+	}
+	s.handler = s.buildHandler()
+	return s, nil
+}
+
+// Config returns the configuration the server runs with (tenant GUIDs
+// canonical).
+func (s *Server) Config() Config { return s.cfg }
+
+// AdminToken is the admin credential: the configured one, or the one
+// generated at New. The CLI prints it once at start.
+func (s *Server) AdminToken() string { return s.adminToken }
+
+// Handler is the whole HTTP surface of the sandbox.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// buildHandler is the one place that says which middleware runs in which
+// order, outermost first.
+func (s *Server) buildHandler() http.Handler {
+	var h http.Handler = s.routes()
+	h = s.cors(h)        // browser clients; preflights answered before auth
+	h = s.logRequests(h) // one slog line per request, no secrets
+	h = s.recoverPanics(h)
+	return h
+}
+
+// routes is the one route table.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mountAuth(mux)
+	s.mountFHIR(mux)
+	return mux
+}
+
+// mountAuth is where the token endpoint (POST /token) and the JWKS of
+// sandbox/auth are mounted, without bearer checks. Not mounted yet.
+func (s *Server) mountAuth(*http.ServeMux) {}
+
+// mountFHIR is where the FHIR API of sandbox/fhir is mounted under /dstu2/
+// and /stu3/: metadata open, every other route wrapped by the bearer
+// middleware of sandbox/auth (when auth.required) which resolves the
+// token's tenant. Not mounted yet: those paths answer 404.
+func (s *Server) mountFHIR(*http.ServeMux) {}
+
+// Run serves on ln until ctx is cancelled, then shuts down gracefully:
+// the listener closes at once, in-flight requests get ShutdownTimeout to
+// finish. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.handler)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "deadline", ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
