@@ -154,7 +154,7 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 			}
 			d, err := s.Get(typ, segs[1])
 			if errors.Is(err, store.ErrGone) {
-				return a.entryError(errorf(http.StatusGone, "deleted", "%s/%s has been deleted", typ, segs[1]))
+				return a.entryError(errorf(http.StatusGone, "not-found", "%s/%s has been deleted", typ, segs[1]))
 			}
 			if err != nil {
 				return a.entryError(errorf(http.StatusNotFound, "not-found", "%s/%s is not known", typ, segs[1]))

@@ -243,7 +243,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.St
 	d, err := s.Get(typ, id)
 	switch {
 	case errors.Is(err, store.ErrGone):
-		return errorf(http.StatusGone, "deleted", "%s/%s has been deleted", typ, id)
+		return errorf(http.StatusGone, "not-found", "%s/%s has been deleted", typ, id)
 	case err != nil:
 		return errorf(http.StatusNotFound, "not-found", "%s/%s is not known", typ, id)
 	}

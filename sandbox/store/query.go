@@ -231,6 +231,9 @@ func splitValues(v string) []string {
 }
 
 func parseFilter(d Definitions, resourceType string, ps []Param, name, mod, raw string) (Filter, bool, error) {
+	if name == "id" && paramIndex(ps, "id") < 0 {
+		name = "_id" // the Patients app sends id as well as _id
+	}
 	p, ok := d.Lookup(resourceType, name)
 	if !ok {
 		return Filter{}, false, nil
@@ -308,13 +311,13 @@ func parseFilter(d Definitions, resourceType string, ps []Param, name, mod, raw 
 			}
 		case Date:
 			prefix := "eq"
-			if len(v) > 2 && v[0] >= 'a' && v[0] <= 'z' {
-				prefix, v = v[:2], v[2:]
-			}
-			switch prefix {
-			case "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb":
-			default:
-				return f, true, &ParamError{Param: key, Code: "value", Msg: fmt.Sprintf("unknown date prefix %q (use eq, ne, gt, lt, ge, le, sa or eb)", prefix)}
+			if len(v) > 2 {
+				switch v[:2] {
+				case "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb":
+					prefix, v = v[:2], v[2:]
+				case "ap":
+					return f, true, &ParamError{Param: key, Code: "value", Msg: "the date prefix ap is not supported (use eq, ne, gt, lt, ge, le, sa or eb)"}
+				}
 			}
 			lo, hi, ok := parseDateRange(v)
 			if !ok {

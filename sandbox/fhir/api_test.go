@@ -1,0 +1,543 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+	"github.com/fhirsandbox/fhirsandbox/seed"
+)
+
+const testTenant = "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c"
+
+var apiRefDate = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// apiFixture is one release's API over a generated hospital, served by a
+// real HTTP server.
+type apiFixture struct {
+	v    Version
+	api  *API
+	srv  *httptest.Server
+	st   *store.Store
+	hosp *seed.Hospital
+}
+
+func newAPIFixture(t testing.TB, v Version, patients int) *apiFixture {
+	t.Helper()
+	h, err := seed.NewHospital(seed.Options{Seed: 42, Tenant: testTenant, Patients: patients, ReferenceDate: apiRefDate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return apiRefDate.Add(time.Hour) }
+	st := store.New(v.SearchParams(), now)
+	if err := Populate(v, st, h, patients, apiRefDate); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	f := &apiFixture{v: v, st: st, hosp: h}
+	f.api = NewAPI(Options{
+		Version:   v,
+		Store:     func(*http.Request) (*store.Store, *Error) { return st, nil },
+		Base:      func(r *http.Request) string { return "http://" + r.Host },
+		Security:  Security{Token: "/token", Authorize: "/authorize", Register: "/portal/", Manage: "/portal/", JWKS: "/.well-known/jwks.json"},
+		Published: apiRefDate,
+		Now:       now,
+		NewID:     func() string { return "id-" + strconv.FormatInt(n.Add(1), 10) },
+	})
+	mux := http.NewServeMux()
+	mux.Handle(f.api.Prefix()+"/", f.api)
+	mux.Handle(f.api.Prefix(), f.api)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *apiFixture) base() string { return f.srv.URL + f.api.Prefix() }
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (f *apiFixture) do(t testing.TB, method, path string, body io.Reader, hdr ...string) resp {
+	t.Helper()
+	req, err := http.NewRequest(method, f.base()+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	r := resp{status: res.StatusCode, header: res.Header, body: b}
+	_ = json.Unmarshal(b, &r.json)
+	if len(b) > 0 && r.json != nil {
+		if err := validate.Release(f.v.Name(), b); err != nil {
+			t.Errorf("%s %s: response is not valid %s: %v\n%.2000s", method, path, f.v.Name(), err, b)
+		}
+		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, f.v.MediaType()) && !strings.Contains(path, "smart-configuration") {
+			t.Errorf("%s %s: Content-Type %q, want %s", method, path, ct, f.v.MediaType())
+		}
+	}
+	return r
+}
+
+// at walks a decoded JSON value by a dotted path with numeric indexes.
+func at(v any, path string) any {
+	for _, k := range strings.Split(path, ".") {
+		switch t := v.(type) {
+		case map[string]any:
+			v = t[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i >= len(t) {
+				return nil
+			}
+			v = t[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+func str(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func entries(r resp) []any { e, _ := r.json["entry"].([]any); return e }
+
+// patientWith finds a generated patient that has every kind of clinical
+// data, so the interface queries all have something to return.
+func (f *apiFixture) patientWith(t testing.TB) seed.PatientRecord {
+	t.Helper()
+	for i := 0; i < f.hosp.Options.Patients; i++ {
+		p := f.hosp.Patient(i)
+		if len(p.Vitals) > 2 && len(p.Conditions) > 0 && len(p.Allergies) > 0 && len(p.Meds) > 0 && len(p.Encounters) > 1 && p.Coverage != nil {
+			return p
+		}
+	}
+	t.Fatal("no patient with every kind of data")
+	return seed.PatientRecord{}
+}
+
+// TestInterfaceQueries runs every query of the Patients app interface, as
+// the client sends it, against both releases.
+func TestInterfaceQueries(t *testing.T) {
+	t.Parallel()
+	for _, v := range Versions() {
+		t.Run(v.Name(), func(t *testing.T) {
+			t.Parallel()
+			f := newAPIFixture(t, v, 80)
+			p := f.patientWith(t)
+			pid := p.Patient.ID
+			dstu2 := v.Name() == "dstu2"
+			fam := p.Patient.Name.Family
+			sub := strings.ToLower(string([]rune(fam)[1:min(4, len([]rune(fam)))]))
+			familyParam := "family"
+			if dstu2 {
+				familyParam = "family:contains"
+			}
+			form := func(vals url.Values) resp {
+				return f.do(t, "POST", "/Patient/_search", strings.NewReader(vals.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+			}
+			hasPatient := func(name string, r resp) {
+				t.Helper()
+				if r.status != 200 || at(r.json, "type") != "searchset" {
+					t.Fatalf("%s: status %d %s", name, r.status, r.body)
+				}
+				for _, e := range entries(r) {
+					if at(e, "resource.id") == pid {
+						if !strings.HasSuffix(str(at(e, "fullUrl")), "/Patient/"+pid) || at(e, "search.mode") != "match" {
+							t.Errorf("%s: entry %v", name, e)
+						}
+						return
+					}
+				}
+				t.Errorf("%s: %s not among %d entries", name, pid, len(entries(r)))
+			}
+			hasPatient("family substring", form(url.Values{familyParam: {sub}}))
+			hasPatient("given substring", form(url.Values{"given": {strings.ToLower(p.Patient.Name.Given[0][1:])}}))
+			hasPatient("name substring", form(url.Values{"name": {strings.ToUpper(sub)}}))
+			hasPatient("birthdate exact", form(url.Values{"birthdate": {p.Patient.BirthDate.Format("2006-01-02")}}))
+			hasPatient("gender+family", form(url.Values{"gender": {p.Patient.Gender}, familyParam: {sub}}))
+			hasPatient("identifier", form(url.Values{"identifier": {p.Patient.MRN}}))
+			hasPatient("identifier system|value", form(url.Values{"identifier": {seed.MRNSystem(testTenant) + "|" + p.Patient.MRN}}))
+			hasPatient("_id", form(url.Values{"_id": {pid}}))
+			hasPatient("id", form(url.Values{"id": {pid}}))
+
+			// _count limits the page, total counts every match
+			r := form(url.Values{"_count": {"2"}, "gender": {"female"}})
+			total := int(at(r.json, "total").(float64))
+			if len(entries(r)) != 2 || total <= 2 {
+				t.Errorf("_count=2: %d entries, total %d", len(entries(r)), total)
+			}
+			next := ""
+			for _, l := range r.json["link"].([]any) {
+				if at(l, "relation") == "next" {
+					next = str(at(l, "url"))
+				}
+			}
+			if !strings.Contains(next, "_offset=2") {
+				t.Errorf("next link %q", next)
+			} else {
+				u, _ := url.Parse(next)
+				r2 := f.do(t, "GET", strings.TrimPrefix(u.Path, f.api.Prefix())+"?"+u.RawQuery, nil)
+				if at(r2.json, "entry.0.resource.id") == at(r.json, "entry.0.resource.id") || int(at(r2.json, "total").(float64)) != total {
+					t.Errorf("next page repeats the first or changes total: %s", r2.body)
+				}
+			}
+
+			// read: the minimum fields of the contract
+			r = f.do(t, "GET", "/Patient/"+pid, nil)
+			if r.status != 200 || r.header.Get("ETag") != `W/"1"` {
+				t.Fatalf("read: %d %v", r.status, r.header)
+			}
+			fam0 := str(at(r.json, "name.0.family"))
+			if dstu2 {
+				fam0 = str(at(r.json, "name.0.family.0"))
+			}
+			if fam0 != fam || at(r.json, "name.0.use") != "official" || at(r.json, "gender") != p.Patient.Gender || at(r.json, "birthDate") != p.Patient.BirthDate.Format("2006-01-02") {
+				t.Errorf("patient demographics: %s", r.body)
+			}
+			if at(r.json, "identifier.0.type.coding.0.code") != "MR" || at(r.json, "identifier.0.value") != p.Patient.MRN {
+				t.Errorf("MRN identifier: %s", r.body)
+			}
+			gp := "generalPractitioner.0.display"
+			if dstu2 {
+				gp = "careProvider.0.display"
+			}
+			if str(at(r.json, gp)) == "" {
+				t.Errorf("%s missing: %s", gp, r.body)
+			}
+
+			// vital signs, newest first
+			q := "/Observation?patient=" + pid + "&category=vital-signs&_sort=-date"
+			if dstu2 {
+				q = "/Observation?patient=" + pid + "&_sort:desc=date&category=vital-signs"
+			}
+			r = f.do(t, "GET", q, nil)
+			es := entries(r)
+			if len(es) == 0 || int(at(r.json, "total").(float64)) != len(p.Vitals) && len(es) < f.api.o.Limits.DefaultCount {
+				t.Fatalf("vitals: %d entries, total %v, seed has %d", len(es), at(r.json, "total"), len(p.Vitals))
+			}
+			prev := "9999"
+			for _, e := range es {
+				d := str(at(e, "resource.effectiveDateTime"))
+				if d > prev {
+					t.Errorf("vitals not newest first: %s after %s", d, prev)
+				}
+				prev = d
+				if str(at(e, "resource.code.coding.0.code")) == "" || (at(e, "resource.valueQuantity.value") == nil && at(e, "resource.component.0.valueQuantity.value") == nil) {
+					t.Errorf("vital without code or value: %v", e)
+				}
+			}
+
+			r = f.do(t, "GET", "/Condition?patient="+pid+"&_count=10", nil)
+			if len(entries(r)) != min(10, len(p.Conditions)) || str(at(r.json, "entry.0.resource.code.coding.0.display")) == "" {
+				t.Errorf("conditions: %s", r.body)
+			}
+			r = f.do(t, "GET", "/Encounter?patient="+pid+"&_sort:desc=date&_count=1", nil)
+			last := p.Encounters[len(p.Encounters)-1]
+			if len(entries(r)) != 1 || at(r.json, "entry.0.resource.id") != last.ID || str(at(r.json, "entry.0.resource.type.0.coding.0.display")) == "" || str(at(r.json, "entry.0.resource.location.0.location.display")) == "" {
+				t.Errorf("latest encounter (want %s): %s", last.ID, r.body)
+			}
+			r = f.do(t, "GET", "/AllergyIntolerance?patient="+pid, nil)
+			if len(entries(r)) != len(p.Allergies) {
+				t.Errorf("allergies: %d, want %d", len(entries(r)), len(p.Allergies))
+			}
+			medType := v.MedicationType()
+			r = f.do(t, "GET", "/"+medType+"?patient="+pid+"&_count=10", nil)
+			if len(entries(r)) != min(10, len(p.Meds)) {
+				t.Errorf("%s: %d, want %d", medType, len(entries(r)), len(p.Meds))
+			}
+			r = f.do(t, "GET", "/Coverage?patient="+pid, nil)
+			if len(entries(r)) != 1 {
+				t.Errorf("coverage: %s", r.body)
+			}
+			r = f.do(t, "GET", "/Location/"+last.Location.ID, nil)
+			if r.status != 200 || at(r.json, "name") != last.Location.Display {
+				t.Errorf("location: %d %s", r.status, r.body)
+			}
+			r = f.do(t, "GET", "/Encounter?patient="+pid+"&_include=Encounter:location&_sort=-date&_count=1", nil)
+			if len(entries(r)) != 2 || at(r.json, "entry.1.search.mode") != "include" {
+				t.Errorf("_include: %s", r.body)
+			}
+
+			// the six clinical queries in one batch
+			batch := batchOf(pid, v)
+			r = f.do(t, "POST", "/", strings.NewReader(batch), "Content-Type", v.MediaType())
+			if r.status != 200 || at(r.json, "type") != "batch-response" || len(entries(r)) != 6 {
+				t.Fatalf("batch: %d %s", r.status, r.body)
+			}
+			for i, e := range entries(r) {
+				if at(e, "response.status") != "200 OK" || at(e, "resource.type") != "searchset" {
+					t.Errorf("batch entry %d: %v", i, e)
+				}
+			}
+		})
+	}
+}
+
+func batchOf(pid string, v Version) string {
+	sort := "_sort=-date"
+	if v.Name() == "dstu2" {
+		sort = "_sort:desc=date"
+	}
+	urls := []string{
+		"Observation?patient=" + pid + "&category=vital-signs&" + sort,
+		"Condition?patient=" + pid + "&_count=10",
+		"Encounter?patient=" + pid + "&" + sort + "&_count=1",
+		"AllergyIntolerance?patient=" + pid,
+		v.MedicationType() + "?patient=" + pid + "&_count=10",
+		"Coverage?patient=" + pid,
+	}
+	var es []string
+	for _, u := range urls {
+		es = append(es, fmt.Sprintf(`{"request":{"method":"GET","url":%q}}`, u))
+	}
+	return `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(es, ",") + `]}`
+}
+
+// TestErrors holds the FHIR-route items of the reliability checklist.
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	for _, v := range Versions() {
+		t.Run(v.Name(), func(t *testing.T) {
+			t.Parallel()
+			f := newAPIFixture(t, v, 5)
+			cases := []struct {
+				name, method, path, body string
+				hdr                      []string
+				status                   int
+				code, location           string
+			}{
+				{"unknown type", "GET", "/Spaceship/1", "", nil, 404, "not-supported", ""},
+				{"unknown id", "GET", "/Patient/nope", "", nil, 404, "not-found", ""},
+				{"dot-dot id", "GET", "/Patient/%2e%2e", "", nil, 400, "invalid", ""},
+				{"encoded slash id", "GET", "/Patient/..%2F..", "", nil, 400, "invalid", ""},
+				{"long id", "GET", "/Patient/" + strings.Repeat("a", 65), "", nil, 400, "invalid", ""},
+				{"deep path", "GET", "/Patient/1/2/3/4/5", "", nil, 404, "not-found", ""},
+				{"method", "PATCH", "/Patient/pat-1", "", nil, 405, "not-supported", ""},
+				{"method on metadata", "POST", "/metadata", "", nil, 405, "not-supported", ""},
+				{"bad modifier", "GET", "/Patient?family:sounds=x", "", nil, 400, "code-invalid", "family:sounds"},
+				{"bad date", "GET", "/Patient?birthdate=yesterday", "", nil, 400, "value", "birthdate"},
+				{"negative count", "GET", "/Patient?_count=-1", "", nil, 400, "value", "_count"},
+				{"count abc", "GET", "/Patient?_count=abc", "", nil, 400, "value", "_count"},
+				{"strict unknown", "GET", "/Patient?color=blue", "", []string{"Prefer", "handling=strict"}, 400, "not-supported", "color"},
+				{"bad escape", "GET", "/Patient?family=%zz", "", nil, 400, "invalid", ""},
+				{"invalid utf-8", "GET", "/Patient?family=%ff", "", nil, 400, "invalid", ""},
+				{"xml accept", "GET", "/Patient/pat-1", "", []string{"Accept", "application/fhir+xml"}, 406, "not-supported", ""},
+				{"xml format", "GET", "/Patient/pat-1?_format=xml", "", nil, 406, "not-supported", ""},
+				{"text/plain post", "POST", "/Patient", `{"resourceType":"Patient"}`, []string{"Content-Type", "text/plain"}, 415, "not-supported", ""},
+				{"malformed json", "POST", "/Patient", `{"resourceType":`, nil, 400, "structure", ""},
+				{"duplicate keys", "POST", "/Patient", `{"resourceType":"Patient","gender":"male","gender":"female"}`, nil, 400, "structure", ""},
+				{"deep json", "POST", "/Patient", strings.Repeat(`{"a":`, 150) + "1" + strings.Repeat("}", 150), nil, 400, "structure", ""},
+				{"wrong type", "POST", "/Patient", `{"resourceType":"Observation"}`, nil, 400, "invalid", ""},
+				{"no type", "POST", "/Patient", `{"gender":"male"}`, nil, 400, "invalid", ""},
+				{"id mismatch", "PUT", "/Patient/a", `{"resourceType":"Patient","id":"b"}`, nil, 400, "invalid", ""},
+				{"too big", "POST", "/Patient", `{"resourceType":"Patient","x":"` + strings.Repeat("a", 2<<20) + `"}`, nil, 413, "too-long", ""},
+				{"batch entry cap", "POST", "/", `{"resourceType":"Bundle","type":"batch","entry":[` + strings.TrimSuffix(strings.Repeat(`{"request":{"method":"GET","url":"Patient"}},`, 501), ",") + `]}`, nil, 400, "too-costly", ""},
+				{"bundle type", "POST", "/", `{"resourceType":"Bundle","type":"collection"}`, nil, 400, "invalid", ""},
+			}
+			for _, c := range cases {
+				var body io.Reader
+				if c.body != "" {
+					body = strings.NewReader(c.body)
+				}
+				r := f.do(t, c.method, c.path, body, c.hdr...)
+				if r.status != c.status || at(r.json, "resourceType") != "OperationOutcome" || at(r.json, "issue.0.code") != c.code || at(r.json, "issue.0.severity") != "error" {
+					t.Errorf("%s: %d %s; want %d %s", c.name, r.status, r.body, c.status, c.code)
+					continue
+				}
+				if c.location != "" && at(r.json, "issue.0.location.0") != c.location {
+					t.Errorf("%s: location %v, want %s", c.name, at(r.json, "issue.0.location.0"), c.location)
+				}
+				if c.status == 405 && r.header.Get("Allow") == "" {
+					t.Errorf("%s: no Allow header", c.name)
+				}
+			}
+			// literal matching of hostile strings: 200 and an empty Bundle
+			for _, s := range []string{"' OR 1=1 --", "${jndi:ldap://x/a}", ".*", "%00"} {
+				r := f.do(t, "GET", "/Patient?family="+url.QueryEscape(s), nil)
+				if r.status != 200 || at(r.json, "total") != float64(0) {
+					t.Errorf("family=%q: %d %s", s, r.status, r.body)
+				}
+			}
+			// an unknown parameter is ignored and left out of self
+			r := f.do(t, "GET", "/Patient?color=blue&gender=female&_count=1", nil)
+			if r.status != 200 || strings.Contains(str(at(r.json, "link.0.url")), "color") || !strings.Contains(str(at(r.json, "link.0.url")), "gender=female") {
+				t.Errorf("unknown parameter: %d %s", r.status, at(r.json, "link.0.url"))
+			}
+			// huge _count is clamped
+			r = f.do(t, "GET", "/Observation?_count=100000", nil)
+			if len(entries(r)) != f.api.o.Limits.MaxCount {
+				t.Errorf("_count clamp: %d entries", len(entries(r)))
+			}
+			// format variants all answer JSON
+			for _, h := range []string{"application/json", "application/fhir+json", "application/json+fhir", "*/*", "text/html,application/xhtml+xml,*/*;q=0.8"} {
+				if r := f.do(t, "GET", "/Patient/pat-1", nil, "Accept", h); r.status != 200 {
+					t.Errorf("Accept %s: %d", h, r.status)
+				}
+			}
+			if r := f.do(t, "GET", "/Patient/pat-1?_format=json&_pretty=true", nil); r.status != 200 || !bytes.Contains(r.body, []byte("\n  \"id\"")) {
+				t.Errorf("_pretty: %s", r.body)
+			}
+		})
+	}
+}
+
+// TestWrites covers create, update, delete, transaction and batch writes.
+func TestWrites(t *testing.T) {
+	t.Parallel()
+	for _, v := range Versions() {
+		t.Run(v.Name(), func(t *testing.T) {
+			t.Parallel()
+			f := newAPIFixture(t, v, 3)
+			fam := `"family":"Fixture"`
+			if v.Name() == "dstu2" {
+				fam = `"family":["Fixture"]`
+			}
+			pat := `{"resourceType":"Patient","id":"ignored","name":[{"use":"official",` + fam + `,"given":["Ada"]}],"gender":"female","birthDate":"1990-02-03"}`
+			r := f.do(t, "POST", "/Patient", strings.NewReader(pat), "Content-Type", v.MediaType())
+			if r.status != 201 || r.header.Get("Location") == "" || at(r.json, "meta.versionId") != "1" || at(r.json, "id") == "ignored" {
+				t.Fatalf("create: %d %v %s", r.status, r.header, r.body)
+			}
+			id := str(at(r.json, "id"))
+			if !strings.HasSuffix(r.header.Get("Location"), "/Patient/"+id+"/_history/1") {
+				t.Errorf("Location %q", r.header.Get("Location"))
+			}
+			upd := strings.Replace(pat, `"id":"ignored"`, `"id":"`+id+`"`, 1)
+			upd = strings.Replace(upd, "1990-02-03", "1991-02-03", 1)
+			r = f.do(t, "PUT", "/Patient/"+id, strings.NewReader(upd), "Content-Type", "application/json", "If-Match", `W/"1"`)
+			if r.status != 200 || at(r.json, "meta.versionId") != "2" || r.header.Get("ETag") != `W/"2"` {
+				t.Fatalf("update: %d %s", r.status, r.body)
+			}
+			if r = f.do(t, "PUT", "/Patient/"+id, strings.NewReader(upd), "If-Match", `W/"1"`); r.status != 412 {
+				t.Errorf("stale If-Match: %d", r.status)
+			}
+			if r = f.do(t, "GET", "/Patient?family=fixture&birthdate=1991-02-03", nil); at(r.json, "total") != float64(1) {
+				t.Errorf("updated resource not found by search: %s", r.body)
+			}
+			if r = f.do(t, "DELETE", "/Patient/"+id, nil); r.status != 204 {
+				t.Errorf("delete: %d", r.status)
+			}
+			if r = f.do(t, "GET", "/Patient/"+id, nil); r.status != 410 {
+				t.Errorf("read after delete: %d", r.status)
+			}
+			// transaction: a patient and an observation referring to it by urn:uuid
+			obsCat := `"category":[{"coding":[{"system":"http://hl7.org/fhir/observation-category","code":"vital-signs"}]}]`
+			if v.Name() == "dstu2" {
+				obsCat = `"category":{"coding":[{"system":"http://hl7.org/fhir/observation-category","code":"vital-signs"}]}`
+			}
+			tx := `{"resourceType":"Bundle","type":"transaction","entry":[` +
+				`{"fullUrl":"urn:uuid:6f1e0c1a-0000-4000-8000-000000000001","resource":` + strings.Replace(pat, `"id":"ignored",`, "", 1) + `,"request":{"method":"POST","url":"Patient"}},` +
+				`{"resource":{"resourceType":"Observation","id":"tx-obs","status":"final",` + obsCat + `,"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"urn:uuid:6f1e0c1a-0000-4000-8000-000000000001"},"effectiveDateTime":"2025-12-01T10:00:00Z","valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}},"request":{"method":"PUT","url":"Observation/tx-obs"}}]}`
+			r = f.do(t, "POST", "", strings.NewReader(tx), "Content-Type", v.MediaType())
+			if r.status != 200 || at(r.json, "type") != "transaction-response" || at(r.json, "entry.0.response.status") != "201 Created" {
+				t.Fatalf("transaction: %d %s", r.status, r.body)
+			}
+			newPat := strings.TrimPrefix(str(at(r.json, "entry.0.resource.id")), "")
+			r = f.do(t, "GET", "/Observation?patient="+newPat, nil)
+			if at(r.json, "total") != float64(1) {
+				t.Errorf("urn:uuid reference not rewritten: %s", r.body)
+			}
+			// a failing transaction changes nothing
+			bad := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","id":"t1"},"request":{"method":"PUT","url":"Patient/t1"}},{"resource":{"resourceType":"Patient","id":"zz"},"request":{"method":"PUT","url":"Patient/t2"}}]}`
+			if r = f.do(t, "POST", "", strings.NewReader(bad)); r.status != 400 {
+				t.Errorf("bad transaction: %d %s", r.status, r.body)
+			}
+			if r = f.do(t, "GET", "/Patient/t1", nil); r.status != 404 {
+				t.Errorf("half a transaction was applied: %d", r.status)
+			}
+			// batch: one failing entry does not fail the others
+			batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/pat-1"}},{"request":{"method":"GET","url":"Patient/nope"}},{"request":{"method":"GET","url":"Patient?birthdate=bad"}},{"request":{"method":"GET","url":"Patient?_count=1"}}]}`
+			r = f.do(t, "POST", "/", strings.NewReader(batch))
+			want := []string{"200 OK", "404 Not Found", "400 Bad Request", "200 OK"}
+			for i, w := range want {
+				if got := at(r.json, "entry."+strconv.Itoa(i)+".response.status"); got != w {
+					t.Errorf("batch entry %d: %v, want %s", i, got, w)
+				}
+			}
+			oo := "entry.1.resource.resourceType"
+			if v.Name() == "stu3" {
+				oo = "entry.1.response.outcome.resourceType"
+			}
+			if at(r.json, oo) != "OperationOutcome" {
+				t.Errorf("failed batch entry has no OperationOutcome at %s: %s", oo, r.body)
+			}
+		})
+	}
+}
+
+// TestGolden pins metadata, a searchset and a batch-response per release.
+func TestAPIGolden(t *testing.T) {
+	t.Parallel()
+	for _, v := range Versions() {
+		t.Run(v.Name(), func(t *testing.T) {
+			t.Parallel()
+			f := newAPIFixture(t, v, 10)
+			host := strings.TrimPrefix(f.srv.URL, "http://")
+			get := func(method, path, body string) []byte {
+				r := f.do(t, method, path, strings.NewReader(body))
+				var buf bytes.Buffer
+				if err := json.Indent(&buf, r.body, "", "  "); err != nil {
+					t.Fatal(err)
+				}
+				buf.WriteByte('\n')
+				return bytes.ReplaceAll(buf.Bytes(), []byte(host), []byte("sandbox.test"))
+			}
+			golden := map[string][]byte{
+				"metadata":       get("GET", "/metadata", ""),
+				"searchset":      get("GET", "/Observation?patient=pat-2&category=vital-signs&_sort=-date&_count=3", ""),
+				"batch-response": get("POST", "/", batchOf("pat-2", v)),
+			}
+			for name, got := range golden {
+				path := filepath.Join("testdata", "api", v.Name(), name+".json")
+				if *update {
+					_ = os.MkdirAll(filepath.Dir(path), 0o755)
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./sandbox/fhir -run APIGolden -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from %s (run with -update if intended)\n%s", name, path, got)
+				}
+			}
+		})
+	}
+}
