@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	ucli "github.com/urfave/cli/v2"
+)
+
+func serveCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "serve",
+		Usage: "run the sandbox server until SIGINT or SIGTERM",
+		Description: `Starts the sandbox on the built-in default configuration, or on --config
+FILE laid over it, then flags and FHIRSANDBOX_* variables over that.
+Prints the listen address, the FHIR bases, the token URL and (when none is
+configured) a freshly generated admin token, then serves until interrupted
+and shuts down gracefully. A configuration error lists every problem as
+file:line: message and exits 2 without starting.
+
+Examples:
+  fhirsandbox serve
+  fhirsandbox serve --listen 127.0.0.1:0            # any free port
+  fhirsandbox serve --config sandbox.yaml --fhir-version dstu2
+  FHIRSANDBOX_PUBLIC_URL=https://abc.ngrok.app fhirsandbox serve`,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config `FILE` (default: the built-in configuration, see sandbox.yaml)", EnvVars: []string{"FHIRSANDBOX_CONFIG"}},
+			&ucli.StringFlag{Name: "listen", Usage: "`HOST:PORT` to listen on; port 0 picks a free port (config: listen)", EnvVars: []string{"FHIRSANDBOX_LISTEN"}},
+			&ucli.StringFlag{Name: "fhir-version", Usage: "default FHIR release, `dstu2|stu3` (config: fhir_version)", EnvVars: []string{"FHIRSANDBOX_FHIR_VERSION"}},
+			&ucli.StringFlag{Name: "public-url", Usage: "public base `URL` such as https://abc.ngrok.app (config: public_url)", EnvVars: []string{"FHIRSANDBOX_PUBLIC_URL"}},
+			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
+			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
+		},
+		Action: serveAction,
+	}
+}
+
+// serveConfig builds the effective configuration: defaults, then the file,
+// then flags and environment (urfave/cli already prefers a flag to its
+// variable). Flag values are checked here so a mistake names the flag.
+func serveConfig(c *ucli.Context) (sandbox.Config, error) {
+	cfg := sandbox.DefaultConfig()
+	if path := c.String("config"); c.IsSet("config") {
+		if path == "" {
+			return cfg, usagef("--config: empty file name")
+		}
+		var err error
+		if cfg, err = sandbox.LoadConfig(path); err != nil {
+			return cfg, err
+		}
+	}
+	if c.IsSet("listen") {
+		v := c.String("listen")
+		if err := sandbox.CheckListen(v); err != nil {
+			return cfg, usagef("--listen: %v", err)
+		}
+		cfg.Listen = v
+	}
+	if c.IsSet("fhir-version") {
+		v := strings.ToLower(c.String("fhir-version"))
+		if v != "dstu2" && v != "stu3" {
+			return cfg, usagef("--fhir-version: %q is not a supported release (want dstu2 or stu3)", c.String("fhir-version"))
+		}
+		cfg.FHIRVersion = v
+	}
+	if c.IsSet("public-url") {
+		v := strings.TrimSuffix(c.String("public-url"), "/")
+		if v != "" {
+			if err := sandbox.CheckPublicURL(v); err != nil {
+				return cfg, usagef("--public-url: %v", err)
+			}
+		}
+		cfg.PublicURL = v
+	}
+	if c.IsSet("patients") {
+		n := c.Int("patients")
+		if n < 0 || n > sandbox.MaxPatients {
+			return cfg, usagef("--patients: %d is out of range (want 0 to %d)", n, sandbox.MaxPatients)
+		}
+		for i := range cfg.Tenants {
+			if cfg.Tenants[i].Upstream == "" {
+				cfg.Tenants[i].Patients = n
+			}
+		}
+	}
+	if c.IsSet("seed") {
+		for i := range cfg.Tenants {
+			cfg.Tenants[i].Seed = c.Int64("seed")
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func serveAction(c *ucli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	cfg, err := serveConfig(c)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
+	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	printBanner(c.App.Writer, srv, ln.Addr())
+	return srv.Run(c.Context, ln)
+}
+
+// printBanner tells the user, once, where everything is. The first line's
+// format is relied on by scripts and the end-to-end test: "listening on URL".
+func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
+	cfg := srv.Config()
+	local := "http://" + browsable(addr)
+	public := cfg.PublicURL
+	if public == "" {
+		public = local
+	}
+	fmt.Fprintf(w, "listening on %s\n", local)
+	for _, v := range []string{"dstu2", "stu3"} {
+		mark := ""
+		if v == cfg.FHIRVersion {
+			mark = " (default)"
+		}
+		fmt.Fprintf(w, "  %-12s %s/%s%s\n", strings.ToUpper(v)+" base", public, v, mark)
+	}
+	fmt.Fprintf(w, "  %-12s %s/token\n", "token URL", public)
+	for _, t := range cfg.Tenants {
+		fmt.Fprintf(w, "  %-12s %s  %s\n", "tenant", t.ID, t.Name)
+	}
+	if cfg.Admin.Token == "" {
+		fmt.Fprintf(w, "  %-12s %s  (generated; shown only now)\n", "admin token", srv.AdminToken())
+	}
+}
+
+// browsable turns a wildcard listen address into one a browser can open.
+func browsable(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	return tcp.String()
+}
