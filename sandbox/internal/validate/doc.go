@@ -42,7 +42,42 @@
 //
 // # DSTU2
 //
-// DSTU2 is a structural validator driven by a compact derivative of the
-// official DSTU2 definitions, embedded as dstu2defs.json and produced by
-// gen/ (see its doc comment for the sources it reads).
+// DSTU2 is a structural validator driven by dstu2defs.json, a compact
+// derivative (about 300 KB) of the official DSTU2 definitions shipped in
+// the npm package fhir@3.3.1: the 1.0.2 resource StructureDefinitions
+// (all 92 resources) and the DSTU2 XML schemas (datatypes and the code
+// lists of required bindings). gen/ produced it; its doc comment names the
+// exact files. For every element of every resource, backbone element and
+// datatype it records cardinality, allowed types (choice elements with
+// their type list), Reference target types, and for required bindings on
+// code elements the value set. The validator checks:
+//   - resourceType known (DSTU2 resources only: MedicationRequest or
+//     CapabilityStatement are rejected), also in Bundle.entry.resource,
+//     contained and any other Resource-typed element;
+//   - unknown elements, naming the key; fhir_comments is allowed;
+//   - arrays exactly where max is not 1 (HumanName.family is an array,
+//     Observation.category is not) and the max count;
+//   - min cardinality: required elements present (Condition.verificationStatus);
+//   - choice elements: suffix among the allowed types, at most one variant;
+//   - JSON type per element: objects for complex types, numbers for
+//     integer, positiveInt, unsignedInt and decimal (no exponent, 32-bit
+//     range), booleans, strings for the rest, with the DSTU2 lexical rules
+//     for date, dateTime, instant, time (plus real calendar days), code,
+//     id, uri, oid, uuid, base64Binary and control-character-free strings;
+//   - codes of required bindings that the schemas enumerate, e.g.
+//     AdministrativeGender, ObservationStatus, EncounterState,
+//     EncounterClass, AllergyIntolerance status/criticality/type/category,
+//     ConditionVerificationStatus, MedicationOrderStatus, BundleType,
+//     NarrativeStatus, IssueSeverity, IssueType, the Conformance codes;
+//   - "_name" only for primitive elements, shaped by the element's
+//     cardinality, holding only id and extension;
+//   - literal references (Type/id, absolute or versioned) point at an
+//     allowed target type;
+//   - Narrative div: well-formed, a single root <div>, without namespace
+//     (as in the official DSTU2 JSON examples) or in the XHTML namespace.
+//
+// Not checked for DSTU2: invariants, bcp47/mime-type codes (language,
+// contentType), CodeableConcept required bindings (Patient.maritalStatus),
+// the few required code bindings the schemas do not enumerate (gen lists
+// them when run), extensible bindings and profiles.
 package validate

@@ -20,6 +20,9 @@ type shapeRules struct {
 	// comments allows "fhir_comments" (DSTU2 JSON carried XML comments in
 	// it; STU3 dropped it).
 	comments bool
+	// divByType leaves Narrative.div to the type-driven DSTU2 walk, which
+	// knows where xhtml is expected.
+	divByType bool
 }
 
 // problems collects findings; capped so a hostile input cannot make the
@@ -112,8 +115,8 @@ func walkShape(n *node, path string, r shapeRules, p *problems) {
 			case kindArray:
 				checkArrayNulls(n, key, val, kp, p)
 			}
-			if key == "div" && val.kind == kindString {
-				if err := checkXHTML(val.text); err != nil {
+			if key == "div" && val.kind == kindString && !r.divByType {
+				if err := checkXHTML(val.text, true); err != nil {
 					p.addf(kp, "%v", err)
 				}
 				continue
@@ -184,9 +187,11 @@ func checkExtensionObject(n *node, path string, r shapeRules, p *problems) {
 	walkShape(n, path, r, p)
 }
 
-// checkXHTML requires one well-formed XHTML <div> element, as the FHIR
-// Narrative rules demand, and nothing but whitespace around it.
-func checkXHTML(s string) error {
+// checkXHTML requires one well-formed <div> element, as the FHIR Narrative
+// rules demand, and nothing but whitespace around it. With requireNS the div
+// must declare the XHTML namespace (STU3); DSTU2 JSON, whose official
+// examples omit it, also accepts a div without namespace, but no other one.
+func checkXHTML(s string, requireNS bool) error {
 	dec := xml.NewDecoder(strings.NewReader(s))
 	depth, roots := 0, 0
 	for {
@@ -201,7 +206,8 @@ func checkXHTML(s string) error {
 		case xml.StartElement:
 			if depth == 0 {
 				roots++
-				if t.Name.Local != "div" || t.Name.Space != xhtmlNS {
+				nsOK := t.Name.Space == xhtmlNS || (!requireNS && t.Name.Space == "")
+				if t.Name.Local != "div" || !nsOK {
 					return fmt.Errorf("xhtml root is <%s> in %q, want <div> in %q", t.Name.Local, t.Name.Space, xhtmlNS)
 				}
 				if roots > 1 {
