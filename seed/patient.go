@@ -25,7 +25,9 @@ const (
 	edgeApostrophe   = 15 // i%20: family name with an apostrophe
 	edgeNewborn      = 17 // i%20: born 1 to 30 days ago, one birth encounter
 	edgeGender       = 21 // i%50: gender unknown (even i/50) or other (odd)
+	edgeInProgress   = 7  // i%50: the newest encounter is in progress
 	edgeNoCoverage   = 29 // i%50: no coverage on file
+	edgeSelfPay      = 33 // i%50: adult under 65, self-pay
 	edgeDeceased     = 45 // i%50: deceased
 )
 
@@ -130,6 +132,8 @@ func (g *patientGen) demographics() {
 		y, d = g.between(100, 105), g.between(0, 364)
 	case k50 == edgeDeceased:
 		y, d = g.between(55, 95), g.between(0, 364)
+	case k50 == edgeSelfPay:
+		y, d = g.between(18, 64), g.between(0, 364)
 	default:
 		y, d = g.age()
 	}
@@ -629,15 +633,15 @@ func (g *patientGen) buildEncounters() {
 			g.rec.Patient.DeceasedDate = g.death
 		case last.End.After(g.ref):
 			last.End, last.Status = time.Time{}, "in-progress"
-		case !newborn && g.chance(4):
-			// A visit under way right now: it began a few hours ago.
+		case g.i%50 == edgeInProgress || !newborn && g.chance(3):
+			// A visit under way right now: it began a few hours ago
+			// (unless that would overlap the previous one; a newborn
+			// is still in the nursery).
 			start := g.ref.Add(-time.Duration(g.between(30, 300)) * time.Minute)
-			if n == 1 || start.After(encs[n-2].End) {
+			if !newborn && (n == 1 || start.After(encs[n-2].End)) {
 				last.Start = start
 			}
-			if last.Start.After(dayOf(g.ref).Add(-day)) {
-				last.End, last.Status = time.Time{}, "in-progress"
-			}
+			last.End, last.Status = time.Time{}, "in-progress"
 		}
 	}
 	g.rec.Encounters = encs
@@ -859,8 +863,8 @@ func (g *patientGen) finishConditions() {
 		earliest := g.birth.AddDate(0, def.MinMonths, 0)
 		if def.Kind == "acute" {
 			cond.Onset = e.Start.Add(-time.Duration(g.between(0, 72*60)) * time.Minute)
-			if cond.Onset.Before(g.birth) {
-				cond.Onset = g.birth
+			if cond.Onset.Before(earliest) {
+				cond.Onset = earliest
 			}
 			end := cond.Onset.AddDate(0, 0, g.between(5, 21))
 			if def.Setting == setAdmission {
@@ -970,7 +974,7 @@ func (g *patientGen) allergies() {
 				m1 = m
 			}
 		}
-		if m1 >= 0 && seriousReaction(m1) && !seriousReaction(m0) {
+		if m1 == reAnaphylaxis || m1 >= 0 && seriousReaction(m1) && !seriousReaction(m0) {
 			m0, m1 = m1, m0
 		}
 		r := Reaction{Manifestation: allergyReactions[m0], Description: plain(allergyReactions[m0].Display)}
@@ -983,7 +987,7 @@ func (g *patientGen) allergies() {
 		severe := seriousReaction(m0)
 		if severe {
 			r.Severity, a.Criticality = "severe", "high"
-			if m0 == reAnaphylaxis || m1 == reAnaphylaxis {
+			if m0 == reAnaphylaxis {
 				g.anaphylaxy = len(out)
 			}
 		} else if g.chance(5) {
@@ -1000,7 +1004,7 @@ func (g *patientGen) allergies() {
 		if g.chance(30) {
 			a.Verification = "unconfirmed"
 		}
-		a.Note = allergyNote(sub.Category, a.Verification, m0 == reAnaphylaxis || m1 == reAnaphylaxis)
+		a.Note = allergyNote(sub.Category, a.Verification, m0 == reAnaphylaxis)
 		a.Recorder = g.rec.Patient.GP
 		out = append(out, a)
 		g.allergyEnc = append(g.allergyEnc, enc)
@@ -1189,7 +1193,7 @@ func (g *patientGen) coverage() {
 		if g.chance(12) {
 			payor = payDual
 		}
-	case g.chance(7):
+	case g.i%50 == edgeSelfPay || g.chance(7):
 		// Self-pay: no insurer; the patient is the payor.
 		c.PlanName = "No Primary Insurance"
 		c.Payor = Reference{Type: "Patient", ID: p.ID, Display: p.Name.Given[0] + " " + p.Name.Family}
