@@ -87,6 +87,9 @@ func assertInvalid(t *testing.T, a *Authority, raw, base, wantDesc string) {
 	if !errors.As(err, &te) || !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("error %v is not a TokenError", err)
 	}
+	if !strings.Contains(err.Error(), te.Description) {
+		t.Errorf("Error() %q does not carry the description %q", err.Error(), te.Description)
+	}
 	if !strings.Contains(te.Description, wantDesc) {
 		t.Errorf("description %q, want it to mention %q", te.Description, wantDesc)
 	}
