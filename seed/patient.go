@@ -84,7 +84,6 @@ type slot struct {
 	etype   int
 	reason  int // condition index or -1
 	fever   bool
-	setting int
 }
 
 func (g *patientGen) n(n int) int { return g.r.Intn(n) }
@@ -443,7 +442,7 @@ func (g *patientGen) encounters() {
 				continue
 			}
 			c.slot = (start + k) % n
-			s.reason, s.fever, s.setting = c.def, def.Fever, def.Setting
+			s.reason, s.fever = c.def, def.Fever
 			switch def.Setting {
 			case setOffice:
 				s.etype = etSymptom
@@ -732,7 +731,9 @@ func (g *patientGen) weightAt(days, height int) int {
 	return min(max(w, lo), hi)
 }
 
-// vitalsFor reports which vital signs an encounter type records.
+// vitals measures the patient at each encounter: routine visits record the
+// full set, other visits a varying subset, home visits no height, weight or
+// respiratory rate. Effective is the encounter start.
 func (g *patientGen) vitals() {
 	encs := g.rec.Encounters
 	qs := make([]Quantity, 0, len(encs)*9)

@@ -467,7 +467,7 @@ func TestDatesConsistent(t *testing.T) {
 	}
 }
 
-// vitalAt returns the patient's observations of one key, oldest first.
+// vitalsOf returns the patient's observations of one key, oldest first.
 func vitalsOf(r PatientRecord, key string) []Observation {
 	var out []Observation
 	for _, o := range r.Vitals {
