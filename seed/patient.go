@@ -80,10 +80,10 @@ type pendingCondition struct {
 
 // slot is an encounter being built.
 type slot struct {
-	start   time.Time
-	etype   int
-	reason  int // condition index or -1
-	fever   bool
+	start  time.Time
+	etype  int
+	reason int // condition index or -1
+	fever  bool
 }
 
 func (g *patientGen) n(n int) int { return g.r.Intn(n) }
