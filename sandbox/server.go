@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 	"io"
 	"log/slog"
 	"net"
@@ -45,6 +48,9 @@ type Server struct {
 	log        *slog.Logger
 	adminToken string
 	handler    http.Handler
+	tenants    *tenant.Registry
+	auth       *auth.Authority
+	apis       []*fhir.API
 
 	reqPrefix string        // random per process, so ids from two runs never collide
 	reqSeq    atomic.Uint64 // request counter behind each request id
@@ -80,6 +86,15 @@ func New(cfg Config, opts Options) (*Server, error) {
 		}
 		s.adminToken = hex.EncodeToString(tok)
 	}
+	reg, err := s.newTenants()
+	if err != nil {
+		return nil, err
+	}
+	s.tenants = reg
+	if s.auth, err = s.newAuthority(); err != nil {
+		return nil, err
+	}
+	s.apis = s.newFHIRAPIs(s.bearer(func() []*fhir.API { return s.apis }))
 	s.handler = s.buildHandler()
 	return s, nil
 }
@@ -99,8 +114,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // order, outermost first.
 func (s *Server) buildHandler() http.Handler {
 	var h http.Handler = s.routes()
-	h = s.cors(h)        // browser clients; preflights answered before auth
-	h = s.logRequests(h) // one slog line per request, no secrets
+	h = fhirDispatch(s.apis, h) // FHIR paths go to their API unrouted by the mux
+	h = s.cors(h)               // browser clients; preflights answered before auth
+	h = s.logRequests(h)        // one slog line per request, no secrets
 	h = s.recoverPanics(h)
 	return h
 }
@@ -115,14 +131,20 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-// mountAuth is where the token endpoint (POST /token) and the JWKS of
-// sandbox/auth are mounted, without bearer checks. Not mounted yet.
-func (s *Server) mountAuth(*http.ServeMux) {}
+// mountAuth mounts the authorization server: token, introspection,
+// revocation and JWKS, none behind the bearer check. The token endpoint
+// answers every method itself (405 with an OAuth error body).
+func (s *Server) mountAuth(mux *http.ServeMux) {
+	mux.Handle("/token", s.auth.Token())
+	mux.Handle("/token/introspect", s.auth.Introspect())
+	mux.Handle("/token/revoke", s.auth.Revoke())
+	mux.Handle("GET /.well-known/jwks.json", s.auth.JWKS())
+}
 
-// mountFHIR is where the FHIR API of sandbox/fhir is mounted under /dstu2/
-// and /stu3/: metadata open, every other route wrapped by the bearer
-// middleware of sandbox/auth (when auth.required) which resolves the
-// token's tenant. Not mounted yet: those paths answer 404.
+// mountFHIR documents where the FHIR API lives: /dstu2 and /stu3 are
+// dispatched to their fhir.API ahead of the mux (see fhirDispatch), with
+// metadata open and every other route behind the bearer middleware when
+// auth.required; the API resolves the tenant's store through storeFor.
 func (s *Server) mountFHIR(*http.ServeMux) {}
 
 // Run serves on ln until ctx is cancelled, then shuts down gracefully:

@@ -1,0 +1,233 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+	"github.com/fhirsandbox/fhirsandbox/seed"
+)
+
+// buildStore is the tenant registry's BuildFunc: the tenant's synthetic
+// hospital rendered in one release, then its fixture files.
+func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, error) {
+	v, ok := fhir.Lookup(release)
+	if !ok {
+		return nil, fmt.Errorf("unknown FHIR release %q", release)
+	}
+	st := store.New(v.SearchParams(), s.now)
+	ref := s.cfg.ReferenceDate.Time
+	if t.Patients > 0 {
+		h, err := seed.NewHospital(seed.Options{Seed: t.Seed, Tenant: t.ID, Patients: t.Patients, ReferenceDate: ref})
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+		if err := fhir.Populate(v, st, h, t.Patients, ref); err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+	}
+	for _, path := range t.Fixtures {
+		if err := s.loadFixture(st, path); err != nil {
+			return nil, fmt.Errorf("tenant %s: fixture %s: %w", t.ID, path, err)
+		}
+	}
+	return st, nil
+}
+
+func (s *Server) loadFixture(st *store.Store, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := fhir.LoadFixture(st, f, s.newID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("fixture loaded", "file", path, "resources", n)
+	return nil
+}
+
+// newID returns a random resource id (created resources, Bundles).
+func (s *Server) newID() string {
+	b := make([]byte, 16)
+	if _, err := s.rand.Read(b); err != nil {
+		// the random source is crypto/rand unless a test injects one;
+		// fall back to the request sequence rather than fail a write
+		return fmt.Sprintf("%s-%d", s.reqPrefix, s.reqSeq.Add(1))
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// newTenants registers the configured tenants and builds the local ones'
+// stores for both releases, so a bad fixture fails the start, not the
+// first request.
+func (s *Server) newTenants() (*tenant.Registry, error) {
+	reg := tenant.NewRegistry(s.buildStore)
+	for _, tc := range s.cfg.Tenants {
+		if _, err := reg.Add(tenant.Tenant{ID: tc.ID, Name: tc.Name, Upstream: tc.Upstream, Patients: tc.Patients, Seed: tc.Seed, Fixtures: tc.Fixtures}); err != nil {
+			return nil, err
+		}
+	}
+	var errs []error
+	for _, t := range reg.List() {
+		if t.Upstream != "" {
+			continue
+		}
+		for _, v := range fhir.Versions() {
+			if _, err := reg.Store(t.ID, v.Name()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return reg, errors.Join(errs...)
+}
+
+// tenantOf picks the tenant a FHIR request is for: the token's tenant when
+// auth is required, else the first configured tenant.
+func (s *Server) tenantOf(r *http.Request) (string, *fhir.Error) {
+	if c, ok := auth.FromContext(r.Context()); ok {
+		return c.Tenant, nil
+	}
+	if s.cfg.Auth.Required {
+		return "", &fhir.Error{Status: http.StatusUnauthorized, Code: "login", Diagnostics: "a bearer token is required"}
+	}
+	if len(s.cfg.Tenants) == 0 {
+		return "", &fhir.Error{Status: http.StatusNotFound, Code: "not-found", Diagnostics: "no tenant is configured"}
+	}
+	return s.cfg.Tenants[0].ID, nil
+}
+
+// storeFor resolves a request to its tenant's store in the API's release.
+// Tenant routing happens here and only here: every FHIR path (read,
+// search, batch entries, includes, writes) reaches data through it.
+func (s *Server) storeFor(release string) func(r *http.Request) (*store.Store, *fhir.Error) {
+	return func(r *http.Request) (*store.Store, *fhir.Error) {
+		id, e := s.tenantOf(r)
+		if e != nil {
+			return nil, e
+		}
+		t, ok := s.tenants.Get(id)
+		if !ok {
+			return nil, &fhir.Error{Status: http.StatusUnauthorized, Code: "login", Diagnostics: "the token's tenant is no longer mapped to a FHIR server"}
+		}
+		if t.Down {
+			return nil, &fhir.Error{Status: http.StatusServiceUnavailable, Code: "transient", Diagnostics: "the tenant's FHIR server is unavailable", Header: http.Header{"Retry-After": {"30"}}}
+		}
+		if t.Upstream != "" {
+			return nil, &fhir.Error{Status: http.StatusNotImplemented, Code: "not-supported", Diagnostics: "this tenant is mapped to an upstream server, which this build does not proxy"}
+		}
+		st, err := s.tenants.Store(id, release)
+		if err != nil {
+			s.log.Error("tenant store", "tenant", id, "release", release, "err", err)
+			return nil, &fhir.Error{Status: http.StatusInternalServerError, Code: "exception", Diagnostics: "the tenant's data could not be loaded"}
+		}
+		return st, nil
+	}
+}
+
+// newFHIRAPIs builds the API of each release.
+func (s *Server) newFHIRAPIs(protect func(http.Handler) http.Handler) []*fhir.API {
+	var apis []*fhir.API
+	for _, v := range fhir.Versions() {
+		apis = append(apis, fhir.NewAPI(fhir.Options{
+			Version: v,
+			Store:   s.storeFor(v.Name()),
+			Base:    s.PublicBase,
+			Protect: protect,
+			Security: fhir.Security{
+				Token: "/token", Authorize: "/authorize", Register: "/portal/", Manage: "/portal/",
+				Introspect: "/token/introspect", Revoke: "/token/revoke", JWKS: "/.well-known/jwks.json",
+			},
+			Limits: fhir.Limits{
+				MaxBodyBytes: s.cfg.Limits.MaxBodyBytes, DefaultCount: s.cfg.Limits.DefaultCount,
+				MaxCount: s.cfg.Limits.MaxCount, MaxBundleEntries: s.cfg.Limits.MaxBundleEntries, MaxQueryParams: 100,
+			},
+			Published: s.cfg.ReferenceDate.Time,
+			Now:       s.now,
+			NewID:     s.newID,
+			Logger:    s.log,
+		}))
+	}
+	return apis
+}
+
+// fhirDispatch sends /dstu2... and /stu3... to their API before the mux
+// sees them: the mux would clean "..", "//" and %2F out of paths with a
+// redirect, and a FHIR client must get an OperationOutcome instead.
+func fhirDispatch(apis []*fhir.API, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		for _, a := range apis {
+			if p == a.Prefix() || strings.HasPrefix(p, a.Prefix()+"/") {
+				a.ServeHTTP(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+
+// newAuthority builds the authorization server from the config.
+func (s *Server) newAuthority() (*auth.Authority, error) {
+	var keyPEM []byte
+	if f := s.cfg.Auth.SigningKeyFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		keyPEM = b
+	}
+	clients := make([]auth.ClientSpec, 0, len(s.cfg.Clients))
+	for _, c := range s.cfg.Clients {
+		spec := auth.ClientSpec{ID: c.ID, Name: c.Name, Tenants: c.Tenants}
+		for _, sc := range c.Secrets {
+			ss := auth.SecretSpec{Value: sc.Value, ValueSHA256: sc.ValueSHA256}
+			if !sc.Expires.IsZero() {
+				exp := sc.Expires
+				ss.Expires = &exp
+			}
+			spec.Secrets = append(spec.Secrets, ss)
+		}
+		clients = append(clients, spec)
+	}
+	return auth.New(auth.Options{
+		Alg:                              s.cfg.Auth.SigningAlg,
+		KeyPEM:                           keyPEM,
+		TTL:                              s.cfg.Auth.TokenTTL,
+		Now:                              s.now,
+		Rand:                             s.rand,
+		TenantKnown:                      s.tenants.Known,
+		Base:                             s.PublicBase,
+		RevokeTokensOnSecretInvalidation: s.cfg.Auth.RevokeTokensOnSecretInvalidation,
+		Clients:                          clients,
+		Log:                              s.log,
+	})
+}
+
+// bearer is the FHIR routes' bearer middleware; nil when auth is off.
+func (s *Server) bearer(apis func() []*fhir.API) func(http.Handler) http.Handler {
+	if !s.cfg.Auth.Required {
+		return nil
+	}
+	return s.auth.Bearer("fhirsandbox", func(w http.ResponseWriter, r *http.Request, status int, code, desc string) {
+		v := fhir.Versions()[0]
+		for _, a := range apis() {
+			if strings.HasPrefix(r.URL.Path, a.Prefix()) {
+				v = a.Version()
+			}
+		}
+		ooCode := "login"
+		if code != "login" {
+			ooCode = "security"
+		}
+		fhir.WriteError(w, v, &fhir.Error{Status: status, Code: ooCode, Diagnostics: desc})
+	})
+}
