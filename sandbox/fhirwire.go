@@ -174,7 +174,6 @@ func fhirDispatch(apis []*fhir.API, next http.Handler) http.Handler {
 	})
 }
 
-
 // newAuthority builds the authorization server from the config.
 func (s *Server) newAuthority() (*auth.Authority, error) {
 	var keyPEM []byte

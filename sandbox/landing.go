@@ -5,6 +5,9 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 )
 
 //go:embed templates/index.html
@@ -13,17 +16,6 @@ var templateFS embed.FS
 // indexTemplate is parsed once at init; a broken template is a build
 // mistake, caught by the landing page test.
 var indexTemplate = template.Must(template.ParseFS(templateFS, "templates/index.html"))
-
-// release is one FHIR release the sandbox serves under /<Name>.
-type release struct {
-	Name, Label, FHIRVersion string
-}
-
-// releases mirrors fhir.Versions(); kept here as data until the FHIR API
-// is mounted, so this package does not depend on the renderers.
-func releases() []release {
-	return []release{{"dstu2", "DSTU2", "1.0.2"}, {"stu3", "STU3", "3.0.1"}}
-}
 
 type indexBase struct {
 	Label, FHIRVersion, URL string
@@ -60,8 +52,8 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	if len(s.cfg.Clients) > 0 {
 		d.ClientID = s.cfg.Clients[0].ID
 	}
-	for _, rel := range releases() {
-		b := indexBase{Label: rel.Label, FHIRVersion: rel.FHIRVersion, URL: base + "/" + rel.Name, Default: rel.Name == s.cfg.FHIRVersion}
+	for _, v := range fhir.Versions() {
+		b := indexBase{Label: strings.ToUpper(v.Name()), FHIRVersion: v.FHIRVersion(), URL: base + "/" + v.Name(), Default: v.Name() == s.cfg.FHIRVersion}
 		if b.Default {
 			d.DefaultBase = b.URL
 		}

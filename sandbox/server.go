@@ -6,15 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
 // HTTP server limits (reliability checklist 35-37). A slow or idle client

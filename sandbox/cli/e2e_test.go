@@ -77,7 +77,11 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 
 	client := &http.Client{Timeout: 10 * time.Second}
-	for path, want := range map[string]string{"/healthz": `"status":"ok"`, "/": base + "/dstu2"} {
+	for path, want := range map[string]string{
+		"/healthz":        `"status":"ok"`,
+		"/":               base + "/dstu2",
+		"/dstu2/metadata": `"fhirVersion":"1.0.2"`,
+	} {
 		resp, err := client.Get(base + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
