@@ -36,6 +36,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// smallConfig is the default config with tiny populations: New builds
+// every tenant's stores, and these tests are about HTTP plumbing.
+func smallConfig() Config {
+	cfg := DefaultConfig()
+	for i := range cfg.Tenants {
+		cfg.Tenants[i].Patients = 1
+	}
+	return cfg
+}
+
 func newTestServer(t *testing.T, cfg Config) (*Server, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
@@ -63,17 +73,17 @@ func get(t *testing.T, h http.Handler, target string, header http.Header) *httpt
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	bad := DefaultConfig()
+	bad := smallConfig()
 	bad.FHIRVersion = "r5"
 	if _, err := New(bad, Options{}); err == nil || !strings.Contains(err.Error(), "fhir_version") {
 		t.Errorf("New accepted an invalid config: %v", err)
 	}
 
-	s, _ := newTestServer(t, DefaultConfig())
+	s, _ := newTestServer(t, smallConfig())
 	if got, want := s.AdminToken(), strings.Repeat("ab", 32); got != want {
 		t.Errorf("generated admin token = %q, want 32 bytes of the injected randomness in hex", got)
 	}
-	cfg := DefaultConfig()
+	cfg := smallConfig()
 	cfg.Admin.Token = "a-configured-admin-token"
 	cfg.Tenants[0].ID = strings.ToUpper(cfg.Tenants[0].ID)
 	s, _ = newTestServer(t, cfg)
@@ -87,7 +97,7 @@ func TestNew(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestServer(t, DefaultConfig())
+	s, _ := newTestServer(t, smallConfig())
 	w := get(t, s.Handler(), "/healthz", nil)
 	var body map[string]string
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 200 || body["status"] != "ok" {
@@ -103,7 +113,7 @@ func TestHealthz(t *testing.T) {
 
 func TestIndexPage(t *testing.T) {
 	t.Parallel()
-	cfg := DefaultConfig()
+	cfg := smallConfig()
 	cfg.Tenants[1].Name = `"><img src=x onerror=alert(1)><script>alert(2)</script>`
 	s, _ := newTestServer(t, cfg)
 	w := get(t, s.Handler(), "/", http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"abc.ngrok.app"}})
@@ -177,7 +187,7 @@ func TestPublicBase(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestServer(t, DefaultConfig())
+	s, _ := newTestServer(t, smallConfig())
 	r := httptest.NewRequest(http.MethodOptions, "/stu3/Patient", nil)
 	r.Header.Set("Origin", "https://teams.example")
 	r.Header.Set("Access-Control-Request-Method", "POST")
@@ -205,7 +215,7 @@ func TestCORS(t *testing.T) {
 
 func TestRequestLogHasNoSecrets(t *testing.T) {
 	t.Parallel()
-	s, logs := newTestServer(t, DefaultConfig())
+	s, logs := newTestServer(t, smallConfig())
 	r := httptest.NewRequest(http.MethodGet, "/healthz?access_token=query-secret&client_secret=form-secret", nil)
 	r.Header.Set("Authorization", "Bearer header-secret")
 	r.Header.Set("Cookie", "c=cookie-secret")
@@ -223,7 +233,7 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 
 func TestPanicBecomes500AndServerKeepsServing(t *testing.T) {
 	t.Parallel()
-	s, logs := newTestServer(t, DefaultConfig())
+	s, logs := newTestServer(t, smallConfig())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("secret internal detail") })
 	mux.HandleFunc("GET /late", func(w http.ResponseWriter, _ *http.Request) {
@@ -262,7 +272,7 @@ func TestPanicBecomes500AndServerKeepsServing(t *testing.T) {
 
 func TestRunGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestServer(t, DefaultConfig())
+	s, _ := newTestServer(t, smallConfig())
 	started := make(chan struct{})
 	release := make(chan struct{})
 	mux := http.NewServeMux()
@@ -322,7 +332,7 @@ func TestRunGracefulShutdown(t *testing.T) {
 
 func TestRunLimits(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestServer(t, DefaultConfig())
+	s, _ := newTestServer(t, smallConfig())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

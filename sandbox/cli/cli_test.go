@@ -249,7 +249,8 @@ func TestServeBadConfig(t *testing.T) {
 // Not parallel: it sets environment variables.
 func TestServePrecedence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	text := "listen: 127.0.0.1:0\npublic_url: https://file.example\nfhir_version: dstu2\n"
+	text := "listen: 127.0.0.1:0\npublic_url: https://file.example\nfhir_version: dstu2\n" +
+		"tenants: [{id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c, name: Small, patients: 1}]\n"
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
