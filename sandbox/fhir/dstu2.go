@@ -107,9 +107,7 @@ func patientDSTU2(r *seed.PatientRecord) Resource {
 	w.telecoms(p.Telecom)
 	w.str("gender", p.Gender)
 	w.str("birthDate", fhirDate(p.BirthDate))
-	if p.Deceased {
-		w.boolean("deceasedBoolean", true)
-	}
+	w.deceased(p)
 	w.addressArr(p.Address, "home")
 	w.codeable("maritalStatus", p.Marital, "")
 	w.communication(p.Language)
@@ -302,7 +300,7 @@ func medicationOrderDSTU2(r *seed.PatientRecord, m *seed.Medication) Resource {
 // client shows as text ("No Primary Insurance").
 func coverageDSTU2(r *seed.PatientRecord, c *seed.Coverage) Resource {
 	w := begin("Coverage", c.ID, coverageNarrative(c))
-	w.ref("issuer", c.Payor)
+	w.ref("issuer", issuerDSTU2(c.Payor))
 	w.datePeriod("period", c.Start, c.End)
 	if c.SubscriberID != "" {
 		w.open("subscriberId")
@@ -311,9 +309,9 @@ func coverageDSTU2(r *seed.PatientRecord, c *seed.Coverage) Resource {
 	}
 	w.str("group", firstNonEmpty(c.GroupValue, c.GroupName))
 	w.str("plan", firstNonEmpty(c.PlanName, c.PlanValue))
-	if subscriberIsPatient(c) {
-		w.ref("subscriber", patientRef(r))
-	}
+	// DSTU2 Coverage has no beneficiary: subscriber is the only link to the
+	// patient, and the server's Coverage?patient= search follows it.
+	w.ref("subscriber", patientRef(r))
 	return w.finish("Coverage", c.ID)
 }
 
@@ -322,4 +320,13 @@ func coverageDSTU2(r *seed.PatientRecord, c *seed.Coverage) Resource {
 // not model, so no reference is written.
 func subscriberIsPatient(c *seed.Coverage) bool {
 	return c.Relationship == "" || c.Relationship == "self"
+}
+
+// issuerDSTU2: DSTU2 Coverage.issuer may only reference an Organization. A
+// self-pay policy, whose payor is the patient, keeps the display alone.
+func issuerDSTU2(payor seed.Reference) seed.Reference {
+	if payor.Type != "Organization" {
+		return seed.Reference{Display: payor.Display}
+	}
+	return payor
 }

@@ -645,6 +645,19 @@ func patientNarrative(p *seed.Patient) *narrative {
 	return n
 }
 
+// deceased writes Patient.deceased[x], a dateTime when the date of death is
+// known and a boolean otherwise; both releases allow either.
+func (w *jw) deceased(p *seed.Patient) {
+	if !p.Deceased {
+		return
+	}
+	if d := fhirDateTime(p.DeceasedDate); d != "" {
+		w.str("deceasedDateTime", d)
+		return
+	}
+	w.boolean("deceasedBoolean", true)
+}
+
 // communication writes Patient.communication for the seed language.
 func (w *jw) communication(lang seed.Coding) {
 	if !hasCoding(lang) {

@@ -95,9 +95,7 @@ func patientSTU3(r *seed.PatientRecord) Resource {
 	w.telecoms(p.Telecom)
 	w.str("gender", p.Gender)
 	w.str("birthDate", fhirDate(p.BirthDate))
-	if p.Deceased {
-		w.boolean("deceasedBoolean", true)
-	}
+	w.deceased(p)
 	w.addressArr(p.Address, "home")
 	w.codeable("maritalStatus", p.Marital, "")
 	w.communication(p.Language)

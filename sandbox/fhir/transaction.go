@@ -79,16 +79,12 @@ func generate(v Version, h *seed.Hospital, n int, emit func(Resource), progress 
 	if h == nil {
 		return ErrNoHospital
 	}
-	if n < 0 {
-		return fmt.Errorf("patient count %d is negative", n)
+	if n < 0 || n > seed.MaxPatients {
+		return fmt.Errorf("patient count %d: want 0 to %d", n, seed.MaxPatients)
 	}
 	v.RenderHospital(h, emit)
 	for i := 0; i < n && !stop(); i++ {
-		p, err := patientAt(h, i)
-		if err != nil {
-			return err
-		}
-		v.RenderPatient(p, emit)
+		v.RenderPatient(patientAt(h, i), emit)
 		if progress != nil {
 			progress(i + 1)
 		}
@@ -146,10 +142,9 @@ func tenantOf(h *seed.Hospital) string {
 	return h.Tenant
 }
 
-// patientAt returns patient i of the hospital.
-func patientAt(h *seed.Hospital, i int) (*seed.PatientRecord, error) {
-	if i >= len(h.Patients) {
-		return nil, fmt.Errorf("patient %d: hospital holds %d", i, len(h.Patients))
-	}
-	return &h.Patients[i], nil
+// patientAt generates patient i of the hospital on the fly, so that a
+// bundle of any size never holds more than one patient in memory.
+func patientAt(h *seed.Hospital, i int) *seed.PatientRecord {
+	p := h.Patient(i)
+	return &p
 }
