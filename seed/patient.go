@@ -41,7 +41,10 @@ func (h *Hospital) Patient(i int) PatientRecord {
 	}
 	f := newFaker(streamPatient, h.Options.Seed, h.Tenant, i)
 	g := &patientGen{h: h, f: f, r: f.Rand, i: i, pid: strconv.Itoa(i + 1), ref: h.Options.ReferenceDate}
-	return g.run()
+	rec := g.run()
+	rec.MRNSystem = MRNSystem(h.Tenant)
+	rec.Provider = Reference{Type: "Organization", ID: h.Organization.ID, Display: h.Organization.Name}
+	return rec
 }
 
 // patientGen holds one patient's generation state.

@@ -113,6 +113,12 @@ type PatientRecord struct {
 	Allergies  []Allergy
 	Meds       []Medication
 	Coverage   *Coverage // nil: no coverage on file
+
+	// MRNSystem is the identifier system of Patient.MRN (MRNSystem(tenant)).
+	MRNSystem string
+	// Provider is the hospital Organization that manages the patient and
+	// provides the encounters.
+	Provider Reference
 }
 
 // Patient holds the demographics.

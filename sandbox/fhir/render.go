@@ -964,11 +964,11 @@ func stableUUID(parts ...string) string {
 // mrnSystem is the identifier system of the patient's MRN, which depends on
 // the tenant.
 func mrnSystem(p *seed.PatientRecord) string {
-	return ""
+	return p.MRNSystem
 }
 
 // provider is the hospital Organization that manages the patient and
 // provides the encounters.
 func provider(p *seed.PatientRecord) seed.Reference {
-	return seed.Reference{}
+	return p.Provider
 }
