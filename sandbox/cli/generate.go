@@ -99,9 +99,9 @@ func generateAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Generate holds every patient in memory; the writers stream from
-	// seed.NewHospital once they generate patients one at a time.
-	h, err := seed.Generate(p.opts)
+	// the writers generate patient i on the fly, so memory stays flat
+	// however many patients are asked for
+	h, err := seed.NewHospital(p.opts)
 	if err != nil {
 		return usagef("%v", err)
 	}
