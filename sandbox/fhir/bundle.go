@@ -184,7 +184,9 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 		return entryResult{status: status, resource: res.Doc.JSON, doc: res.Doc, location: a.BaseURL(r) + "/" + typ + "/" + res.Doc.ID + "/_history/" + strconv.Itoa(res.Doc.Version)}
 	case http.MethodDelete:
 		if len(segs) == 2 {
-			s.Delete(typ, segs[1])
+			if _, err := s.Delete(typ, segs[1]); err != nil {
+				return a.entryError(storeError(err))
+			}
 			return entryResult{status: http.StatusNoContent}
 		}
 	}

@@ -80,7 +80,9 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, f format, s *store.
 
 // remove answers DELETE Type/id.
 func (a *API) remove(w http.ResponseWriter, r *http.Request, s *store.Store, typ, id string) *Error {
-	s.Delete(typ, id)
+	if _, err := s.Delete(typ, id); err != nil {
+		return storeError(err)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -49,6 +49,9 @@ func (s *Store) Apply(ops []Op) ([]OpResult, error) {
 	out := make([]OpResult, len(ops))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.runHook(ops...); err != nil {
+		return nil, err
+	}
 	for i, op := range ops {
 		if op.JSON == nil {
 			out[i].Existed = s.deleteLocked(op.Type, op.ID)

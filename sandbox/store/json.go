@@ -41,6 +41,7 @@ type member struct {
 // parsed is a resource split into its top-level members and decoded once
 // for index extraction.
 type parsed struct {
+	raw     []byte // the resource as given
 	typ     string
 	id      string
 	meta    []member // meta's members other than versionId and lastUpdated
@@ -133,7 +134,7 @@ func parse(b []byte) (*parsed, error) {
 	if tok != json.Delim('{') {
 		return nil, invalidErr("a resource must be a JSON object")
 	}
-	p := &parsed{}
+	p := &parsed{raw: b}
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,28 @@ type Store struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	seq    uint64
+	hook   func([]Op) error
+}
+
+// SetWriteHook installs a function called with every write (puts as Ops
+// with the resource's JSON, deletes with nil JSON) after the write has been
+// checked and before it is applied, under the store's lock. When it fails,
+// the write is refused: a journal that must hold every acknowledged write
+// makes it durable here.
+func (s *Store) SetWriteHook(hook func([]Op) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = hook
+}
+
+func (s *Store) runHook(ops ...Op) error {
+	if s.hook == nil {
+		return nil
+	}
+	if err := s.hook(ops); err != nil {
+		return fmt.Errorf("persist write: %w", err)
+	}
+	return nil
 }
 
 type table struct {
@@ -118,6 +141,9 @@ func (s *Store) put(p *parsed, id string, updated time.Time) (PutResult, error) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.runHook(Op{Type: p.typ, ID: id, JSON: p.raw}); err != nil {
+		return PutResult{}, err
+	}
 	return s.putLocked(p, id, updated)
 }
 
@@ -160,11 +186,18 @@ func (s *Store) putLocked(p *parsed, id string, updated time.Time) (PutResult, e
 }
 
 // Delete removes a resource. Deleting a missing resource is not an error
-// (FHIR delete is idempotent); the result says whether it existed.
-func (s *Store) Delete(typ, id string) (existed bool) {
+// (FHIR delete is idempotent); the result says whether it existed. The
+// error is the write hook's.
+func (s *Store) Delete(typ, id string) (existed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.deleteLocked(typ, id)
+	if t := s.tables[typ]; t == nil || t.byID[id] == nil {
+		return false, nil
+	}
+	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
+		return false, err
+	}
+	return s.deleteLocked(typ, id), nil
 }
 
 func (s *Store) deleteLocked(typ, id string) bool {

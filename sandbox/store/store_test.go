@@ -188,7 +188,7 @@ func TestPutVersionsAndDelete(t *testing.T) {
 	if got := ids(s.Search(q)); got != "p1" {
 		t.Errorf("new value not found: %q", got)
 	}
-	if !s.Delete("Patient", "p1") {
+	if ok, err := s.Delete("Patient", "p1"); !ok || err != nil {
 		t.Fatal("delete said missing")
 	}
 	if _, err := s.Get("Patient", "p1"); !errors.Is(err, ErrGone) {
