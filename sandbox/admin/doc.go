@@ -2,4 +2,44 @@
 // changes clients, secrets and the tenant map (and persists every change),
 // and the JSON admin API under /admin/api/ that exposes it to the CLI and
 // to scripts. The registration portal drives the same Service.
+//
+// New returns the Service over the auth and tenant registries. Changes are
+// serialised; after each one Options.Persist is called with the kind that
+// changed ("clients" or "tenants"). When Persist fails the change is undone
+// (clients restored from the snapshot taken before it; a tenant re-added,
+// updated back or removed) and the method fails with ErrPersist, so a
+// change is acknowledged only once it is durable. An undone tenant removal
+// puts the tenant back at the end of the list with its data rebuilt.
+//
+// NewAPI serves the Service as JSON, mounted with
+// mux.Handle("/admin/api/", admin.NewAPI(svc, opts)):
+//
+//	GET    /admin/api/clients                          list clients
+//	POST   /admin/api/clients                          {"name","tenants"} -> 201 client + first secret (value shown once)
+//	GET    /admin/api/clients/{id}                     one client
+//	DELETE /admin/api/clients/{id}                     204
+//	PUT    /admin/api/clients/{id}/tenants             {"tenants":[GUID|"*"]} -> client
+//	POST   /admin/api/clients/{id}/secrets             {"expires":RFC3339} optional -> 201 secret with value (once)
+//	PATCH  /admin/api/clients/{id}/secrets/{sid}       {"expires":RFC3339|null} -> secret
+//	POST   /admin/api/clients/{id}/secrets/{sid}/revoke -> secret
+//	DELETE /admin/api/clients/{id}/secrets/{sid}       204
+//	GET    /admin/api/tenants                          list tenants
+//	POST   /admin/api/tenants                          {"id","name","patients","seed","upstream","down"} -> 201
+//	GET    /admin/api/tenants/{id}                     one tenant
+//	PATCH  /admin/api/tenants/{id}                     any of name, patients, seed, upstream, down
+//	DELETE /admin/api/tenants/{id}                     204 (409 while a client names it)
+//
+// Bodies are JSON (Content-Type application/json, at most MaxBodyBytes,
+// unknown fields rejected); errors are {"error":code,"message":text} with
+// 400, 401 (with WWW-Authenticate), 403, 404, 405 (with Allow), 409, 413,
+// 415, or 503 when a change could not be persisted. No answer ever holds a
+// secret's digest, and only the answer that creates a secret holds its
+// plaintext.
+//
+// The API is loopback-only unless APIOptions.AllowRemote (LocalOnly, which
+// the portal reuses: requests from other addresses or carrying proxy
+// headers such as X-Forwarded-For, as ngrok adds, are refused), then
+// guarded by http.CrossOriginProtection (cross-site unsafe requests are
+// 403; GET never changes state), then by the admin bearer token, compared
+// in constant time.
 package admin

@@ -1,0 +1,561 @@
+package admin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+)
+
+// MaxBodyBytes caps every admin API request body.
+const MaxBodyBytes = 64 << 10
+
+// Realm is the realm of the admin API's WWW-Authenticate challenge.
+const Realm = "fhirsandbox-admin"
+
+// APIOptions configure the admin API.
+type APIOptions struct {
+	// Token is the admin bearer credential. Empty: every request is
+	// refused with 401.
+	Token string
+	// AllowRemote serves callers that are not on loopback or that came
+	// through a proxy or tunnel (config: admin.allow_remote).
+	AllowRemote bool
+}
+
+// NewAPI returns the JSON admin API over svc, to be mounted at
+// "/admin/api/". Middleware, outermost first: loopback-only (unless
+// AllowRemote), cross-origin protection (a cross-site unsafe request is
+// 403), the admin bearer token, then the routes.
+func NewAPI(svc Service, opts APIOptions) http.Handler {
+	a := &api{svc: svc}
+	mux := http.NewServeMux()
+	route := func(pattern string, methods map[string]http.HandlerFunc) {
+		mux.Handle(pattern, methodSwitch(methods))
+	}
+	route("/admin/api/clients", map[string]http.HandlerFunc{"GET": a.listClients, "POST": a.createClient})
+	route("/admin/api/clients/{id}", map[string]http.HandlerFunc{"GET": a.getClient, "DELETE": a.deleteClient})
+	route("/admin/api/clients/{id}/tenants", map[string]http.HandlerFunc{"PUT": a.setClientTenants})
+	route("/admin/api/clients/{id}/secrets", map[string]http.HandlerFunc{"POST": a.addSecret})
+	route("/admin/api/clients/{id}/secrets/{sid}", map[string]http.HandlerFunc{"PATCH": a.patchSecret, "DELETE": a.deleteSecret})
+	route("/admin/api/clients/{id}/secrets/{sid}/revoke", map[string]http.HandlerFunc{"POST": a.revokeSecret})
+	route("/admin/api/tenants", map[string]http.HandlerFunc{"GET": a.listTenants, "POST": a.createTenant})
+	route("/admin/api/tenants/{id}", map[string]http.HandlerFunc{"GET": a.getTenant, "PATCH": a.patchTenant, "DELETE": a.deleteTenant})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no admin API route "+r.URL.Path)
+	})
+
+	var h http.Handler = mux
+	h = bearer(opts.Token, h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin request refused")
+	}))
+	h = cop.Handler(h)
+	h = localOnly(opts.AllowRemote, h, func(w http.ResponseWriter, msg string) {
+		writeError(w, http.StatusForbidden, "remote_refused", msg)
+	})
+	return h
+}
+
+// LocalOnly serves only requests from loopback that did not come through
+// a proxy or tunnel (no X-Forwarded-For, Forwarded, X-Forwarded-Host or
+// X-Real-IP header), unless allowRemote. Others get 403 naming the config
+// key that lifts the restriction.
+func LocalOnly(allowRemote bool, next http.Handler) http.Handler {
+	return localOnly(allowRemote, next, func(w http.ResponseWriter, msg string) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, msg+"\n")
+	})
+}
+
+func localOnly(allowRemote bool, next http.Handler, deny func(http.ResponseWriter, string)) http.Handler {
+	if allowRemote {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if why := remoteReason(r); why != "" {
+			deny(w, "the admin surface is served to loopback only and this request "+why+"; set admin.allow_remote: true in the config to allow it")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// remoteReason says why r is not a direct loopback request, or "".
+func remoteReason(r *http.Request) string {
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Forwarded-Host", "X-Real-Ip"} {
+		if _, ok := r.Header[h]; ok {
+			return "came through a proxy or tunnel (" + h + ")"
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.Unmap().IsLoopback() {
+		return "came from a non-loopback address"
+	}
+	return ""
+}
+
+// bearer checks the admin token in constant time. Both sides are hashed
+// first so the comparison does not reveal the token's length either.
+func bearer(token string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := bearerToken(r)
+		if token == "" || !ok {
+			challenge(w, "the admin API needs Authorization: Bearer <admin token>")
+			return
+		}
+		d := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(d[:], want[:]) != 1 {
+			challenge(w, "wrong admin token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func challenge(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="`+Realm+`"`)
+	writeError(w, http.StatusUnauthorized, "unauthorized", msg)
+}
+
+// methodSwitch answers a path's methods; any other method is 405 with
+// Allow (HEAD is served where GET is).
+func methodSwitch(methods map[string]http.HandlerFunc) http.Handler {
+	allow := make([]string, 0, len(methods)+1)
+	for m := range methods {
+		allow = append(allow, m)
+	}
+	if _, ok := methods["GET"]; ok {
+		allow = append(allow, "HEAD")
+	}
+	slices.Sort(allow)
+	allowed := strings.Join(allow, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := r.Method
+		if m == http.MethodHead {
+			m = http.MethodGet
+		}
+		if h, ok := methods[m]; ok {
+			h(w, r)
+			return
+		}
+		w.Header().Set("Allow", allowed)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed here (allowed: %s)", r.Method, allowed))
+	})
+}
+
+type api struct{ svc Service }
+
+// httpError is an error with the status and code it is answered with.
+type httpError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) *httpError {
+	return &httpError{http.StatusBadRequest, "bad_request", fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal","message":"cannot encode the answer"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, ErrorJSON{Error: code, Message: msg})
+}
+
+// fail answers err: an httpError as it says, a Service error by its kind.
+// Only an error of no known kind is a 500, and its text is not shown.
+func fail(w http.ResponseWriter, err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		writeError(w, he.status, he.code, he.msg)
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, "conflict", err.Error())
+	case errors.Is(err, ErrPersist):
+		writeError(w, http.StatusServiceUnavailable, "not_persisted", "the change could not be saved and was not made")
+	default:
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+// decode reads r's JSON body into v: one object, at most MaxBodyBytes,
+// no unknown fields, nothing after it. With optional, an empty body
+// leaves v as it is. It reports whether a body was present.
+func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) (bool, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return false, &httpError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
+		}
+		return false, badRequest("cannot read the body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return false, nil
+		}
+		return false, badRequest("a JSON body is required")
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return false, &httpError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
+	}
+	if err := decodeBytes(body, v); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// decodeBytes is the strict JSON decoding of a request body.
+func decodeBytes(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid JSON body: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("invalid JSON body: data after the object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing large input.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("field %q: want %s", te.Field, te.Type)
+		}
+		return "want a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of input"
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "json: unknown field ") {
+		return "unknown field " + short(strings.TrimPrefix(msg, "json: unknown field "))
+	}
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+func created(w http.ResponseWriter, location string, v any) {
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (a *api) listClients(w http.ResponseWriter, r *http.Request) {
+	cs := a.svc.Clients()
+	out := make([]ClientJSON, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, ClientToJSON(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) getClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := a.svc.Client(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no client %q", short(id)))
+		return
+	}
+	writeJSON(w, http.StatusOK, ClientToJSON(c))
+}
+
+func (a *api) createClient(w http.ResponseWriter, r *http.Request) {
+	var req CreateClientRequest
+	if _, err := decode(w, r, &req, false); err != nil {
+		fail(w, err)
+		return
+	}
+	c, plain, err := a.svc.CreateClient(req.Name, req.Tenants)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	resp := CreateClientResponse{Client: ClientToJSON(c)}
+	if len(c.Secrets) > 0 {
+		resp.Secret = SecretToJSON(c.Secrets[0])
+	}
+	resp.Secret.Value = plain
+	created(w, "/admin/api/clients/"+url.PathEscape(c.ID), resp)
+}
+
+func (a *api) deleteClient(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.DeleteClient(r.PathValue("id")); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) setClientTenants(w http.ResponseWriter, r *http.Request) {
+	var req SetTenantsRequest
+	if _, err := decode(w, r, &req, false); err != nil {
+		fail(w, err)
+		return
+	}
+	if req.Tenants == nil {
+		fail(w, badRequest("tenants: want a list of tenant GUIDs (or \"*\")"))
+		return
+	}
+	id := r.PathValue("id")
+	if err := a.svc.SetClientTenants(id, req.Tenants); err != nil {
+		fail(w, err)
+		return
+	}
+	a.getClient(w, r)
+}
+
+func (a *api) addSecret(w http.ResponseWriter, r *http.Request) {
+	var req AddSecretRequest
+	if _, err := decode(w, r, &req, true); err != nil {
+		fail(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	sec, plain, err := a.svc.AddSecret(id, req.Expires)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := SecretToJSON(sec)
+	out.Value = plain
+	created(w, "/admin/api/clients/"+url.PathEscape(id)+"/secrets/"+url.PathEscape(sec.ID), out)
+}
+
+// secretOf answers with one secret of a client after a change.
+func (a *api) secretOf(w http.ResponseWriter, clientID, secretID string) {
+	c, ok := a.svc.Client(clientID)
+	if ok {
+		for _, s := range c.Secrets {
+			if s.ID == secretID {
+				writeJSON(w, http.StatusOK, SecretToJSON(s))
+				return
+			}
+		}
+	}
+	// Deleted in between by another administrator.
+	writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no secret %q", short(secretID)))
+}
+
+func (a *api) revokeSecret(w http.ResponseWriter, r *http.Request) {
+	if _, err := decode(w, r, &struct{}{}, true); err != nil {
+		fail(w, err)
+		return
+	}
+	id, sid := r.PathValue("id"), r.PathValue("sid")
+	if err := a.svc.RevokeSecret(id, sid); err != nil {
+		fail(w, err)
+		return
+	}
+	a.secretOf(w, id, sid)
+}
+
+func (a *api) patchSecret(w http.ResponseWriter, r *http.Request) {
+	expires, err := decodeSecretPatch(w, r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	id, sid := r.PathValue("id"), r.PathValue("sid")
+	if err := a.svc.SetSecretExpiry(id, sid, expires); err != nil {
+		fail(w, err)
+		return
+	}
+	a.secretOf(w, id, sid)
+}
+
+// decodeSecretPatch reads {"expires": RFC3339 | null}; the field is
+// required so that forgetting it does not clear an expiry.
+func decodeSecretPatch(w http.ResponseWriter, r *http.Request) (*time.Time, error) {
+	var req struct {
+		Expires json.RawMessage `json:"expires"`
+	}
+	if _, err := decode(w, r, &req, false); err != nil {
+		return nil, err
+	}
+	return parseExpiry(req.Expires)
+}
+
+func parseExpiry(raw json.RawMessage) (*time.Time, error) {
+	if raw == nil {
+		return nil, badRequest(`expires is required: an RFC 3339 time, or null for never`)
+	}
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	var t time.Time
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, badRequest("expires: want an RFC 3339 time such as 2030-01-02T15:04:05Z, or null")
+	}
+	return &t, nil
+}
+
+func (a *api) deleteSecret(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.DeleteSecret(r.PathValue("id"), r.PathValue("sid")); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) listTenants(w http.ResponseWriter, r *http.Request) {
+	ts := a.svc.Tenants()
+	out := make([]TenantJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, TenantToJSON(t))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) findTenant(id string) (tenant.Tenant, bool) {
+	g, err := tenant.ParseGUID(id)
+	if err != nil {
+		return tenant.Tenant{}, false
+	}
+	for _, t := range a.svc.Tenants() {
+		if t.ID == g {
+			return t, true
+		}
+	}
+	return tenant.Tenant{}, false
+}
+
+func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	t, ok := a.findTenant(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no tenant %q", short(id)))
+		return
+	}
+	writeJSON(w, http.StatusOK, TenantToJSON(t))
+}
+
+func (a *api) createTenant(w http.ResponseWriter, r *http.Request) {
+	var req CreateTenantRequest
+	if _, err := decode(w, r, &req, false); err != nil {
+		fail(w, err)
+		return
+	}
+	if req.Upstream != "" && (req.Patients != 0 || req.Seed != 0) {
+		fail(w, badRequest("give upstream or patients/seed, not both"))
+		return
+	}
+	t, err := a.svc.AddTenant(tenant.Tenant{ID: req.ID, Name: req.Name, Patients: req.Patients, Seed: req.Seed, Upstream: req.Upstream, Down: req.Down})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	created(w, "/admin/api/tenants/"+t.ID, TenantToJSON(t))
+}
+
+func (a *api) patchTenant(w http.ResponseWriter, r *http.Request) {
+	var req PatchTenantRequest
+	if _, err := decode(w, r, &req, false); err != nil {
+		fail(w, err)
+		return
+	}
+	synthetic := req.Patients != nil || req.Seed != nil
+	if req.Upstream != nil && *req.Upstream != "" && synthetic {
+		fail(w, badRequest("give upstream or patients/seed, not both"))
+		return
+	}
+	id := r.PathValue("id")
+	if _, ok := a.findTenant(id); !ok {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no tenant %q", short(id)))
+		return
+	}
+	t, err := a.svc.UpdateTenant(id, func(t *tenant.Tenant) { applyPatch(t, req) })
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, TenantToJSON(t))
+}
+
+func applyPatch(t *tenant.Tenant, p PatchTenantRequest) {
+	if p.Name != nil {
+		t.Name = *p.Name
+	}
+	if p.Upstream != nil {
+		t.Upstream = *p.Upstream
+	}
+	if p.Patients != nil || p.Seed != nil {
+		t.Upstream = ""
+	}
+	if p.Patients != nil {
+		t.Patients = *p.Patients
+	}
+	if p.Seed != nil {
+		t.Seed = *p.Seed
+	}
+	if p.Down != nil {
+		t.Down = *p.Down
+	}
+}
+
+func (a *api) deleteTenant(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.RemoveTenant(r.PathValue("id")); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

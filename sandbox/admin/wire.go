@@ -1,0 +1,121 @@
+package admin
+
+import (
+	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+)
+
+// The JSON shapes of the admin API, shared with the CLI that calls it.
+
+// ClientJSON is a client as the API shows it. It never carries a secret's
+// plaintext or digest.
+type ClientJSON struct {
+	ID      string       `json:"id"`
+	Name    string       `json:"name"`
+	Tenants []string     `json:"tenants"`
+	Created time.Time    `json:"created"`
+	Secrets []SecretJSON `json:"secrets"`
+}
+
+// SecretJSON is a secret's metadata. Value is set only in the answer that
+// creates the secret: it is the one time the plaintext is shown.
+type SecretJSON struct {
+	ID        string     `json:"id"`
+	Hint      string     `json:"hint,omitempty"`
+	Created   time.Time  `json:"created"`
+	Expires   *time.Time `json:"expires"`
+	Revoked   bool       `json:"revoked"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Value     string     `json:"value,omitempty"`
+}
+
+// TenantJSON is a tenant as the API shows it.
+type TenantJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Patients int    `json:"patients"`
+	Seed     int64  `json:"seed"`
+	Upstream string `json:"upstream,omitempty"`
+	Down     bool   `json:"down"`
+}
+
+// CreateClientRequest is the body of POST /admin/api/clients.
+type CreateClientRequest struct {
+	Name    string   `json:"name"`
+	Tenants []string `json:"tenants"`
+}
+
+// CreateClientResponse answers POST /admin/api/clients: the client and its
+// first secret, with the secret's Value shown this once.
+type CreateClientResponse struct {
+	Client ClientJSON `json:"client"`
+	Secret SecretJSON `json:"secret"`
+}
+
+// SetTenantsRequest is the body of PUT /admin/api/clients/{id}/tenants.
+type SetTenantsRequest struct {
+	Tenants []string `json:"tenants"`
+}
+
+// AddSecretRequest is the optional body of POST
+// /admin/api/clients/{id}/secrets.
+type AddSecretRequest struct {
+	Expires *time.Time `json:"expires"`
+}
+
+// CreateTenantRequest is the body of POST /admin/api/tenants.
+type CreateTenantRequest struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Patients int    `json:"patients"`
+	Seed     int64  `json:"seed"`
+	Upstream string `json:"upstream"`
+	Down     bool   `json:"down"`
+}
+
+// PatchTenantRequest is the body of PATCH /admin/api/tenants/{id}: absent
+// fields stay as they are. Setting patients or seed maps the tenant to its
+// synthetic hospital (clearing upstream); a non-empty upstream maps it to
+// that server, and cannot be combined with patients or seed.
+type PatchTenantRequest struct {
+	Name     *string `json:"name"`
+	Patients *int    `json:"patients"`
+	Seed     *int64  `json:"seed"`
+	Upstream *string `json:"upstream"`
+	Down     *bool   `json:"down"`
+}
+
+// ErrorJSON is every error answer of the API.
+type ErrorJSON struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// ClientToJSON converts a client; digests are left out.
+func ClientToJSON(c auth.Client) ClientJSON {
+	out := ClientJSON{ID: c.ID, Name: c.Name, Tenants: c.Tenants, Created: c.Created, Secrets: make([]SecretJSON, 0, len(c.Secrets))}
+	if out.Tenants == nil {
+		out.Tenants = []string{}
+	}
+	for _, s := range c.Secrets {
+		out.Secrets = append(out.Secrets, SecretToJSON(s))
+	}
+	return out
+}
+
+// SecretToJSON converts a secret's metadata; the digest is left out.
+func SecretToJSON(s auth.Secret) SecretJSON {
+	out := SecretJSON{ID: s.ID, Hint: s.Hint, Created: s.Created, Expires: s.Expires, Revoked: s.Revoked}
+	if s.Revoked {
+		at := s.RevokedAt
+		out.RevokedAt = &at
+	}
+	return out
+}
+
+// TenantToJSON converts a tenant.
+func TenantToJSON(t tenant.Tenant) TenantJSON {
+	return TenantJSON{ID: t.ID, Name: t.Name, Patients: t.Patients, Seed: t.Seed, Upstream: t.Upstream, Down: t.Down}
+}
