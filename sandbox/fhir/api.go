@@ -56,6 +56,7 @@ type Options struct {
 // API serves one FHIR release under /{name}.
 type API struct {
 	o         Options
+	defs      store.Definitions
 	prefix    string
 	types     map[string]bool
 	protected http.Handler
@@ -69,8 +70,8 @@ func NewAPI(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{o: o, prefix: "/" + o.Version.Name(), types: map[string]bool{}}
-	for typ := range o.Version.SearchParams() {
+	a := &API{o: o, prefix: "/" + o.Version.Name(), types: map[string]bool{}, defs: o.Version.SearchParams()}
+	for typ := range a.defs {
 		a.types[typ] = true
 	}
 	var h http.Handler = http.HandlerFunc(a.serveProtected)

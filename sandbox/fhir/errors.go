@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -50,8 +49,7 @@ func OperationOutcome(severity, code, diagnostics, location string) []byte {
 }
 
 func ooString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+	b.Write(appendJSONString(b.AvailableBuffer(), s))
 }
 
 func ooEscape(s string) string {

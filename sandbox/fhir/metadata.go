@@ -145,7 +145,7 @@ func (a *API) Statement(base string) []byte {
 	if v.Name() != "dstu2" { // DSTU2 has no batch interaction code, though it accepts batch Bundles
 		rest.Interaction = append(rest.Interaction, capInteraction{"batch"})
 	}
-	defs := v.SearchParams()
+	defs := a.defs
 	types := make([]string, 0, len(defs))
 	for t := range defs {
 		types = append(types, t)

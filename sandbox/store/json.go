@@ -3,12 +3,9 @@ package store
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // MaxDepth bounds the nesting of JSON the store accepts from outside.
@@ -47,79 +44,6 @@ type parsed struct {
 	meta    []member // meta's members other than versionId and lastUpdated
 	members []member // everything but resourceType, id and meta
 	value   map[string]any
-}
-
-// CheckJSON rejects what encoding/json would silently accept from an
-// untrusted client: invalid UTF-8 (replaced by U+FFFD otherwise), duplicate
-// object keys (the last would win), nesting deeper than MaxDepth, and
-// trailing data after the value.
-func CheckJSON(b []byte) error {
-	if !utf8.Valid(b) {
-		return structureErr("the body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var stack []jsonFrame
-	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].keys != nil {
-			stack[n-1].wantKey = true
-		}
-	}
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			if len(stack) != 0 {
-				return structureErr("the JSON ends early")
-			}
-			return nil
-		}
-		if err != nil {
-			return structureErr("malformed JSON: %v", err)
-		}
-		if n := len(stack); n > 0 && stack[n-1].wantKey {
-			top := &stack[n-1]
-			if tok == json.Delim('}') {
-				stack = stack[:n-1]
-				valueDone()
-				if len(stack) == 0 && dec.More() {
-					return structureErr("unexpected data after the JSON value")
-				}
-				continue
-			}
-			k, _ := tok.(string)
-			if _, dup := top.keys[k]; dup {
-				return structureErr("duplicate key %q in a JSON object", k)
-			}
-			top.keys[k] = struct{}{}
-			top.wantKey = false
-			continue
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if len(stack) >= MaxDepth {
-				return structureErr("JSON nested deeper than %d levels", MaxDepth)
-			}
-			f := jsonFrame{}
-			if tok == json.Delim('{') {
-				f = jsonFrame{keys: map[string]struct{}{}, wantKey: true}
-			}
-			stack = append(stack, f)
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			valueDone()
-		default:
-			valueDone()
-		}
-		if len(stack) == 0 && dec.More() {
-			return structureErr("unexpected data after the JSON value")
-		}
-	}
-}
-
-// jsonFrame is one open object (keys non-nil) or array in CheckJSON.
-type jsonFrame struct {
-	keys    map[string]struct{}
-	wantKey bool
 }
 
 // parse splits a resource into ordered top-level members and decodes it

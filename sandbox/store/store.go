@@ -399,51 +399,21 @@ func (s *Store) includes(t *table, page []*Doc, incs []Include) []*Doc {
 // candidates picks the cheapest index to start from: the smallest posting
 // list of an exact filter, else a string filter's scan of distinct values,
 // else every resource of the type. exact names the filter (index into
-// filters) the candidates already satisfy, or -1.
+// filters) the candidates already satisfy, or -1. Posting lists are sized
+// before any is copied: a broad filter (category=vital-signs) next to a
+// narrow one (patient=...) must cost nothing.
 func (t *table) candidates(filters []Filter) ([]*Doc, int) {
-	best, bestIdx := []*Doc(nil), -1
+	bestIdx, bestSize := -1, 0
 	for i, f := range filters {
-		if f.Missing || f.Modifier == "missing" || f.Modifier == "not" || f.Modifier == "text" {
-			continue
-		}
-		var l []*Doc
-		ok := true
-		switch {
-		case f.param == -1:
-			for _, v := range f.Values {
-				if d := t.byID[v.Code]; d != nil {
-					l = append(l, d)
-				}
-			}
-		case f.param < 0:
-			ok = false
-		case f.Type == Token:
-			for _, v := range f.Values {
-				switch {
-				case !v.HasSystem:
-					l = append(l, t.exact[f.param]["c:"+v.Code]...)
-				case v.Code != "":
-					l = append(l, t.exact[f.param]["s:"+v.System+"|"+v.Code]...)
-				default:
-					ok = false
-				}
-			}
-		case f.Type == Reference:
-			for _, v := range f.Values {
-				key := v.Code
-				if !strings.Contains(key, "/") {
-					key = "id:" + key
-				}
-				l = append(l, t.exact[f.param][key]...)
-			}
-		default:
-			ok = false
-		}
-		if ok && (bestIdx < 0 || len(l) < len(best)) {
-			best, bestIdx = l, i
+		size, ok := t.postingSize(f)
+		if ok && (bestIdx < 0 || size < bestSize) {
+			bestIdx, bestSize = i, size
 		}
 	}
-	if bestIdx < 0 {
+	var best []*Doc
+	if bestIdx >= 0 {
+		best = t.postings(filters[bestIdx], bestSize)
+	} else {
 		for i, f := range filters {
 			if f.Type == String && f.param >= 0 && f.Modifier != "missing" && !f.Missing {
 				best, bestIdx = t.scanStrings(f), i
@@ -462,6 +432,64 @@ func (t *table) candidates(filters []Filter) ([]*Doc, int) {
 		best = dedupe(best)
 	}
 	return sortSeq(best), bestIdx
+}
+
+// postingKeys lists the exact-index keys a filter's values look up, or
+// ok=false when the filter cannot be answered from an exact index.
+func (t *table) postingKeys(f Filter) (keys []string, ok bool) {
+	if f.Missing || f.Modifier == "missing" || f.Modifier == "not" || f.Modifier == "text" || f.param < -1 {
+		return nil, false
+	}
+	for _, v := range f.Values {
+		switch {
+		case f.param == -1:
+			keys = append(keys, v.Code)
+		case f.Type == Token && !v.HasSystem:
+			keys = append(keys, "c:"+v.Code)
+		case f.Type == Token && v.Code != "":
+			keys = append(keys, "s:"+v.System+"|"+v.Code)
+		case f.Type == Reference && strings.Contains(v.Code, "/"):
+			keys = append(keys, v.Code)
+		case f.Type == Reference:
+			keys = append(keys, "id:"+v.Code)
+		default:
+			return nil, false
+		}
+	}
+	return keys, true
+}
+
+func (t *table) postingSize(f Filter) (int, bool) {
+	keys, ok := t.postingKeys(f)
+	if !ok {
+		return 0, false
+	}
+	n := 0
+	for _, k := range keys {
+		if f.param == -1 {
+			if t.byID[k] != nil {
+				n++
+			}
+			continue
+		}
+		n += len(t.exact[f.param][k])
+	}
+	return n, true
+}
+
+func (t *table) postings(f Filter, size int) []*Doc {
+	keys, _ := t.postingKeys(f)
+	out := make([]*Doc, 0, size)
+	for _, k := range keys {
+		if f.param == -1 {
+			if d := t.byID[k]; d != nil {
+				out = append(out, d)
+			}
+			continue
+		}
+		out = append(out, t.exact[f.param][k]...)
+	}
+	return out
 }
 
 func (t *table) scanStrings(f Filter) []*Doc {

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var testDefs = Definitions{
@@ -212,13 +214,13 @@ func TestPutVersionsAndDelete(t *testing.T) {
 
 func TestCheckJSON(t *testing.T) {
 	t.Parallel()
-	ok := []string{`{"a":1}`, `{"a":{"a":1},"b":[{"a":1},{"a":2}]}`, `{"s":"\u0000"}`}
+	ok := []string{`{"a":1}`, `[]`, `{}`, `-0.5e+10`, `"\u00e9"`, ` {"a" : [ 1 , { } ] } `, `{"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8,"9":9,"10":0}`, `{"a":{"a":1},"b":[{"a":1},{"a":2}]}`, `{"s":"\u0000"}`}
 	for _, s := range ok {
 		if err := CheckJSON([]byte(s)); err != nil {
 			t.Errorf("CheckJSON(%s) = %v", s, err)
 		}
 	}
-	bad := []string{`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a":1} {}`, `{"a":`, "{\"a\":\"\xff\"}", strings.Repeat("[", 101) + strings.Repeat("]", 101), `{"a":1,}`}
+	bad := []string{`{"a":1,"a":2}`, `{"a\u0062":1,"ab":2}`, `{"a":01}`, `{"a":tru}`, `{"a":"\x"}`, "{\"a\":\"\x01\"}", `{"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8,"9":9,"1":0}`, `[1,]`, ``, `   `, `{"a":{"b":1,"b":2}}`, `{"a":1} {}`, `{"a":`, "{\"a\":\"\xff\"}", strings.Repeat("[", 101) + strings.Repeat("]", 101), `{"a":1,}`}
 	for _, s := range bad {
 		var ie *InputError
 		if err := CheckJSON([]byte(s)); !errors.As(err, &ie) || ie.Code != "structure" {
@@ -261,4 +263,25 @@ func newFuzzStore() *Store {
 	s := New(testDefs, fixedNow)
 	_, _ = s.Put([]byte(`{"resourceType":"Patient","id":"a","name":[{"family":"Zoë"}],"birthDate":"2000"}`), "", time.Time{})
 	return s
+}
+
+// FuzzCheckJSON holds CheckJSON to encoding/json: whatever CheckJSON
+// accepts must be valid JSON, and valid JSON without duplicate keys or
+// deep nesting must be accepted.
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2,{"b":null}]}`, `{"a":1,"a":2}`, `"x"`, `[[[]]]`, `{"\u0061":1,"a":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := CheckJSON(b)
+		if err == nil && !json.Valid(b) {
+			t.Fatalf("CheckJSON accepted invalid JSON %q", b)
+		}
+		if err != nil && json.Valid(b) && utf8.Valid(b) {
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "duplicate") && !strings.Contains(ie.Msg, "deeper") {
+				t.Fatalf("CheckJSON refused valid JSON %q: %v", b, err)
+			}
+		}
+	})
 }
