@@ -134,12 +134,47 @@ func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
 		fmt.Fprintf(w, "  %-12s %s/%s%s\n", strings.ToUpper(v)+" base", public, v, mark)
 	}
 	fmt.Fprintf(w, "  %-12s %s/token\n", "token URL", public)
+	fmt.Fprintf(w, "  %-12s %s/portal/\n", "portal", public)
 	for _, t := range cfg.Tenants {
 		fmt.Fprintf(w, "  %-12s %s  %s\n", "tenant", t.ID, t.Name)
 	}
 	if cfg.Admin.Token == "" {
 		fmt.Fprintf(w, "  %-12s %s  (generated; shown only now)\n", "admin token", srv.AdminToken())
 	}
+	if len(cfg.Tenants) == 0 {
+		return
+	}
+	// a copy-paste request: a token, then a patient search with it
+	client, secret := "<client-id>", "<client-secret>"
+	if len(cfg.Clients) > 0 {
+		client = cfg.Clients[0].ID
+		for _, s := range cfg.Clients[0].Secrets {
+			if s.Value != "" {
+				secret = s.Value
+				break
+			}
+		}
+	}
+	fmt.Fprintf(w, "\ntry it:\n")
+	fmt.Fprintf(w, "  TOKEN=$(curl -s %s/token -d grant_type=client_credentials -d client_id=%s -d client_secret=%s -d scope=%s | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n",
+		public, shellQuote(client), shellQuote(secret), cfg.Tenants[0].ID)
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" -d 'family=smi&_count=5' %s/%s/Patient/_search\n", public, cfg.FHIRVersion)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe
+// characters.
+func shellQuote(s string) string {
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/<>", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe && !strings.ContainsAny(s, "<>") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // browsable turns a wildcard listen address into one a browser can open.
