@@ -1237,7 +1237,27 @@ func (d *decoder) expect(n *yaml.Node, what string) Expect {
 		},
 		"max_ms": d.intTo(&e.MaxMS, what+".max_ms", 1, int(maxDuration/time.Millisecond)),
 		"min_ms": d.intTo(&e.MinMS, what+".min_ms", 0, int(maxDuration/time.Millisecond)),
+		"error": func(v *yaml.Node) {
+			s, ok := d.str(v, what+".error")
+			if !ok {
+				return
+			}
+			re, err := regexp.Compile(s)
+			if err != nil {
+				d.addf(v, "%s.error: bad regular expression: %v", what, err)
+				return
+			}
+			e.Error = re
+		},
+		"json_valid": func(v *yaml.Node) {
+			if b, ok := d.boolVal(v, what+".json_valid"); ok {
+				e.JSONValid = &b
+			}
+		},
 	})
+	if e.Error != nil && (len(e.Status) > 0 || len(e.JSON) > 0 || len(e.Headers) > 0 || e.ResourceCount != nil) {
+		d.addf(n, "%s: error expects no response, so status, headers and json cannot be checked", what)
+	}
 	if e.MaxMS > 0 && e.MinMS > e.MaxMS {
 		d.addf(n, "%s: min_ms (%d) is above max_ms (%d)", what, e.MinMS, e.MaxMS)
 	}

@@ -261,6 +261,12 @@ type Expect struct {
 	ResourceCount *int
 	MaxMS         int
 	MinMS         int
+	// Error, when set, expects the request to fail in transport (reset,
+	// empty reply, truncated body) with an error matching it.
+	Error *regexp.Regexp
+	// JSONValid, when set, expects the body to parse as JSON (true) or not
+	// (false).
+	JSONValid *bool
 }
 
 // JSON expectation operators.

@@ -1,0 +1,407 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Entry is one request as the journal keeps it: never a header, a body, a
+// secret or a token.
+type Entry struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Query     string    `json:"query,omitempty"`
+	Tenant    string    `json:"tenant,omitempty"`
+	Client    string    `json:"client,omitempty"`
+	Status    int       `json:"status"`
+	LatencyMS float64   `json:"latency_ms"`
+	// RetryAfter is the response's Retry-After header, for checking that
+	// clients honour it.
+	RetryAfter string   `json:"retry_after,omitempty"`
+	Faults     []string `json:"faults,omitempty"`
+	RequestID  string   `json:"request_id,omitempty"`
+}
+
+// Filter selects journal entries; zero fields match everything.
+type Filter struct {
+	Client   string
+	Tenant   string
+	Since    time.Time
+	AfterSeq uint64
+	Limit    int
+}
+
+func (f Filter) match(e *Entry) bool {
+	return (f.Client == "" || f.Client == e.Client) &&
+		(f.Tenant == "" || f.Tenant == e.Tenant) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
+		e.Seq > f.AfterSeq
+}
+
+// Journal is a bounded ring of recent requests with live subscribers.
+type Journal struct {
+	now       func() time.Time
+	identify  func(*http.Request) (string, string)
+	requestID func(*http.Request, http.ResponseWriter) string
+	subBuf    int
+
+	mu   sync.Mutex
+	ring []Entry
+	next int
+	full bool
+	seq  uint64
+	subs map[chan Entry]struct{}
+	// Dropped counts entries slow subscribers missed.
+	dropped uint64
+}
+
+// JournalOption configures a Journal.
+type JournalOption func(*Journal)
+
+// WithJournalClock sets the clock.
+func WithJournalClock(now func() time.Time) JournalOption {
+	return func(j *Journal) { j.now = now }
+}
+
+// WithJournalIdentify sets how a request's tenant and client are named
+// (the same function as EngineOptions.Identify; it runs once per request
+// and the engine reuses its answer).
+func WithJournalIdentify(f func(*http.Request) (tenant, clientID string)) JournalOption {
+	return func(j *Journal) { j.identify = f }
+}
+
+// WithJournalRequestID sets how the request id is found; the default reads
+// the X-Request-Id response header an outer middleware has set.
+func WithJournalRequestID(f func(*http.Request, http.ResponseWriter) string) JournalOption {
+	return func(j *Journal) { j.requestID = f }
+}
+
+// WithSubscriberBuffer sets each subscriber's buffer (default 64); a
+// subscriber whose buffer is full misses entries rather than slowing
+// requests down.
+func WithSubscriberBuffer(n int) JournalOption {
+	return func(j *Journal) { j.subBuf = max(1, n) }
+}
+
+// NewJournal keeps the last size requests (at least 1).
+func NewJournal(size int, opts ...JournalOption) *Journal {
+	j := &Journal{
+		now:      time.Now,
+		identify: func(*http.Request) (string, string) { return "", "" },
+		requestID: func(_ *http.Request, w http.ResponseWriter) string {
+			return w.Header().Get("X-Request-Id")
+		},
+		subBuf: 64,
+		ring:   make([]Entry, max(1, size)),
+		subs:   map[chan Entry]struct{}{},
+	}
+	for _, o := range opts {
+		o(j)
+	}
+	return j
+}
+
+// redacted are query parameters whose values never reach the journal.
+var redacted = map[string]bool{
+	"access_token": true, "client_secret": true, "code": true, "refresh_token": true,
+	"id_token": true, "token": true, "password": true, "client_assertion": true, "assertion": true,
+}
+
+// RedactQuery returns the query with secret-bearing values replaced.
+func RedactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil && len(q) == 0 {
+		return "(unparseable query)"
+	}
+	for k, vs := range q {
+		if redacted[strings.ToLower(k)] {
+			for i := range vs {
+				vs[i] = "REDACTED"
+			}
+		}
+	}
+	return q.Encode()
+}
+
+// Middleware records each request once its response is done (or aborted).
+func (j *Journal) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := j.now()
+		note := &reqNote{}
+		tenant, client := j.identify(r)
+		note.setIdentity(tenant, client)
+		r = r.WithContext(withNote(r.Context(), note))
+		jw := &journalWriter{ResponseWriter: w}
+		defer func() {
+			e := Entry{
+				Time:       start,
+				Method:     r.Method,
+				Path:       r.URL.Path,
+				Query:      RedactQuery(r.URL.RawQuery),
+				Tenant:     tenant,
+				Client:     client,
+				Status:     jw.status,
+				LatencyMS:  float64(j.now().Sub(start).Microseconds()) / 1000,
+				RetryAfter: jw.retryAfter,
+				Faults:     note.snapshot(),
+				RequestID:  j.requestID(r, w),
+			}
+			j.add(e)
+		}()
+		next.ServeHTTP(jw, r)
+	})
+}
+
+// journalWriter remembers the status; Unwrap keeps Flush and Hijack
+// reachable through http.ResponseController.
+type journalWriter struct {
+	http.ResponseWriter
+	status     int
+	retryAfter string
+}
+
+func (w *journalWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+		w.retryAfter = w.Header().Get("Retry-After")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *journalWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+		w.retryAfter = w.Header().Get("Retry-After")
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush is direct so that writers checking for http.Flusher still find it.
+func (w *journalWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *journalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (j *Journal) add(e Entry) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.seq++
+	e.Seq = j.seq
+	j.ring[j.next] = e
+	j.next = (j.next + 1) % len(j.ring)
+	if j.next == 0 {
+		j.full = true
+	}
+	for ch := range j.subs {
+		select {
+		case ch <- e:
+		default:
+			j.dropped++
+		}
+	}
+}
+
+// Entries returns the kept entries matching f, oldest first (the newest
+// Limit when Limit is set).
+func (j *Journal) Entries(f Filter) []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []Entry
+	n := j.next
+	if j.full {
+		n = len(j.ring)
+	}
+	for i := range n {
+		idx := i
+		if j.full {
+			idx = (j.next + i) % len(j.ring)
+		}
+		e := j.ring[idx]
+		if f.match(&e) {
+			e.Faults = slicesClone(e.Faults)
+			out = append(out, e)
+		}
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out
+}
+
+// Dropped is how many entries slow subscribers have missed.
+func (j *Journal) Dropped() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.dropped
+}
+
+// Subscribe streams new entries until ctx ends, then closes the channel.
+func (j *Journal) Subscribe(ctx context.Context) <-chan Entry {
+	ch := make(chan Entry, j.subBuf)
+	j.mu.Lock()
+	j.subs[ch] = struct{}{}
+	j.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		j.mu.Lock()
+		delete(j.subs, ch)
+		close(ch)
+		j.mu.Unlock()
+	})
+	return ch
+}
+
+// ParseFilter reads ?client=&tenant=&since=&limit=: since is an RFC 3339
+// time or an entry sequence number.
+func ParseFilter(q url.Values) (Filter, error) {
+	var f Filter
+	for k := range q {
+		switch k {
+		case "client", "tenant", "since", "limit":
+		default:
+			return f, fmt.Errorf("unknown parameter %q (known: client, tenant, since, limit)", k)
+		}
+	}
+	f.Client = q.Get("client")
+	f.Tenant = strings.ToLower(q.Get("tenant"))
+	if s := q.Get("since"); s != "" {
+		if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+			f.AfterSeq = n
+		} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			f.Since = t
+		} else {
+			return f, fmt.Errorf("since must be an RFC 3339 time or an entry sequence number, got %q", s)
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100000 {
+			return f, fmt.Errorf("limit must be an integer from 1 to 100000, got %q", s)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// Handler serves GET /admin/api/requests as {"entries": [...]}.
+func (j *Journal) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		f, err := ParseFilter(r.URL.Query())
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		entries := j.Entries(f)
+		if entries == nil {
+			entries = []Entry{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(struct {
+			Entries []Entry `json:"entries"`
+			Dropped uint64  `json:"dropped_by_subscribers"`
+		}{entries, j.Dropped()})
+	})
+}
+
+// SSEHandler serves GET /admin/api/requests/stream as server-sent events
+// (event "request", id = seq), filtered like Handler, with a comment line
+// every heartbeat so proxies keep the stream open.
+func (j *Journal) SSEHandler() http.Handler {
+	return j.sseHandler(15 * time.Second)
+}
+
+func (j *Journal) sseHandler(heartbeat time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		f, err := ParseFilter(r.URL.Query())
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		rc := http.NewResponseController(w)
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		ch := j.Subscribe(ctx)
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		// Entries since the filter's point first, so a reconnecting
+		// inspector misses nothing still in the ring.
+		if f.AfterSeq > 0 || !f.Since.IsZero() {
+			for _, e := range j.Entries(f) {
+				f.AfterSeq = e.Seq
+				if writeEvent(w, e) != nil {
+					return
+				}
+			}
+		}
+		if rc.Flush() != nil {
+			return
+		}
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case e, ok := <-ch:
+				if !ok {
+					return
+				}
+				if !f.match(&e) {
+					continue
+				}
+				if writeEvent(w, e) != nil || rc.Flush() != nil {
+					return
+				}
+			case <-t.C:
+				if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+}
+
+func writeEvent(w http.ResponseWriter, e Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "id: %d\nevent: request\ndata: %s\n\n", e.Seq, b)
+	return err
+}
