@@ -1,0 +1,35 @@
+// Package state keeps the sandbox's changes across restarts in a journal:
+// an append-only file of JSON lines, each a Record. A "clients" record is
+// the whole client registry (auth.Registry.Snapshot: secret digests only,
+// never plaintext), a "tenants" record the whole tenant map, a "writes"
+// record one FHIR write (create, update, delete or transaction) to one
+// tenant's store of one release.
+//
+// Append writes one line and fsyncs before it returns, so an acknowledged
+// change survives a crash. A crash during an append leaves at most a torn
+// last line; Open cuts it off. Damage followed by good lines is not what
+// a crash leaves, and Open refuses the file (ErrCorrupt) rather than drop
+// acknowledged changes. Records are bounded by MaxRecordBytes.
+//
+// How the server uses it, at start:
+//
+//	j, err := state.Open(cfg.StateFile)
+//	snap, err := j.Load(configTenants)   // or j.Replay for raw records
+//	if snap.Clients != nil { authority.Registry().Restore(*snap.Clients) }
+//	if snap.Tenants != nil { replace the tenant.Registry's tenants with snap.Tenants }
+//	for _, w := range snap.Writes {
+//		s, _ := tenants.Store(w.Tenant, w.Release)
+//		s.Apply(w.Ops)                   // before the write hook is installed
+//	}
+//	j.Compact(configTenants)             // optional: the file shrinks to its snapshot
+//
+// then, while serving: every store gets
+// store.SetWriteHook(state.WriteHook(j, tenantID, release)) (installed
+// after replay, or replay would journal its own writes again), and the
+// admin Service gets Persist: state.Persister(j, authority.Registry(),
+// tenants), which appends a fresh snapshot after each admin change.
+//
+// Load drops writes made before a tenants record that removes their
+// tenant or changes its population, seed or fixtures, as the tenant
+// registry drops those stores. A journal belongs to one process at a time.
+package state

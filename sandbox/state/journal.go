@@ -1,0 +1,220 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// ErrCorrupt is returned by Open when a damaged line is followed by good
+// records: that is not the torn tail a crash leaves, and dropping the
+// records after it would lose acknowledged changes.
+var ErrCorrupt = errors.New("journal damaged before its end")
+
+// Journal is an append-only file of records, one JSON object per line.
+// It is safe for concurrent use by one process; two processes must not
+// open the same file.
+type Journal struct {
+	path string
+
+	mu     sync.Mutex
+	f      *os.File
+	end    int64 // length of the good records; appends go here
+	closed bool
+}
+
+// Open opens (creating it if needed) the journal at path. A torn last
+// record, as a crash in the middle of an append leaves, is cut off the
+// file; damage followed by good records is ErrCorrupt.
+func Open(path string) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	j := &Journal{path: path, f: f}
+	if err := j.recover(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// recover finds the end of the good records and cuts anything after it.
+func (j *Journal) recover() error {
+	fi, err := j.f.Stat()
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	end, err := scan(io.NewSectionReader(j.f, 0, fi.Size()), nil)
+	if err != nil {
+		return fmt.Errorf("open journal %s: %w", j.path, err)
+	}
+	if end < fi.Size() {
+		if err := j.f.Truncate(end); err != nil {
+			return fmt.Errorf("open journal: cut torn tail: %w", err)
+		}
+		if err := j.f.Sync(); err != nil {
+			return fmt.Errorf("open journal: %w", err)
+		}
+	}
+	if fi.Size() == 0 {
+		// A new file's directory entry must be durable too.
+		if err := syncDir(filepath.Dir(j.path)); err != nil {
+			return fmt.Errorf("open journal: %w", err)
+		}
+	}
+	j.end = end
+	return nil
+}
+
+// scan reads records from r, calling fn (when not nil) with each good one,
+// and returns the length of the good prefix. Reading stops at the first
+// damaged or unterminated line; if a good record follows it, that is
+// ErrCorrupt.
+func scan(r io.Reader, fn func(Record) error) (int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var off, bad int64 = 0, -1
+	for n := 1; ; n++ {
+		line, complete, err := readLine(br)
+		if err != nil {
+			return 0, fmt.Errorf("read line %d: %w", n, err)
+		}
+		if len(line) == 0 && !complete {
+			break // EOF
+		}
+		size := int64(len(line))
+		if complete {
+			size++
+		}
+		var rec Record
+		var derr error = errors.New("unterminated")
+		if complete && len(line) <= MaxRecordBytes {
+			rec, derr = decode(line)
+		}
+		switch {
+		case derr != nil:
+			if bad < 0 {
+				bad = off
+			}
+		case bad >= 0:
+			return 0, fmt.Errorf("%w: line %d is good but an earlier line at byte %d is not; repair or remove the file", ErrCorrupt, n, bad)
+		case fn != nil:
+			if err := fn(rec); err != nil {
+				return 0, fmt.Errorf("line %d (%s): %w", n, rec.Kind, err)
+			}
+		}
+		off += size
+	}
+	if bad >= 0 {
+		return bad, nil
+	}
+	return off, nil
+}
+
+// readLine returns the next line without its newline and whether it had
+// one. Lines longer than MaxRecordBytes are returned cut to
+// MaxRecordBytes+1 bytes (so they fail to decode) and fully consumed.
+func readLine(br *bufio.Reader) ([]byte, bool, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf) <= MaxRecordBytes {
+			keep := min(len(chunk), MaxRecordBytes+1-len(buf))
+			buf = append(buf, chunk[:keep]...)
+		}
+		switch {
+		case err == nil:
+			return bytes.TrimSuffix(buf, []byte{'\n'}), true, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			return buf, false, nil
+		default:
+			return nil, false, err
+		}
+	}
+}
+
+// Replay calls fn with every record, oldest first. It stops at the first
+// error of fn and returns it.
+func (j *Journal) Replay(fn func(Record) error) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.replayLocked(fn)
+}
+
+func (j *Journal) replayLocked(fn func(Record) error) error {
+	if j.closed {
+		return errors.New("replay: journal closed")
+	}
+	if _, err := scan(io.NewSectionReader(j.f, 0, j.end), fn); err != nil {
+		return fmt.Errorf("replay %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// Append writes rec and syncs it to disk before returning: once Append
+// returns nil the record survives a crash. On failure nothing of rec
+// remains in the file.
+func (j *Journal) Append(rec Record) error {
+	line, err := encode(rec)
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return errors.New("append: journal closed")
+	}
+	if _, err := j.f.WriteAt(line, j.end); err != nil {
+		return j.undo(fmt.Errorf("append: %w", err))
+	}
+	if err := j.f.Sync(); err != nil {
+		return j.undo(fmt.Errorf("append: sync: %w", err))
+	}
+	j.end += int64(len(line))
+	return nil
+}
+
+// undo cuts a failed append off the file so the next one starts clean.
+func (j *Journal) undo(err error) error {
+	if terr := j.f.Truncate(j.end); terr != nil {
+		return errors.Join(err, fmt.Errorf("cut failed append: %w", terr))
+	}
+	return err
+}
+
+// Size returns the length of the journal in bytes.
+func (j *Journal) Size() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.end
+}
+
+// Close closes the file. Appends after Close fail.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	return j.f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

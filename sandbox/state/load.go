@@ -1,0 +1,158 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+)
+
+// Snapshot is what a journal adds up to: the last client registry, the
+// last tenant map and the FHIR writes that still apply, oldest first.
+type Snapshot struct {
+	// Clients is nil when no clients record was ever written: the
+	// configuration's clients stand.
+	Clients *auth.State
+	// Tenants is nil when no tenants record was ever written: the
+	// configuration's tenants stand.
+	Tenants []tenant.Tenant
+	// Writes are to be applied in order to each tenant's stores.
+	Writes []Writes
+}
+
+// Load replays the journal into a Snapshot. initial is the tenant map
+// the server starts with (from its configuration, GUIDs canonical): the
+// first writes were made to stores built from it. Writes are dropped when
+// a later tenants record removes their tenant or changes the data its
+// stores are built from (population, seed, fixtures), because the
+// tenant.Registry drops those stores too.
+func (j *Journal) Load(initial []tenant.Tenant) (Snapshot, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.loadLocked(initial)
+}
+
+func (j *Journal) loadLocked(initial []tenant.Tenant) (Snapshot, error) {
+	var snap Snapshot
+	var writes []*Writes
+	cur := initial
+	err := j.replayLocked(func(r Record) error {
+		switch r.Kind {
+		case KindClients:
+			snap.Clients = r.Clients
+		case KindTenants:
+			next := r.Tenants
+			writes = slices.DeleteFunc(writes, func(w *Writes) bool {
+				return rebuilt(cur, next, w.Tenant)
+			})
+			snap.Tenants, cur = next, next
+		case KindWrites:
+			writes = append(writes, r.Writes)
+		}
+		return nil
+	})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	for _, w := range writes {
+		snap.Writes = append(snap.Writes, *w)
+	}
+	return snap, nil
+}
+
+// rebuilt reports whether tenant id's stores are dropped going from the
+// tenant map prev to next.
+func rebuilt(prev, next []tenant.Tenant, id string) bool {
+	n := slices.IndexFunc(next, func(t tenant.Tenant) bool { return t.ID == id })
+	p := slices.IndexFunc(prev, func(t tenant.Tenant) bool { return t.ID == id })
+	if n < 0 || p < 0 {
+		return true
+	}
+	a, b := prev[p], next[n]
+	return a.Patients != b.Patients || a.Seed != b.Seed || !slices.Equal(a.Fixtures, b.Fixtures)
+}
+
+// Compact rewrites the journal as its Snapshot (see Load for initial): one clients record, one
+// tenants record and the writes that still apply. The new file replaces
+// the old one atomically (written beside it, synced, renamed), so a crash
+// leaves either the old journal or the new one.
+func (j *Journal) Compact(initial []tenant.Tenant) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	snap, err := j.loadLocked(initial)
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	var recs []Record
+	if snap.Clients != nil {
+		recs = append(recs, Record{Kind: KindClients, Clients: snap.Clients})
+	}
+	if snap.Tenants != nil {
+		recs = append(recs, Record{Kind: KindTenants, Tenants: snap.Tenants})
+	}
+	for i := range snap.Writes {
+		recs = append(recs, Record{Kind: KindWrites, Writes: &snap.Writes[i]})
+	}
+	tmp := j.path + ".compact"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	var end int64
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact: %w", err)
+	}
+	for _, r := range recs {
+		line, err := encode(r)
+		if err != nil {
+			return fail(err)
+		}
+		n, err := f.Write(line)
+		if err != nil {
+			return fail(err)
+		}
+		end += int64(n)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(filepath.Dir(j.path)); err != nil {
+		f.Close()
+		return fmt.Errorf("compact: %w", err)
+	}
+	j.f.Close()
+	j.f, j.end = f, end
+	return nil
+}
+
+// Persister returns the admin.Options.Persist function that appends a
+// snapshot of the registry that changed ("clients" or "tenants").
+func Persister(j *Journal, clients *auth.Registry, tenants *tenant.Registry) func(kind string) error {
+	return func(kind string) error {
+		switch kind {
+		case KindClients:
+			st := clients.Snapshot()
+			return j.Append(Record{Kind: KindClients, Clients: &st})
+		case KindTenants:
+			return j.Append(Record{Kind: KindTenants, Tenants: tenants.List()})
+		}
+		return fmt.Errorf("persist: unknown kind %q", kind)
+	}
+}
+
+// WriteHook returns the store.SetWriteHook function that journals the
+// writes of one tenant's store for one release.
+func WriteHook(j *Journal, tenantID, release string) func([]store.Op) error {
+	return func(ops []store.Op) error {
+		return j.Append(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops}})
+	}
+}
