@@ -329,6 +329,11 @@ func (p *proxy) copyRequestHeaders(out, in *http.Request, w http.ResponseWriter,
 		}
 		out.Header.Set("X-Forwarded-For", xff)
 	}
+	// X-Forwarded-Proto/Host name the sandbox's public address, as any
+	// reverse proxy would. An upstream that builds its links from them
+	// (HAPI with ApacheProxyAddressStrategy) then emits sandbox-host URLs
+	// with its own path, which the rewriter does not map: such a server is
+	// expected to run with its default, request-based address strategy.
 	if u, err := url.Parse(public); err == nil && u.Host != "" {
 		out.Header.Set("X-Forwarded-Proto", u.Scheme)
 		out.Header.Set("X-Forwarded-Host", u.Host)
