@@ -35,6 +35,8 @@ type clientRow struct {
 	Created    time.Time
 	Secrets    []secretRow
 	Live       int
+	Expired    int
+	Revoked    int
 }
 
 type tenantRow struct {
@@ -87,8 +89,10 @@ func (p *portal) clientRow(c auth.Client, names map[string]string, now time.Time
 		switch {
 		case s.Revoked:
 			sr.State = "revoked"
+			row.Revoked++
 		case !s.Live(now):
 			sr.State = "expired"
+			row.Expired++
 		default:
 			sr.State = "live"
 			row.Live++
@@ -371,13 +375,15 @@ func expiryChoice(v string) (time.Duration, bool) {
 	return 0, false
 }
 
-// parseExpiry reads the expiry fields: "expires" is never (or empty),
+// parseExpiry reads the expiry fields: "expires" is never,
 // now, one of the relative choices, or "at" with "expires_at" a UTC
 // date and time (the datetime-local form 2006-01-02T15:04).
 func parseExpiry(f url.Values, now time.Time) (*time.Time, error) {
 	v := f.Get("expires")
 	switch v {
-	case "", "never":
+	case "":
+		return nil, inputf("expiry: choose when the secret expires")
+	case "never":
 		return nil, nil
 	case "now":
 		return &now, nil

@@ -256,7 +256,8 @@ func TestRotateRevokeDelete(t *testing.T) {
 	// Unknown secret and client: 404 pages.
 	e.want(e.post("/portal/clients/"+id+"/secrets/sec_nope/revoke", url.Values{"confirm": {"yes"}}), http.StatusNotFound)
 	e.want(e.post("/portal/clients/nope/secrets/"+oldID+"/delete", nil), http.StatusNotFound)
-	e.want(e.post("/portal/clients/nope/secrets", nil), http.StatusNotFound)
+	e.want(e.post("/portal/clients/nope/secrets", url.Values{"expires": {"never"}}), http.StatusNotFound)
+	e.want(e.post("/portal/clients/"+id+"/secrets", nil), http.StatusBadRequest)
 	e.want(e.get("/portal/clients/nope"), http.StatusNotFound)
 }
 

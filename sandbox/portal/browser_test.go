@@ -1,0 +1,182 @@
+package portal
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestBrowserRotation drives the portal in headless Chromium the way an
+// administrator would, and checks the result at the real token endpoint:
+// sign in, register a client, read its secret off the page, get a token,
+// make a second secret, revoke the first, and see the first refused
+// (401 invalid_client) while the second still gets tokens.
+//
+// With PORTAL_SCREENSHOTS=DIR it also saves full-page PNGs of each step.
+func TestBrowserRotation(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing; CI must install it (apt-get install -y chromium)", chromiumPath)
+		}
+		t.Skipf("%s not found: install it with `apt-get install -y chromium` to run the browser test", chromiumPath)
+	}
+	t.Parallel()
+	e := newEnv(t)
+	// Another client, so the list has more than one row and a revoked badge.
+	other, _, err := e.svc.CreateClient("Scheduling bot", []string{"*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.AddSecret(other.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RevokeSecret(other.ID, other.Secrets[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	past := e.clock.Now().Add(-time.Hour)
+	if _, _, err := e.svc.AddSecret(other.ID, &past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AddTenant(tenant.Tenant{ID: "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", Name: "Woodgrove (live FHIR)", Upstream: "https://fhir.woodgrove.example/stu3"}); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	shots := os.Getenv("PORTAL_SCREENSHOTS")
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if shots == "" {
+				return nil
+			}
+			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+		})
+	}
+	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, steps...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	do("sign in",
+		chromedp.Navigate(e.srv.URL+"/portal/"),
+		chromedp.WaitVisible(css(`#token`)),
+		shot("01-signin"),
+		chromedp.SendKeys(css(`#token`), testToken),
+		chromedp.Click(css(`form[action="/portal/signin"] button`)),
+		chromedp.WaitVisible(css(`#clients`)),
+		shot("02-dashboard-empty"),
+	)
+	do("register a client",
+		chromedp.SendKeys(css(`#client-name`), "Teams Patients app (dev)"),
+		chromedp.Click(css(`form[action="/portal/clients"] input[value="`+tenantA+`"]`)),
+		chromedp.Click(css(`form[action="/portal/clients"] button[type="submit"]`)),
+		chromedp.WaitVisible(css(`#client-secret`)),
+	)
+	clientID, oldSecret, oldSecretID := text(`#client-id`), text(`#client-secret`), text(`#secret-id`)
+	do("copy the secret",
+		chromedp.Click(css(`button[data-copy="client-secret"]`)),
+		chromedp.WaitVisible(css(`button.copied`)),
+		shot("03-secret-once"),
+	)
+	if copied := text(`button.copied`); copied == "Copy secret" || copied == "" {
+		t.Errorf("copy button did not react: %q", copied)
+	}
+	if code, _ := e.token(clientID, oldSecret, tenantA); code != http.StatusOK {
+		t.Fatalf("token with the secret read off the page: %d", code)
+	}
+
+	do("rotate",
+		chromedp.Click(css(`a[href="/portal/clients/`+clientID+`"]`)),
+		chromedp.WaitVisible(css(`#secrets`)),
+		chromedp.SetValue(css(`#new-exp`), "30d"),
+		chromedp.Click(css(`form.new-secret button[type="submit"]`)),
+		chromedp.WaitVisible(css(`#client-secret`)),
+	)
+	newSecret, newSecretID := text(`#client-secret`), text(`#secret-id`)
+	if newSecret == oldSecret || newSecretID == oldSecretID || len(newSecret) != 43 {
+		t.Fatalf("rotation made no new secret: %q %q", newSecretID, oldSecretID)
+	}
+	do("back to the client",
+		chromedp.Click(css(`a[href="/portal/clients/`+clientID+`"]`)),
+		chromedp.WaitVisible(css(`#secrets`)),
+		shot("04-client-two-secrets"),
+	)
+	do("revoke the old secret",
+		chromedp.Click(css(`form[action="/portal/clients/`+clientID+`/secrets/`+oldSecretID+`/revoke"] button`)),
+		chromedp.WaitVisible(css(`form:has(input[name="confirm"]) button.danger`)),
+		shot("05-confirm-revoke"),
+		chromedp.Click(css(`form:has(input[name="confirm"]) button.danger`)),
+		chromedp.WaitVisible(css(`tr.state-revoked`)),
+		shot("06-client-revoked"),
+	)
+	if row := text(`tr.state-revoked`); !strings.Contains(row, oldSecretID) || !strings.Contains(row, "revoked") {
+		t.Fatalf("revoked row: %q", row)
+	}
+	if code, errc := e.token(clientID, oldSecret, tenantA); code != http.StatusUnauthorized || errc != "invalid_client" {
+		t.Fatalf("revoked secret at the token endpoint: %d %s, want 401 invalid_client", code, errc)
+	}
+	if code, _ := e.token(clientID, newSecret, tenantA); code != http.StatusOK {
+		t.Fatalf("new secret at the token endpoint: %d", code)
+	}
+	do("other pages",
+		chromedp.Navigate(e.srv.URL+"/portal/"),
+		chromedp.WaitVisible(css(`#tenants`)),
+		shot("07-dashboard"),
+		chromedp.Navigate(e.srv.URL+"/portal/tenants/"+tenantA),
+		chromedp.WaitVisible(css(`#tenant-guid`)),
+		shot("08-tenant"),
+		chromedp.Navigate(e.srv.URL+"/portal/secret"),
+		chromedp.WaitVisible(css(`main`)),
+	)
+	body, err := chromedp.Run(bctx, chromedp.OuterHTML(css(`body`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(body, oldSecret) || strings.Contains(body, newSecret) {
+		t.Fatal("the secret page shows a secret a second time")
+	}
+}
