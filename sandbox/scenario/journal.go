@@ -361,7 +361,7 @@ func (j *Journal) sseHandler(heartbeat time.Duration) http.Handler {
 		w.WriteHeader(http.StatusOK)
 		// Entries since the filter's point first, so a reconnecting
 		// inspector misses nothing still in the ring.
-		if f.AfterSeq > 0 || !f.Since.IsZero() {
+		if r.URL.Query().Has("since") {
 			for _, e := range j.Entries(f) {
 				f.AfterSeq = e.Seq
 				if writeEvent(w, e) != nil {
