@@ -20,7 +20,8 @@ type OpResult struct {
 // no reader sees half a transaction.
 func (s *Store) Apply(ops []Op) ([]OpResult, error) {
 	type prepared struct {
-		p *parsed
+		p    *parsed
+		vals []value
 	}
 	preps := make([]prepared, len(ops))
 	for i, op := range ops {
@@ -43,7 +44,7 @@ func (s *Store) Apply(ops []Op) ([]OpResult, error) {
 		if _, ok := s.defs[p.typ]; !ok {
 			return nil, invalidErr("entry %d: resource type %q is not supported here", i, p.typ)
 		}
-		preps[i] = prepared{p: p}
+		preps[i] = prepared{p: p, vals: s.indexValues(p)}
 	}
 	now := s.now()
 	out := make([]OpResult, len(ops))
@@ -57,7 +58,7 @@ func (s *Store) Apply(ops []Op) ([]OpResult, error) {
 			out[i].Existed = s.deleteLocked(op.Type, op.ID)
 			continue
 		}
-		r, err := s.putLocked(preps[i].p, op.ID, now)
+		r, err := s.putLocked(preps[i].p, preps[i].vals, op.ID, now)
 		if err != nil {
 			// encode failures cannot happen for parsed input; report
 			// rather than hide one if it ever does

@@ -28,8 +28,9 @@ func CheckJSON(b []byte) error {
 }
 
 type checker struct {
-	b []byte
-	i int
+	b      []byte
+	i      int
+	spaced bool // whitespace was seen between tokens: the input is not compact
 }
 
 func (c *checker) ws() {
@@ -37,6 +38,7 @@ func (c *checker) ws() {
 		switch c.b[c.i] {
 		case ' ', '\t', '\n', '\r':
 			c.i++
+			c.spaced = true
 		default:
 			return
 		}
@@ -274,4 +276,72 @@ func (c *checker) array(depth int) error {
 			return c.fail("',' or ']' is expected")
 		}
 	}
+}
+
+// members scans a top-level JSON object, validating it whole, and returns
+// its members in document order with their raw values.
+func (c *checker) members() ([]member, error) {
+	c.ws()
+	if c.i >= len(c.b) || c.b[c.i] != '{' {
+		return nil, invalidErr("a resource must be a JSON object")
+	}
+	c.i++
+	var out []member
+	c.ws()
+	if c.i < len(c.b) && c.b[c.i] == '}' {
+		c.i++
+		return out, nil
+	}
+	for {
+		c.ws()
+		if c.i >= len(c.b) || c.b[c.i] != '"' {
+			return nil, c.fail("an object key is expected")
+		}
+		raw, err := c.str()
+		if err != nil {
+			return nil, err
+		}
+		key := string(raw)
+		if containsByte(raw, '\\') {
+			_ = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key)
+		}
+		for _, m := range out {
+			if m.key == key {
+				return nil, structureErr("duplicate key %q in a JSON object", key)
+			}
+		}
+		c.ws()
+		if c.i >= len(c.b) || c.b[c.i] != ':' {
+			return nil, c.fail("':' is expected after an object key")
+		}
+		c.i++
+		c.ws()
+		start := c.i
+		if err := c.value(1); err != nil {
+			return nil, err
+		}
+		out = append(out, member{key: key, raw: c.b[start:c.i]})
+		c.ws()
+		if c.i >= len(c.b) {
+			return nil, c.fail("the object is not closed")
+		}
+		switch c.b[c.i] {
+		case ',':
+			c.i++
+		case '}':
+			c.i++
+			return out, nil
+		default:
+			return nil, c.fail("',' or '}' is expected")
+		}
+	}
+}
+
+func containsByte(b []byte, x byte) bool {
+	for _, ch := range b {
+		if ch == x {
+			return true
+		}
+	}
+	return false
 }

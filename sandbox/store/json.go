@@ -35,88 +35,83 @@ type member struct {
 	raw json.RawMessage
 }
 
-// parsed is a resource split into its top-level members and decoded once
-// for index extraction.
+// parsed is a resource split into its top-level members. Members are
+// decoded only when a search parameter needs them (element), so large
+// elements such as the narrative are never unmarshalled.
 type parsed struct {
 	raw     []byte // the resource as given
 	typ     string
 	id      string
 	meta    []member // meta's members other than versionId and lastUpdated
 	members []member // everything but resourceType, id and meta
-	value   map[string]any
+	compact bool     // no whitespace between tokens: members are copied as they are
+	decoded map[string]any
 }
 
-// parse splits a resource into ordered top-level members and decodes it
-// for index extraction. It assumes b passed CheckJSON when it came from
-// outside.
+// parse splits a resource into ordered top-level members, checking the
+// whole document on the way (it is CheckJSON's scanner).
 func parse(b []byte) (*parsed, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
+	c := checker{b: b}
+	members, err := c.members()
 	if err != nil {
-		return nil, structureErr("malformed JSON: %v", err)
+		return nil, err
 	}
-	if tok != json.Delim('{') {
-		return nil, invalidErr("a resource must be a JSON object")
+	c.ws()
+	if c.i != len(c.b) {
+		return nil, structureErr("unexpected data after the JSON value at offset %d", c.i)
 	}
-	p := &parsed{raw: b}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, structureErr("malformed JSON: %v", err)
-		}
-		key, _ := kt.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, structureErr("malformed JSON in %q: %v", key, err)
-		}
-		switch key {
+	p := &parsed{raw: b, compact: !c.spaced}
+	for _, m := range members {
+		switch m.key {
 		case "resourceType":
-			if err := json.Unmarshal(raw, &p.typ); err != nil || p.typ == "" {
+			if err := json.Unmarshal(m.raw, &p.typ); err != nil || p.typ == "" {
 				return nil, invalidErr("resourceType must be a non-empty string")
 			}
 		case "id":
-			if err := json.Unmarshal(raw, &p.id); err != nil {
+			if err := json.Unmarshal(m.raw, &p.id); err != nil {
 				return nil, invalidErr("id must be a string")
 			}
 		case "meta":
-			if err := p.splitMeta(raw); err != nil {
-				return nil, err
+			mc := checker{b: m.raw}
+			metas, err := mc.members()
+			if err != nil {
+				return nil, invalidErr("meta must be a JSON object")
+			}
+			for _, mm := range metas {
+				if mm.key != "versionId" && mm.key != "lastUpdated" { // the server owns these
+					p.meta = append(p.meta, mm)
+				}
 			}
 		default:
-			p.members = append(p.members, member{key: key, raw: raw})
+			p.members = append(p.members, m)
 		}
 	}
 	if p.typ == "" {
 		return nil, invalidErr("the resource has no resourceType")
 	}
-	if err := json.Unmarshal(b, &p.value); err != nil {
-		return nil, structureErr("malformed JSON: %v", err)
-	}
 	return p, nil
 }
 
-func (p *parsed) splitMeta(raw json.RawMessage) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return invalidErr("meta must be a JSON object")
+// element decodes one top-level element for index extraction, once.
+func (p *parsed) element(name string) (any, bool) {
+	if v, ok := p.decoded[name]; ok {
+		return v, v != nil
 	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return structureErr("malformed JSON in meta: %v", err)
-		}
-		key, _ := kt.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return structureErr("malformed JSON in meta.%s: %v", key, err)
-		}
-		if key == "versionId" || key == "lastUpdated" {
-			continue // the server owns these
-		}
-		p.meta = append(p.meta, member{key: key, raw: v})
+	if p.decoded == nil {
+		p.decoded = make(map[string]any, 4)
 	}
-	return nil
+	for _, m := range p.members {
+		if m.key == name {
+			var v any
+			if json.Unmarshal(m.raw, &v) == nil {
+				p.decoded[name] = v
+				return v, true
+			}
+			break
+		}
+	}
+	p.decoded[name] = nil
+	return nil, false
 }
 
 // encode writes the stored form of a resource: resourceType, id and meta
@@ -124,6 +119,7 @@ func (p *parsed) splitMeta(raw json.RawMessage) error {
 // client's elements in the order it sent them, compacted.
 func (p *parsed) encode(id string, version int, updated time.Time) ([]byte, error) {
 	var b bytes.Buffer
+	b.Grow(len(p.raw) + 96)
 	b.WriteString(`{"resourceType":`)
 	writeJSONString(&b, p.typ)
 	b.WriteString(`,"id":`)
@@ -137,7 +133,7 @@ func (p *parsed) encode(id string, version int, updated time.Time) ([]byte, erro
 		b.WriteByte(',')
 		writeJSONString(&b, m.key)
 		b.WriteByte(':')
-		if err := json.Compact(&b, m.raw); err != nil {
+		if err := p.copyValue(&b, m.raw); err != nil {
 			return nil, structureErr("malformed JSON in meta.%s: %v", m.key, err)
 		}
 	}
@@ -146,12 +142,21 @@ func (p *parsed) encode(id string, version int, updated time.Time) ([]byte, erro
 		b.WriteByte(',')
 		writeJSONString(&b, m.key)
 		b.WriteByte(':')
-		if err := json.Compact(&b, m.raw); err != nil {
+		if err := p.copyValue(&b, m.raw); err != nil {
 			return nil, structureErr("malformed JSON in %s: %v", m.key, err)
 		}
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// copyValue writes a member's value compacted; compact input is copied.
+func (p *parsed) copyValue(b *bytes.Buffer, raw []byte) error {
+	if p.compact {
+		b.Write(raw)
+		return nil
+	}
+	return json.Compact(b, raw)
 }
 
 // InstantLayout is how the store writes FHIR instants (meta.lastUpdated).

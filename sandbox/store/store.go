@@ -112,6 +112,48 @@ func (s *Store) Put(b []byte, id string, updated time.Time) (PutResult, error) {
 	return s.put(p, id, updated)
 }
 
+// Prepared is a resource parsed and indexed, ready to store. Preparing
+// needs no lock, so loaders prepare on several goroutines and store in
+// order on one.
+type Prepared struct {
+	p    *parsed
+	vals []value
+}
+
+// Prepare parses a resource and extracts its index keys.
+func (s *Store) Prepare(b []byte) (*Prepared, error) {
+	p, err := parse(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.defs[p.typ]; !ok {
+		return nil, invalidErr("resource type %q is not supported here", p.typ)
+	}
+	return &Prepared{p: p, vals: s.indexValues(p)}, nil
+}
+
+// PutPrepared stores a prepared resource under id, like Put.
+func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResult, error) {
+	if id == "" {
+		id = pr.p.id
+	}
+	if pr.p.id != "" && pr.p.id != id {
+		return PutResult{}, invalidErr("the resource id %q does not match the id %q in the URL", pr.p.id, id)
+	}
+	if !ValidID(id) {
+		return PutResult{}, invalidErr("%q is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)", id)
+	}
+	if updated.IsZero() {
+		updated = s.now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.runHook(Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
+		return PutResult{}, err
+	}
+	return s.putLocked(pr.p, pr.vals, id, updated)
+}
+
 // Create stores a new resource under a server-assigned id; an id in the
 // body is ignored, as FHIR create requires.
 func (s *Store) Create(b []byte, newID func() string) (PutResult, error) {
@@ -139,24 +181,39 @@ func (s *Store) put(p *parsed, id string, updated time.Time) (PutResult, error) 
 	if updated.IsZero() {
 		updated = s.now()
 	}
+	vals := s.indexValues(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.runHook(Op{Type: p.typ, ID: id, JSON: p.raw}); err != nil {
 		return PutResult{}, err
 	}
-	return s.putLocked(p, id, updated)
+	return s.putLocked(p, vals, id, updated)
 }
 
-// putLocked stores a parsed resource; s.mu must be held for writing.
-func (s *Store) putLocked(p *parsed, id string, updated time.Time) (PutResult, error) {
-	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond)}
+// indexValues extracts a resource's index keys through the release's
+// search parameter definitions. It needs no lock: the work happens before
+// the write lock is taken.
+func (s *Store) indexValues(p *parsed) []value {
+	var vals []value
 	for i, prm := range s.defs[p.typ] {
 		for _, path := range prm.Paths {
-			walk(p.value, strings.Split(path, "."), func(v any) {
-				d.vals = extract(uint16(i), prm.Type, v, d.vals)
+			segs := strings.Split(path, ".")
+			root, ok := p.element(segs[0])
+			if !ok {
+				continue
+			}
+			walk(root, segs[1:], func(v any) {
+				vals = extract(uint16(i), prm.Type, v, vals)
 			})
 		}
 	}
+	return vals
+}
+
+// putLocked stores a parsed resource with its index values; s.mu must be
+// held for writing.
+func (s *Store) putLocked(p *parsed, vals []value, id string, updated time.Time) (PutResult, error) {
+	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond), vals: vals}
 	t := s.table(p.typ)
 	old := t.byID[id]
 	d.Version = 1
