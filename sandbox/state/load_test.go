@@ -90,7 +90,9 @@ func TestRoundTripThroughRegistries(t *testing.T) {
 	j := open(t, path)
 	now := func() time.Time { return t0 }
 	clients := auth.NewRegistry(now, zeroReader{})
-	tenants := tenant.NewRegistry(func(tenant.Tenant, string) (*store.Store, error) { return store.New(store.Definitions{"Patient": nil}, now), nil })
+	tenants := tenant.NewRegistry(func(tenant.Tenant, string) (*store.Store, error) {
+		return store.New(store.Definitions{"Patient": nil}, now), nil
+	})
 	persist := Persister(j, clients, tenants)
 	if _, err := tenants.Add(tenant.Tenant{ID: tenantA, Name: "A"}); err != nil {
 		t.Fatal(err)
