@@ -254,6 +254,9 @@ func (s *Impl) AddTenant(t tenant.Tenant) (tenant.Tenant, error) {
 // id or the fixtures. Changing the population or seed rebuilds the
 // tenant's data (see tenant.Registry.Update).
 func (s *Impl) UpdateTenant(id string, fn func(*tenant.Tenant)) (tenant.Tenant, error) {
+	if fn == nil {
+		return tenant.Tenant{}, invalidf("no change given")
+	}
 	cid, err := tenant.ParseGUID(id)
 	if err != nil {
 		return tenant.Tenant{}, fmt.Errorf("%w: tenant %q: %w", ErrNotFound, short(id), err)
