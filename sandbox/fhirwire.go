@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
@@ -120,8 +121,8 @@ func (s *Server) storeFor(release string) func(r *http.Request) (*store.Store, *
 		if t.Down {
 			return nil, &fhir.Error{Status: http.StatusServiceUnavailable, Code: "transient", Diagnostics: "the tenant's FHIR server is unavailable", Header: http.Header{"Retry-After": {"30"}}}
 		}
-		if t.Upstream != "" {
-			return nil, &fhir.Error{Status: http.StatusNotImplemented, Code: "not-supported", Diagnostics: "this tenant is mapped to an upstream server, which this build does not proxy"}
+		if t.Upstream != "" { // fhirRoutes sends these to the proxy; a race with a remap lands here
+			return nil, &fhir.Error{Status: http.StatusServiceUnavailable, Code: "transient", Diagnostics: "the tenant's mapping changed during the request; retry", Header: http.Header{"Retry-After": {"1"}}}
 		}
 		st, err := s.tenants.Store(id, release)
 		if err != nil {
@@ -132,15 +133,16 @@ func (s *Server) storeFor(release string) func(r *http.Request) (*store.Store, *
 	}
 }
 
-// newFHIRAPIs builds the API of each release.
-func (s *Server) newFHIRAPIs(protect func(http.Handler) http.Handler) []*fhir.API {
+// newFHIRAPIs builds the API of each release. The bearer check is not
+// theirs: fhirRoutes applies it in front, where the tenant's backend (local
+// store or upstream proxy) is chosen.
+func (s *Server) newFHIRAPIs() []*fhir.API {
 	var apis []*fhir.API
 	for _, v := range fhir.Versions() {
 		apis = append(apis, fhir.NewAPI(fhir.Options{
 			Version: v,
 			Store:   s.storeFor(v.Name()),
 			Base:    s.PublicBase,
-			Protect: protect,
 			Security: fhir.Security{
 				Token: "/token", Authorize: "/authorize", Register: "/portal/", Manage: "/portal/",
 				Introspect: "/token/introspect", Revoke: "/token/revoke", JWKS: "/.well-known/jwks.json",
@@ -158,20 +160,106 @@ func (s *Server) newFHIRAPIs(protect func(http.Handler) http.Handler) []*fhir.AP
 	return apis
 }
 
-// fhirDispatch sends /dstu2... and /stu3... to their API before the mux
+// fhirRoutes serves one release: metadata and smart-configuration open,
+// every other route behind the bearer check (when auth is required), then
+// to the token's tenant's backend: its upstream proxy, or the local API
+// over its store.
+func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
+	var backend http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, e := s.tenantOf(r); e == nil {
+			if t, ok := s.tenants.Get(id); ok && t.Upstream != "" && !t.Down {
+				p, err := s.proxies.get(s, t, a)
+				if err != nil {
+					s.log.Error("upstream proxy", "tenant", t.ID, "err", err)
+					fhir.WriteError(w, a.Version(), &fhir.Error{Status: http.StatusBadGateway, Code: "transient", Diagnostics: "the tenant's upstream FHIR server is misconfigured"})
+					return
+				}
+				p.ServeHTTP(w, r)
+				return
+			}
+		}
+		a.ServeHTTP(w, r)
+	})
+	if s.cfg.Auth.Required {
+		backend = s.bearer(a)(backend)
+	}
+	public := map[string]bool{a.Prefix() + "/metadata": true, a.Prefix() + "/.well-known/smart-configuration": true}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if public[strings.TrimSuffix(r.URL.Path, "/")] {
+			a.ServeHTTP(w, r)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	})
+}
+
+// fhirDispatch sends /dstu2... and /stu3... to their routes before the mux
 // sees them: the mux would clean "..", "//" and %2F out of paths with a
 // redirect, and a FHIR client must get an OperationOutcome instead.
-func fhirDispatch(apis []*fhir.API, next http.Handler) http.Handler {
+func (s *Server) fhirDispatch(next http.Handler) http.Handler {
+	routes := make([]http.Handler, len(s.apis))
+	for i, a := range s.apis {
+		routes[i] = s.fhirRoutes(a)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		for _, a := range apis {
+		for i, a := range s.apis {
 			if p == a.Prefix() || strings.HasPrefix(p, a.Prefix()+"/") {
-				a.ServeHTTP(w, r)
+				routes[i].ServeHTTP(w, r)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// proxyCache keeps one upstream proxy per (tenant, release, upstream URL):
+// a proxy holds the upstream token cache, so it lives as long as the
+// mapping does.
+type proxyCache struct {
+	mu sync.Mutex
+	m  map[string]http.Handler
+}
+
+func (c *proxyCache) get(s *Server, t tenant.Tenant, a *fhir.API) (http.Handler, error) {
+	key := t.ID + " " + a.Prefix() + " " + t.Upstream
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h := c.m[key]; h != nil {
+		return h, nil
+	}
+	var ua tenant.UpstreamAuth
+	for _, tc := range s.cfg.Tenants {
+		if tc.ID == t.ID && tc.Upstream == t.Upstream && tc.UpstreamAuth != nil {
+			cfg := tc.UpstreamAuth
+			ua.BearerToken = cfg.BearerToken
+			if cfg.Basic != nil {
+				ua.BasicUser, ua.BasicPassword = cfg.Basic.User, cfg.Basic.Password
+			}
+			if cc := cfg.ClientCredentials; cc != nil {
+				ua.TokenURL, ua.ClientID, ua.ClientSecret, ua.Scope = cc.TokenURL, cc.ClientID, cc.ClientSecret, cc.Scope
+			}
+		}
+	}
+	h, err := tenant.NewProxy(tenant.ProxyOptions{
+		Upstream:   t.Upstream,
+		Auth:       ua,
+		Prefix:     a.Prefix(),
+		PublicBase: func(r *http.Request) string { return s.PublicBase(r) + a.Prefix() },
+		Now:        s.now,
+		Logger:     s.log,
+		OnError: func(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+			fhir.WriteError(w, a.Version(), &fhir.Error{Status: status, Code: code, Diagnostics: msg})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]http.Handler{}
+	}
+	c.m[key] = h
+	return h, nil
 }
 
 // newAuthority builds the authorization server from the config.
@@ -211,18 +299,11 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 	})
 }
 
-// bearer is the FHIR routes' bearer middleware; nil when auth is off.
-func (s *Server) bearer(apis func() []*fhir.API) func(http.Handler) http.Handler {
-	if !s.cfg.Auth.Required {
-		return nil
-	}
+// bearer is the bearer middleware of a release's routes: failures are
+// OperationOutcomes of that release.
+func (s *Server) bearer(a *fhir.API) func(http.Handler) http.Handler {
 	return s.auth.Bearer("fhirsandbox", func(w http.ResponseWriter, r *http.Request, status int, code, desc string) {
-		v := fhir.Versions()[0]
-		for _, a := range apis() {
-			if strings.HasPrefix(r.URL.Path, a.Prefix()) {
-				v = a.Version()
-			}
-		}
+		v := a.Version()
 		ooCode := "login"
 		if code != "login" {
 			ooCode = "security"

@@ -52,6 +52,7 @@ type Server struct {
 	tenants    *tenant.Registry
 	auth       *auth.Authority
 	apis       []*fhir.API
+	proxies    proxyCache
 
 	reqPrefix string        // random per process, so ids from two runs never collide
 	reqSeq    atomic.Uint64 // request counter behind each request id
@@ -95,7 +96,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if s.auth, err = s.newAuthority(); err != nil {
 		return nil, err
 	}
-	s.apis = s.newFHIRAPIs(s.bearer(func() []*fhir.API { return s.apis }))
+	s.apis = s.newFHIRAPIs()
 	s.handler = s.buildHandler()
 	return s, nil
 }
@@ -115,9 +116,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // order, outermost first.
 func (s *Server) buildHandler() http.Handler {
 	var h http.Handler = s.routes()
-	h = fhirDispatch(s.apis, h) // FHIR paths go to their API unrouted by the mux
-	h = s.cors(h)               // browser clients; preflights answered before auth
-	h = s.logRequests(h)        // one slog line per request, no secrets
+	h = s.fhirDispatch(h) // FHIR paths go to their routes unrouted by the mux
+	h = s.cors(h)         // browser clients; preflights answered before auth
+	h = s.logRequests(h)  // one slog line per request, no secrets
 	h = s.recoverPanics(h)
 	return h
 }

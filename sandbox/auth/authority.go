@@ -68,6 +68,12 @@ type Authority struct {
 	throttle       *throttle
 	log            *slog.Logger
 
+	// verified caches the signature checks of recent tokens (raw token ->
+	// its claims and kid), so a client presenting the same token on every
+	// request pays for the crypto once; claims and live state are checked
+	// on every use all the same.
+	verified verifiedCache
+
 	mu      sync.RWMutex
 	ttl     time.Duration
 	maxTTL  time.Duration        // longest TTL ever used: bounds revocation entries

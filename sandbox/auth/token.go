@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -203,6 +204,9 @@ func (a *Authority) Verify(raw, base string) (*Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, invalid(fmt.Sprintf("token larger than %d bytes", MaxTokenSize), nil)
 	}
+	if wc, kid, ok := a.verified.get(raw); ok && a.keys.lookup(kid) != nil {
+		return a.checkClaims(&wc, kid, base)
+	}
 	dots := 0
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
@@ -262,7 +266,38 @@ func (a *Authority) Verify(raw, base string) (*Claims, error) {
 		}
 		return nil, invalid("token claims malformed", err)
 	}
+	a.verified.put(raw, wc, kid)
 	return a.checkClaims(&wc, kid, base)
+}
+
+// maxVerified bounds the signature cache; when full it starts over, which
+// costs one signature check per live token.
+const maxVerified = 10_000
+
+type verifiedCache struct {
+	mu sync.RWMutex
+	m  map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	wc  wireClaims
+	kid string
+}
+
+func (c *verifiedCache) get(raw string) (wireClaims, string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.m[raw]
+	return v.wc, v.kid, ok
+}
+
+func (c *verifiedCache) put(raw string, wc wireClaims, kid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxVerified {
+		c.m = make(map[string]verifiedToken)
+	}
+	c.m[raw] = verifiedToken{wc: wc, kid: kid}
 }
 
 func (a *Authority) checkClaims(wc *wireClaims, kid, base string) (*Claims, error) {
