@@ -172,6 +172,27 @@ func TestBrowserRotation(t *testing.T) {
 		chromedp.Navigate(e.srv.URL+"/portal/secret"),
 		chromedp.WaitVisible(css(`main`)),
 	)
+	const mapped = "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d"
+	do("map a tenant to an upstream",
+		chromedp.Navigate(e.srv.URL+"/portal/"),
+		chromedp.Click(css(`details.add summary`)),
+		chromedp.WaitVisible(css(`#tenant-id`)),
+		chromedp.WaitVisible(css(`#patients-`)),
+		chromedp.WaitNotVisible(css(`#upstream-`)),
+		chromedp.SendKeys(css(`#tenant-id`), mapped),
+		chromedp.SendKeys(css(`#tenant-name`), "Tailspin Toys Health"),
+		chromedp.Click(css(`details.add input[value="upstream"]`)),
+		chromedp.WaitVisible(css(`#upstream-`)),
+		chromedp.WaitNotVisible(css(`#patients-`)),
+		chromedp.SendKeys(css(`#upstream-`), "https://fhir.tailspin.example/r3"),
+		shot("09-map-tenant"),
+		chromedp.Click(css(`details.add button[type="submit"]`)),
+		chromedp.WaitVisible(css(`a[href="/portal/tenants/`+mapped+`"]`)),
+	)
+	if tn, ok := e.tenants.Get(mapped); !ok || tn.Upstream != "https://fhir.tailspin.example/r3" || tn.Name != "Tailspin Toys Health" {
+		t.Fatalf("tenant mapped in the browser: %+v %v", tn, ok)
+	}
+	do("the secret page again", chromedp.Navigate(e.srv.URL+"/portal/secret"), chromedp.WaitVisible(css(`main`)))
 	body, err := chromedp.Run(bctx, chromedp.OuterHTML(css(`body`)))
 	if err != nil {
 		t.Fatal(err)

@@ -153,6 +153,7 @@ func parsePages() map[string]*template.Template {
 	pageNames := []string{"signin", "dashboard", "client", "tenant", "secret", "confirm", "error"}
 	funcs := template.FuncMap{
 		"when": fmtTime,
+		"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"plural": func(n int, one, many string) string {
 			if n == 1 {
 				return one
@@ -253,11 +254,7 @@ type errorPage struct {
 
 // fail renders an error page with the given status.
 func (p *portal) fail(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
-	back := r.Header.Get("Referer")
-	if !strings.HasPrefix(back, "/portal/") {
-		back = Prefix
-	}
-	p.render(w, r, status, "error", heading, p.signedIn(r), "", errorPage{Heading: heading, Message: msg, Back: back})
+	p.render(w, r, status, "error", heading, p.signedIn(r), "", errorPage{Heading: heading, Message: msg, Back: Prefix})
 }
 
 func (p *portal) notFound(w http.ResponseWriter, r *http.Request) {
