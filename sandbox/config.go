@@ -27,6 +27,11 @@ type Config struct {
 	Clients []ClientConfig `yaml:"clients"`
 	Admin   AdminConfig    `yaml:"admin"`
 	Limits  LimitsConfig   `yaml:"limits"`
+
+	// StateFile, when set, is a journal that keeps clients, secrets, the
+	// tenant map and written FHIR resources across restarts. Empty: all of
+	// it lives in memory and a restart starts from this configuration.
+	StateFile string `yaml:"state_file"`
 }
 
 // AuthConfig controls the token endpoint and bearer checks.
@@ -121,6 +126,9 @@ type AdminConfig struct {
 	// Token is the admin bearer credential; empty: one is generated at start
 	// and printed once.
 	Token string `yaml:"token"`
+	// AllowRemote lets the admin API and portal answer requests that are
+	// not from this machine (or that came through a tunnel such as ngrok).
+	AllowRemote bool `yaml:"allow_remote"`
 }
 
 // LimitsConfig bounds what one request may cost.

@@ -77,6 +77,7 @@ func LoadConfig(path string) (Config, error) {
 		return filepath.Join(dir, p)
 	}
 	cfg.Auth.SigningKeyFile = rel(cfg.Auth.SigningKeyFile)
+	cfg.StateFile = rel(cfg.StateFile)
 	for i := range cfg.Tenants {
 		for j, f := range cfg.Tenants[i].Fixtures {
 			cfg.Tenants[i].Fixtures[j] = rel(f)

@@ -38,6 +38,7 @@ func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, erro
 			return nil, fmt.Errorf("tenant %s: fixture %s: %w", t.ID, path, err)
 		}
 	}
+	s.journalWrites(st, t.ID, release) // stores built after the state was restored
 	return st, nil
 }
 

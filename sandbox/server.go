@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	"io"
 	"log/slog"
 	"net"
@@ -53,6 +55,8 @@ type Server struct {
 	auth       *auth.Authority
 	apis       []*fhir.API
 	proxies    proxyCache
+	journal    *state.Journal
+	admin      admin.Service
 
 	reqPrefix string        // random per process, so ids from two runs never collide
 	reqSeq    atomic.Uint64 // request counter behind each request id
@@ -96,6 +100,10 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if s.auth, err = s.newAuthority(); err != nil {
 		return nil, err
 	}
+	if err := s.restoreState(); err != nil {
+		return nil, err
+	}
+	s.admin = s.newAdmin()
 	s.apis = s.newFHIRAPIs()
 	s.handler = s.buildHandler()
 	return s, nil
@@ -129,6 +137,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mountAuth(mux)
+	s.mountAdmin(mux)
 	s.mountFHIR(mux)
 	return mux
 }

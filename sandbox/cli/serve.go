@@ -26,6 +26,7 @@ Examples:
   fhirsandbox serve
   fhirsandbox serve --listen 127.0.0.1:0            # any free port
   fhirsandbox serve --config sandbox.yaml --fhir-version dstu2
+  fhirsandbox serve --state sandbox.state          # clients, secrets and writes survive a restart
   FHIRSANDBOX_PUBLIC_URL=https://abc.ngrok.app fhirsandbox serve`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config `FILE` (default: the built-in configuration, see sandbox.yaml)", EnvVars: []string{"FHIRSANDBOX_CONFIG"}},
@@ -34,6 +35,7 @@ Examples:
 			&ucli.StringFlag{Name: "public-url", Usage: "public base `URL` such as https://abc.ngrok.app (config: public_url)", EnvVars: []string{"FHIRSANDBOX_PUBLIC_URL"}},
 			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
 			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
+			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants and written resources across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
 		},
 		Action: serveAction,
 	}
@@ -92,6 +94,9 @@ func serveConfig(c *ucli.Context) (sandbox.Config, error) {
 			cfg.Tenants[i].Seed = c.Int64("seed")
 		}
 	}
+	if c.IsSet("state") {
+		cfg.StateFile = c.String("state")
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -108,6 +113,7 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -1,0 +1,101 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+)
+
+// restoreState opens the state journal, when configured, and replays it:
+// the last client registry, the last tenant map, then every FHIR write
+// into its tenant's store. From then on every store journals its writes
+// (fsync before the write is acknowledged).
+func (s *Server) restoreState() error {
+	if s.cfg.StateFile == "" {
+		return nil
+	}
+	j, err := state.Open(s.cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	snap, err := j.Load(s.tenants.List())
+	if err != nil {
+		_ = j.Close()
+		return fmt.Errorf("state %s: %w", s.cfg.StateFile, err)
+	}
+	if snap.Clients != nil {
+		if err := s.auth.Registry().Restore(*snap.Clients); err != nil {
+			_ = j.Close()
+			return fmt.Errorf("state %s: clients: %w", s.cfg.StateFile, err)
+		}
+	}
+	if snap.Tenants != nil {
+		for _, t := range s.tenants.List() {
+			_ = s.tenants.Remove(t.ID)
+		}
+		for _, t := range snap.Tenants {
+			if _, err := s.tenants.Add(t); err != nil {
+				_ = j.Close()
+				return fmt.Errorf("state %s: tenants: %w", s.cfg.StateFile, err)
+			}
+		}
+	}
+	for _, w := range snap.Writes {
+		st, err := s.tenants.Store(w.Tenant, w.Release)
+		if err != nil {
+			continue // the tenant is gone or proxied: its writes went with it
+		}
+		if _, err := st.Apply(w.Ops); err != nil {
+			_ = j.Close()
+			return fmt.Errorf("state %s: replay writes of %s/%s: %w", s.cfg.StateFile, w.Tenant, w.Release, err)
+		}
+	}
+	s.journal = j
+	for _, t := range s.tenants.List() {
+		if t.Upstream != "" {
+			continue
+		}
+		for _, v := range fhir.Versions() {
+			if st, err := s.tenants.Store(t.ID, v.Name()); err == nil {
+				s.journalWrites(st, t.ID, v.Name())
+			}
+		}
+	}
+	s.log.Info("state restored", "file", s.cfg.StateFile, "writes", len(snap.Writes))
+	return nil
+}
+
+// journalWrites makes a store's writes durable in the state journal.
+func (s *Server) journalWrites(st *store.Store, tenantID, release string) {
+	if s.journal != nil {
+		st.SetWriteHook(state.WriteHook(s.journal, tenantID, release))
+	}
+}
+
+// newAdmin builds the admin service; with a state file every change is
+// journalled before it is acknowledged.
+func (s *Server) newAdmin() admin.Service {
+	opts := admin.Options{Clients: s.auth.Registry(), Tenants: s.tenants}
+	if s.journal != nil {
+		opts.Persist = state.Persister(s.journal, s.auth.Registry(), s.tenants)
+	}
+	return admin.New(opts)
+}
+
+// mountAdmin mounts the JSON admin API (its own guards: loopback only
+// unless admin.allow_remote, cross-origin protection, the admin token).
+func (s *Server) mountAdmin(mux *http.ServeMux) {
+	mux.Handle("/admin/api/", admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote}))
+}
+
+// Close releases what the server holds open (the state journal).
+func (s *Server) Close() error {
+	if s.journal != nil {
+		return s.journal.Close()
+	}
+	return nil
+}

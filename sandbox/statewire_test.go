@@ -1,0 +1,91 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStateSurvivesRestart writes a resource and creates a client through
+// the real server, restarts it on the same state file, and finds both.
+func TestStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 3, 2
+	cfg.Admin.Token = "admin-token-for-state-tests"
+	cfg.StateFile = filepath.Join(t.TempDir(), "sandbox.state")
+	start := func() (*Server, *httptest.Server) {
+		s, err := New(cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		return s, srv
+	}
+	do := func(srv *httptest.Server, method, path, auth, ctype, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	token := func(srv *httptest.Server, client, secret string) string {
+		st, b := do(srv, "POST", "/token", "", "application/x-www-form-urlencoded", url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {secret}, "scope": {ContosoTenant}}.Encode())
+		if st != 200 {
+			t.Fatalf("token: %d %s", st, b)
+		}
+		return between(string(b), `"access_token":"`, `"`)
+	}
+
+	s1, srv1 := start()
+	tok := token(srv1, "teams-patients-app", "change-me-dev-secret")
+	if st, b := do(srv1, "PUT", "/stu3/Patient/kept", tok, "application/fhir+json", `{"resourceType":"Patient","id":"kept","gender":"other"}`); st != 201 {
+		t.Fatalf("write: %d %s", st, b)
+	}
+	st, b := do(srv1, "POST", "/admin/api/clients", cfg.Admin.Token, "application/json", `{"name":"Kept app","tenants":["*"]}`)
+	if st != 201 && st != 200 {
+		t.Fatalf("create client: %d %s", st, b)
+	}
+	var created struct {
+		Client struct {
+			ID string `json:"id"`
+		} `json:"client"`
+		Secret struct {
+			Value string `json:"value"`
+		} `json:"secret"`
+	}
+	if err := json.Unmarshal(b, &created); err != nil || created.Client.ID == "" || created.Secret.Value == "" {
+		t.Fatalf("create client answer: %s", b)
+	}
+	srv1.Close()
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, srv2 := start()
+	t.Cleanup(func() { srv2.Close(); _ = s2.Close() })
+	tok2 := token(srv2, created.Client.ID, created.Secret.Value)
+	if st, b := do(srv2, "GET", "/stu3/Patient/kept", tok2, "", ""); st != 200 || !strings.Contains(string(b), `"gender":"other"`) {
+		t.Errorf("written resource after restart: %d %s", st, b)
+	}
+	if st, _ := do(srv2, "GET", "/stu3/Patient/pat-1", tok2, "", ""); st != 200 {
+		t.Errorf("generated data after restart: %d", st)
+	}
+	if st, _ := do(srv2, "GET", "/admin/api/clients", "", "", ""); st != 401 {
+		t.Errorf("admin API without token: %d", st)
+	}
+}
