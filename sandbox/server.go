@@ -138,6 +138,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mountAuth(mux)
 	s.mountAdmin(mux)
+	s.mountPortal(mux)
 	s.mountFHIR(mux)
 	return mux
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
@@ -90,6 +91,21 @@ func (s *Server) newAdmin() admin.Service {
 // unless admin.allow_remote, cross-origin protection, the admin token).
 func (s *Server) mountAdmin(mux *http.ServeMux) {
 	mux.Handle("/admin/api/", admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote}))
+}
+
+// mountPortal mounts the registration portal (its own guards: loopback
+// only unless admin.allow_remote, cross-origin protection, sign-in with the
+// admin token, CSP).
+func (s *Server) mountPortal(mux *http.ServeMux) {
+	mux.Handle(portal.Prefix, portal.New(portal.Options{
+		Service:     s.admin,
+		AdminToken:  s.adminToken,
+		Now:         s.now,
+		Rand:        s.rand,
+		Logger:      s.log,
+		PublicBase:  s.PublicBase,
+		AllowRemote: s.cfg.Admin.AllowRemote,
+	}))
 }
 
 // Close releases what the server holds open (the state journal).
