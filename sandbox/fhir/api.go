@@ -51,6 +51,18 @@ type Options struct {
 	Logger    *slog.Logger
 	// Software names the server in the metadata.
 	Software, SoftwareVersion string
+	// Drift, when set, returns deliberate changes to the metadata
+	// statement (a scenario's "metadata drift"); zero means none.
+	Drift func() Drift
+}
+
+// Drift changes the metadata statement the way a partner's metadata
+// drifts in the wild: the token URL moves, the oauth-uris extension goes
+// missing, fhirVersion changes.
+type Drift struct {
+	TokenURL      string // absolute, or a path under the public base
+	DropOAuthURIs bool
+	FHIRVersion   string
 }
 
 // API serves one FHIR release under /{name}.

@@ -541,3 +541,33 @@ func TestAPIGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestMetadataDrift: a scenario can move the token URL, drop oauth-uris
+// and change fhirVersion; without drift the statement is as published.
+func TestMetadataDrift(t *testing.T) {
+	t.Parallel()
+	f := newAPIFixture(t, STU3{}, 1)
+	var d Drift
+	f.api.o.Drift = func() Drift { return d }
+	tokenURL := func() any {
+		r := f.do(t, "GET", "/metadata", nil)
+		for _, e := range at(r.json, "rest.0.security.extension.0.extension").([]any) {
+			if at(e, "url") == "token" {
+				return at(e, "valueUri")
+			}
+		}
+		return nil
+	}
+	if got := tokenURL(); got != f.srv.URL+"/token" {
+		t.Errorf("token URL %v", got)
+	}
+	d = Drift{TokenURL: "/oauth2/v2/token"}
+	if got := tokenURL(); got != f.srv.URL+"/oauth2/v2/token" {
+		t.Errorf("moved token URL %v", got)
+	}
+	d = Drift{DropOAuthURIs: true, FHIRVersion: "3.0.2"}
+	r := f.do(t, "GET", "/metadata", nil)
+	if at(r.json, "rest.0.security.extension") != nil || at(r.json, "fhirVersion") != "3.0.2" {
+		t.Errorf("drift not applied: %s", r.body)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
@@ -132,13 +133,28 @@ func (a *API) Statement(base string) []byte {
 		}
 	}
 	s := a.o.Security
+	var drift Drift
+	if a.o.Drift != nil {
+		drift = a.o.Drift()
+	}
+	if drift.FHIRVersion != "" {
+		st.FHIRVersion = drift.FHIRVersion
+	}
+	if drift.TokenURL != "" {
+		if strings.Contains(drift.TokenURL, "://") {
+			uris.Extension = append(uris.Extension, capExtension{URL: "token", ValueURI: drift.TokenURL})
+			s.Token = ""
+		} else {
+			s.Token = drift.TokenURL
+		}
+	}
 	addURI("token", s.Token)
 	addURI("authorize", s.Authorize)
 	addURI("register", s.Register)
 	addURI("manage", s.Manage)
 	addURI("introspect", s.Introspect)
 	addURI("revoke", s.Revoke)
-	if len(uris.Extension) > 0 {
+	if len(uris.Extension) > 0 && !drift.DropOAuthURIs {
 		sec.Extension = []capExtension{uris}
 	}
 	rest := capRest{Mode: "server", Security: sec, Interaction: []capInteraction{{"transaction"}}}
