@@ -73,6 +73,7 @@ func TestMatching(t *testing.T) {
 		{"method", `{method: POST}`, "/x", nil, false},
 		{"resource type", `{resource_type: Patient}`, "/stu3/Patient/1", nil, true},
 		{"resource type other", `{resource_type: Patient}`, "/stu3/Observation", nil, false},
+		{"resource type list", `{resource_type: [Condition, Observation]}`, "/stu3/Observation", nil, true},
 		{"query any", `{query: {patient: "*"}}`, "/stu3/Observation?patient=9", nil, true},
 		{"query value", `{query: {patient: "9"}}`, "/stu3/Observation?patient=8", nil, false},
 		{"query missing", `{query: {patient: "*"}}`, "/stu3/Observation", nil, false},

@@ -648,12 +648,18 @@ func (d *decoder) match(n *yaml.Node, what string) Match {
 			}
 		},
 		"resource_type": func(v *yaml.Node) {
-			if s, ok := d.str(v, what+".resource_type"); ok {
+			var types []string
+			if v.Kind == yaml.SequenceNode {
+				types = d.stringList(v, what+".resource_type")
+			} else if s, ok := d.str(v, what+".resource_type"); ok {
+				types = []string{s}
+			}
+			for _, s := range types {
 				if s == "" || s[0] < 'A' || s[0] > 'Z' {
 					d.addf(v, "%s.resource_type must be a FHIR type such as Observation, got %q", what, s)
 				}
-				m.ResourceType = s
 			}
+			m.ResourceTypes = types
 		},
 		"query": func(v *yaml.Node) { m.Query = d.stringMap(v, what+".query") },
 		"tenant": func(v *yaml.Node) {

@@ -83,7 +83,7 @@ func (c *matcher) matches(ri *reqInfo) bool {
 	if m.Method != "" && m.Method != ri.method {
 		return false
 	}
-	if m.ResourceType != "" && m.ResourceType != ri.resourceType {
+	if len(m.ResourceTypes) > 0 && !contains(m.ResourceTypes, ri.resourceType) {
 		return false
 	}
 	if m.Tenant != "" && m.Tenant != ri.tenant {

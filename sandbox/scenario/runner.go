@@ -322,7 +322,7 @@ func (run *runner) attempt(ctx context.Context, st *Step) (string, any) {
 			return "body is valid JSON, expected it malformed", nil
 		}
 	}
-	if (len(exp.JSON) > 0 || exp.ResourceCount != nil || len(st.Capture) > 0 || st.GetToken != nil) && jsonErr != nil {
+	if (len(exp.JSON) > 0 || exp.ResourceCount != nil || len(st.Capture) > 0 || (st.GetToken != nil && resp.StatusCode == http.StatusOK)) && jsonErr != nil {
 		return fmt.Sprintf("body is not JSON (%v): %s", jsonErr, snippet(body)), nil
 	}
 	for _, je := range exp.JSON {

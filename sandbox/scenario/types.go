@@ -61,8 +61,10 @@ type Match struct {
 	Method string
 	// Path is a glob: "*" matches within one path segment, "**" and a
 	// final "*" match across segments.
-	Path         string
-	ResourceType string
+	Path string
+	// ResourceTypes matches any of the listed FHIR types (the type is the
+	// first capitalised segment of the path, e.g. /stu3/Observation/1).
+	ResourceTypes []string
 	// Query maps a parameter to a required value, or "*" for present with
 	// any value.
 	Query    map[string]string
