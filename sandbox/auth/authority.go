@@ -78,6 +78,7 @@ type Authority struct {
 	ttl     time.Duration
 	maxTTL  time.Duration        // longest TTL ever used: bounds revocation entries
 	revoked map[string]time.Time // jti -> when the entry may be forgotten
+	cutoff  time.Time            // tokens issued before it are revoked
 }
 
 // lockedReader serialises reads so that an injected io.Reader that is not
@@ -217,6 +218,22 @@ func (a *Authority) RevokeToken(jti string) error {
 	}
 	a.revoked[jti] = until
 	return nil
+}
+
+// RevokeIssuedBefore revokes every token issued before t (whole seconds,
+// as iat has): the "revoke all issued tokens" switch of an incident.
+func (a *Authority) RevokeIssuedBefore(t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t = t.Truncate(time.Second); t.After(a.cutoff) {
+		a.cutoff = t
+	}
+}
+
+func (a *Authority) issuedBeforeCutoff(iat time.Time) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return iat.Before(a.cutoff)
 }
 
 func (a *Authority) isRevoked(jti string) bool {

@@ -333,6 +333,8 @@ func (a *Authority) checkClaims(wc *wireClaims, kid, base string) (*Claims, erro
 		return nil, invalid("token client is no longer registered for this tenant", nil)
 	case a.isRevoked(wc.ID):
 		return nil, invalid("token revoked", nil)
+	case wc.IssuedAt != nil && a.issuedBeforeCutoff(wc.IssuedAt.Time()):
+		return nil, invalid("token revoked", nil)
 	case a.revokeOnSecret && wc.SecretID != "" && !a.reg.secretLive(wc.ClientID, wc.SecretID, now):
 		return nil, invalid("the client secret that obtained this token is no longer valid", nil)
 	}
