@@ -1113,7 +1113,10 @@ func (d *decoder) step(n *yaml.Node, idx int) Step {
 			}
 			st.GetToken = g
 		},
-		"expect":  func(v *yaml.Node) { st.Expect = d.expect(v, what+".expect") },
+		"expect": func(v *yaml.Node) {
+			d.checkVarsIn(v)
+			st.Expect = d.expect(v, what+".expect")
+		},
 		"capture": func(v *yaml.Node) { captures = v },
 		"repeat":  d.intTo(&st.Repeat, what+".repeat", 1, maxRepeat),
 		"wait":    d.durTo(&st.Wait, what+".wait", maxDuration),

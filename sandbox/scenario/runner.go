@@ -326,6 +326,9 @@ func (run *runner) attempt(ctx context.Context, st *Step) (string, any) {
 		return fmt.Sprintf("body is not JSON (%v): %s", jsonErr, snippet(body)), nil
 	}
 	for _, je := range exp.JSON {
+		if sv, ok := je.Value.(string); ok {
+			je.Value = run.subst(sv)
+		}
 		if r := checkJSON(doc, je); r != "" {
 			return r, nil
 		}

@@ -77,7 +77,7 @@ steps:
     capture: {pid: entry.0.resource.id}
   - name: read captured
     request: {path: "/stu3/Patient/${pid}"}
-    expect: {json: {id: p7, name.0.family: {contains: Smi}}}
+    expect: {json: {id: "${pid}", name.0.family: {contains: Smi}}}
     repeat: 2
   - name: create with vars
     request: {method: POST, path: /stu3/Patient, json: {resourceType: Patient, id: "${pid}", note: "by ${client_id}"}, auth: none}
