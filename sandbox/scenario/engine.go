@@ -256,31 +256,19 @@ func (e *Engine) tick(run *running) {
 }
 
 // fireTimed carries out the time events that are due and reports whether
-// none is left.
+// none is left to wait for.
 func (e *Engine) fireTimed(run *running, now time.Time) bool {
-	if !run.hasTimed {
-		return true
-	}
-	elapsed := now.Sub(run.start)
-	var due []Action
-	left := false
-	run.mu.Lock()
-	for i, ev := range run.events {
-		if ev.At == nil || run.timeFired[i] {
-			continue
-		}
-		if *ev.At <= elapsed {
-			run.timeFired[i] = true
-			due = append(due, ev.Action)
-		} else {
-			left = true
-		}
-	}
-	run.mu.Unlock()
-	for _, a := range due {
+	for _, a := range e.dueTimed(run, now) {
 		e.act(run.s.Name, a, e.opts.DefaultClientID, now)
 	}
-	return !left
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	for i, ev := range run.events {
+		if ev.At != nil && !run.timeFired[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // act carries out one timeline action and returns its journal label.
