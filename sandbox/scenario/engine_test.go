@@ -670,3 +670,26 @@ func TestJournalMiddlewareKeepsFlusherAndHijacker(t *testing.T) {
 		t.Errorf("flusher %t hijacker %t", g[0], g[1])
 	}
 }
+
+func TestOnApplyAndWithoutControls(t *testing.T) {
+	t.Parallel()
+	got := make(chan []string, 1)
+	eng := NewEngine(EngineOptions{
+		Sleep:   func(context.Context, time.Duration) error { return nil },
+		OnApply: func(r *http.Request, applied []string) { got <- applied },
+	})
+	t.Cleanup(eng.DeactivateAll)
+	s := mustLoad(t, head+"rules: [{name: slow, match: {path: /x}, latency: 5ms}]\ntimeline: [{after_requests: 1, action: revoke_tokens}]\n")
+	if err := eng.Activate(s); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(eng.Middleware(backend()))
+	t.Cleanup(srv.Close)
+	if r := doGet(t, srv.Client(), srv.URL+"/x"); r.status != 200 {
+		t.Fatalf("status %d", r.status)
+	}
+	want := []string{"slow: latency 5ms", "timeline revoke_tokens (failed)"}
+	if a := <-got; !reflect.DeepEqual(a, want) {
+		t.Errorf("applied %q, want %q", a, want)
+	}
+}
