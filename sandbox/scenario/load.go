@@ -1185,8 +1185,8 @@ func (d *decoder) request(n *yaml.Node, what string) *StepRequest {
 			}
 		},
 	})
-	if n.Kind == yaml.MappingNode && !strings.HasPrefix(r.Path, "/") {
-		d.addf(n, "%s: path must start with /, got %q", what, r.Path)
+	if n.Kind == yaml.MappingNode && !strings.HasPrefix(r.Path, "/") && !strings.HasPrefix(r.Path, "${") {
+		d.addf(n, "%s: path must start with / (or be a captured URL such as ${next}), got %q", what, r.Path)
 	}
 	if r.Form != nil && r.JSON != nil {
 		d.addf(n, "%s: give form or json, not both", what)

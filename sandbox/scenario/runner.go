@@ -215,7 +215,14 @@ func (run *runner) buildRequest(ctx context.Context, st *Step) (*http.Request, e
 		return req, nil
 	}
 	sr := st.Request
-	target := run.base + run.subst(sr.Path)
+	target := run.subst(sr.Path)
+	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+		target = run.base + target
+	} else if !strings.HasPrefix(target, run.base+"/") {
+		// A captured link (a next page) is followed only on the server
+		// under test, so a scenario cannot send the token elsewhere.
+		return nil, fmt.Errorf("captured URL %s is not on %s", target, run.base)
+	}
 	if len(sr.Query) > 0 {
 		q := url.Values{}
 		for _, kv := range sr.Query {

@@ -76,7 +76,7 @@ steps:
       resource_count: 2
     capture: {pid: entry.0.resource.id}
   - name: read captured
-    request: {path: "/stu3/Patient/${pid}"}
+    request: {path: "${base_url}/stu3/Patient/${pid}"}
     expect: {json: {id: "${pid}", name.0.family: {contains: Smi}}}
     repeat: 2
   - name: create with vars
@@ -230,5 +230,23 @@ func TestWriteJUnitParses(t *testing.T) {
 	}
 	if doc.Suites[0].Cases[2].Skipped == nil {
 		t.Error("skipped case not marked")
+	}
+}
+
+func TestRunFollowsCapturedURLsOnlyOnTheServer(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(partner())
+	t.Cleanup(srv.Close)
+	s := mustLoad(t, `name: u
+description: d
+steps:
+  - get_token: {}
+    capture: {elsewhere: token_type}
+  - request: {path: "${elsewhere}"}
+`)
+	s.Steps[1].Request.Path = "https://elsewhere.example/steal"
+	rep := Run(t.Context(), s, RunOptions{BaseURL: srv.URL, ClientID: "app", ClientSecret: "pw", Tenant: "ten"})
+	if rep.Steps[1].Pass || !strings.Contains(rep.Steps[1].Reason, "is not on "+srv.URL) {
+		t.Errorf("step = %+v", rep.Steps[1])
 	}
 }
