@@ -17,21 +17,21 @@ type pathStep struct {
 // dotted paths. A segment of digits indexes an array.
 func parsePath(p string) ([]pathStep, error) {
 	if p == "" {
-		return nil, errors.New("empty JSON path")
+		return nil, errors.New("empty json path")
 	}
 	if len(p) > 512 {
-		return nil, errors.New("JSON path is longer than 512 characters")
+		return nil, errors.New("json path is longer than 512 characters")
 	}
 	p = strings.ReplaceAll(p, "[", ".")
 	p = strings.ReplaceAll(p, "]", "")
 	var out []pathStep
 	for _, seg := range strings.Split(p, ".") {
 		if seg == "" {
-			return nil, fmt.Errorf("JSON path %q has an empty segment", p)
+			return nil, fmt.Errorf("json path %q has an empty segment", p)
 		}
 		if i, err := strconv.Atoi(seg); err == nil {
 			if i < 0 {
-				return nil, fmt.Errorf("JSON path %q has a negative index", p)
+				return nil, fmt.Errorf("json path %q has a negative index", p)
 			}
 			out = append(out, pathStep{index: i})
 			continue
