@@ -153,6 +153,7 @@ func (s *Server) newFHIRAPIs() []*fhir.API {
 				MaxCount: s.cfg.Limits.MaxCount, MaxBundleEntries: s.cfg.Limits.MaxBundleEntries, MaxQueryParams: 100,
 			},
 			Published: s.cfg.ReferenceDate.Time,
+			Drift:     s.metadataDrift,
 			Now:       s.now,
 			NewID:     s.newID,
 			Logger:    s.log,

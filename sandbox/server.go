@@ -3,10 +3,12 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	"io"
 	"log/slog"
@@ -40,6 +42,10 @@ type Options struct {
 	Now    func() time.Time // default time.Now
 	Rand   io.Reader        // default crypto/rand.Reader
 	Logger *slog.Logger     // default: discard
+	// Sleep is how scenario latency waits (default: a real, cancellable
+	// sleep); an in-process scenario run with a fake clock advances the
+	// clock instead.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Server is one configured sandbox. Create it with New, mount its Handler
@@ -57,6 +63,9 @@ type Server struct {
 	proxies    proxyCache
 	journal    *state.Journal
 	admin      admin.Service
+	engine     *scenario.Engine
+	requests   *scenario.Journal
+	drift      atomic.Pointer[fhir.Drift]
 
 	reqPrefix string        // random per process, so ids from two runs never collide
 	reqSeq    atomic.Uint64 // request counter behind each request id
@@ -104,6 +113,11 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.admin = s.newAdmin()
+	seed := make([]byte, 8)
+	if _, err := io.ReadFull(s.rand, seed); err != nil {
+		return nil, fmt.Errorf("read random seed: %w", err)
+	}
+	s.newScenarioEngine(binary.LittleEndian.Uint64(seed), opts.Sleep)
 	s.apis = s.newFHIRAPIs()
 	s.handler = s.buildHandler()
 	return s, nil
@@ -124,9 +138,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // order, outermost first.
 func (s *Server) buildHandler() http.Handler {
 	var h http.Handler = s.routes()
-	h = s.fhirDispatch(h) // FHIR paths go to their routes unrouted by the mux
-	h = s.cors(h)         // browser clients; preflights answered before auth
-	h = s.logRequests(h)  // one slog line per request, no secrets
+	h = s.fhirDispatch(h)        // FHIR paths go to their routes unrouted by the mux
+	h = s.cors(h)                // browser clients; preflights answered before auth
+	h = s.engine.Middleware(h)   // scenario faults, latency and quirks
+	h = s.requests.Middleware(h) // the request journal (what was asked, what was done)
+	h = s.logRequests(h)         // one slog line per request, no secrets
 	h = s.recoverPanics(h)
 	return h
 }
@@ -139,6 +155,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.mountAuth(mux)
 	s.mountAdmin(mux)
 	s.mountPortal(mux)
+	s.mountScenarios(mux)
 	s.mountFHIR(mux)
 	return mux
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,12 +74,13 @@ type Authority struct {
 	// request pays for the crypto once; claims and live state are checked
 	// on every use all the same.
 	verified verifiedCache
+	gen      atomic.Uint64 // generation of the last token minted
 
 	mu      sync.RWMutex
 	ttl     time.Duration
 	maxTTL  time.Duration        // longest TTL ever used: bounds revocation entries
 	revoked map[string]time.Time // jti -> when the entry may be forgotten
-	cutoff  time.Time            // tokens issued before it are revoked
+	minGen  uint64               // tokens of an earlier generation are revoked
 }
 
 // lockedReader serialises reads so that an injected io.Reader that is not
@@ -220,20 +222,20 @@ func (a *Authority) RevokeToken(jti string) error {
 	return nil
 }
 
-// RevokeIssuedBefore revokes every token issued before t (whole seconds,
-// as iat has): the "revoke all issued tokens" switch of an incident.
-func (a *Authority) RevokeIssuedBefore(t time.Time) {
+// RevokeAllIssued revokes every token issued so far: the "revoke all
+// issued tokens" switch of an incident. Tokens carry a generation number
+// (gen) for it, so a token issued a moment later, even within the same
+// second, stays valid.
+func (a *Authority) RevokeAllIssued() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if t = t.Truncate(time.Second); t.After(a.cutoff) {
-		a.cutoff = t
-	}
+	a.minGen = a.gen.Load() + 1
 }
 
-func (a *Authority) issuedBeforeCutoff(iat time.Time) bool {
+func (a *Authority) revokedGeneration(gen uint64) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return iat.Before(a.cutoff)
+	return gen < a.minGen
 }
 
 func (a *Authority) isRevoked(jti string) bool {

@@ -76,6 +76,7 @@ type wireClaims struct {
 	Tenant   string `json:"tid"`
 	ClientID string `json:"client_id"`
 	SecretID string `json:"secret_id,omitempty"`
+	Gen      uint64 `json:"gen,omitempty"` // see RevokeAllIssued
 }
 
 func (a *Authority) newJTI() (string, error) {
@@ -103,6 +104,7 @@ func (a *Authority) mint(clientID, tid string, extra []string, secretID, base st
 			Expiry: jwt.NewNumericDate(exp), ID: jti,
 		},
 		Scope: scope, Tenant: tid, ClientID: clientID, SecretID: secretID,
+		Gen: a.gen.Add(1),
 	}
 	raw, err := jwt.Signed(k.signer).Claims(wc).Serialize()
 	if err != nil {
@@ -333,7 +335,7 @@ func (a *Authority) checkClaims(wc *wireClaims, kid, base string) (*Claims, erro
 		return nil, invalid("token client is no longer registered for this tenant", nil)
 	case a.isRevoked(wc.ID):
 		return nil, invalid("token revoked", nil)
-	case wc.IssuedAt != nil && a.issuedBeforeCutoff(wc.IssuedAt.Time()):
+	case a.revokedGeneration(wc.Gen):
 		return nil, invalid("token revoked", nil)
 	case a.revokeOnSecret && wc.SecretID != "" && !a.reg.secretLive(wc.ClientID, wc.SecretID, now):
 		return nil, invalid("the client secret that obtained this token is no longer valid", nil)

@@ -27,6 +27,7 @@ Examples:
   fhirsandbox serve --listen 127.0.0.1:0            # any free port
   fhirsandbox serve --config sandbox.yaml --fhir-version dstu2
   fhirsandbox serve --state sandbox.state          # clients, secrets and writes survive a restart
+  fhirsandbox serve --scenario slow-ehr --scenario my-faults.yaml
   FHIRSANDBOX_PUBLIC_URL=https://abc.ngrok.app fhirsandbox serve`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config `FILE` (default: the built-in configuration, see sandbox.yaml)", EnvVars: []string{"FHIRSANDBOX_CONFIG"}},
@@ -35,6 +36,7 @@ Examples:
 			&ucli.StringFlag{Name: "public-url", Usage: "public base `URL` such as https://abc.ngrok.app (config: public_url)", EnvVars: []string{"FHIRSANDBOX_PUBLIC_URL"}},
 			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
 			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
+			&ucli.StringSliceFlag{Name: "scenario", Usage: "switch on a built-in scenario `NAME` or a scenario FILE for live traffic (repeatable)", EnvVars: []string{"FHIRSANDBOX_SCENARIO"}},
 			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants and written resources across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
 		},
 		Action: serveAction,
@@ -114,6 +116,16 @@ func serveAction(c *ucli.Context) error {
 		return err
 	}
 	defer srv.Close()
+	for _, arg := range c.StringSlice("scenario") {
+		sc, err := loadScenario(arg)
+		if err != nil {
+			return usagef("--scenario: %v", err)
+		}
+		if err := srv.ActivateScenario(sc); err != nil {
+			return usagef("--scenario %s: %v", arg, err)
+		}
+		logger.Info("scenario active", "name", sc.Name)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
