@@ -147,11 +147,15 @@ func loadScenario(arg string) (*scenario.Scenario, error) {
 }
 
 func scenarioRun(c *ucli.Context) error {
-	if c.NArg() == 0 {
+	args, err := interspersed(c)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
 		return usagef("scenario run: want at least one NAME or FILE")
 	}
 	var scs []*scenario.Scenario
-	for _, arg := range c.Args().Slice() {
+	for _, arg := range args {
 		sc, err := loadScenario(arg)
 		if err != nil {
 			return usagef("%v", err)
