@@ -79,6 +79,21 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, envConfig{})
+}
+
+// envConfig adds to the miniature sandbox: more portal options, more
+// routes, middleware around the whole mux (as the server's chain wraps
+// its route table) and the stream heartbeat.
+type envConfig struct {
+	options   func(*Options)
+	routes    func(*http.ServeMux)
+	wrap      func(http.Handler) http.Handler
+	heartbeat time.Duration
+}
+
+func newEnvWith(t *testing.T, cfg envConfig) *env {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	tenants := tenant.NewRegistry(func(tenant.Tenant, string) (*store.Store, error) {
 		return nil, errors.New("no stores in portal tests")
@@ -96,14 +111,27 @@ func newEnv(t *testing.T) *env {
 	}
 	svc := admin.New(admin.Options{Clients: authority.Registry(), Tenants: tenants})
 	logs := &lockedBuffer{}
-	h := New(Options{
+	o := Options{
 		Service: svc, AdminToken: testToken, Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), PublicBase: base,
-	})
+	}
+	if cfg.options != nil {
+		cfg.options(&o)
+	}
+	if cfg.heartbeat == 0 {
+		cfg.heartbeat = DefaultHeartbeat
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/portal/", h)
+	mux.Handle("/portal/", newHandler(o, cfg.heartbeat))
 	mux.Handle("/token", authority.Token())
-	srv = httptest.NewServer(mux)
+	if cfg.routes != nil {
+		cfg.routes(mux)
+	}
+	var h http.Handler = mux
+	if cfg.wrap != nil {
+		h = cfg.wrap(h)
+	}
+	srv = httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
 	return &env{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
@@ -28,8 +29,11 @@ const Prefix = "/portal/"
 const (
 	DefaultIdleTimeout = 30 * time.Minute
 	DefaultMaxSession  = 12 * time.Hour
-	maxFormBytes       = 64 << 10
-	cookieName         = "fhirsandbox_portal"
+	// DefaultHeartbeat is how often an idle request stream sends a comment
+	// line, so proxies keep it open and a gone client is noticed.
+	DefaultHeartbeat = 15 * time.Second
+	maxFormBytes     = 64 << 10
+	cookieName       = "fhirsandbox_portal"
 )
 
 //go:embed templates/*.html assets/*
@@ -56,6 +60,29 @@ type Options struct {
 	// DefaultIdleTimeout); MaxSession ends any session that old (default
 	// DefaultMaxSession).
 	IdleTimeout, MaxSession time.Duration
+	// Scenarios switches scenarios on live traffic; nil hides the page.
+	Scenarios ScenarioSwitch
+	// Journal is the request journal the requests page shows and streams;
+	// nil hides the page.
+	Journal *scenario.Journal
+	// Done, when closed, ends every open request stream: close it when the
+	// server begins to shut down, or http.Server.Shutdown waits for the
+	// streams until its deadline. Nil: streams end when their client goes.
+	Done <-chan struct{}
+}
+
+// ScenarioSwitch is what the scenarios page needs of the scenario engine.
+type ScenarioSwitch interface {
+	Scenarios() ([]ScenarioInfo, error) // the built-in library
+	Active() []string
+	Activate(name string) error
+	Deactivate(name string) bool
+}
+
+// ScenarioInfo describes one scenario of the library.
+type ScenarioInfo struct {
+	Name, Description      string
+	Rules, Timeline, Steps int
 }
 
 type portal struct {
@@ -70,12 +97,21 @@ type portal struct {
 	throttle    *throttle
 	pages       map[string]*template.Template
 	css, js     []byte
+	reqJS       []byte
+	scen        ScenarioSwitch
+	journal     *scenario.Journal
+	done        <-chan struct{}
+	heartbeat   time.Duration
 }
 
 // New returns the portal's handler, to be mounted at Prefix. It panics
 // when Options.Service is nil or an embedded template does not parse:
 // both are programming mistakes caught by the tests.
 func New(o Options) http.Handler {
+	return newHandler(o, DefaultHeartbeat)
+}
+
+func newHandler(o Options, heartbeat time.Duration) http.Handler {
 	if o.Service == nil {
 		panic("portal: Options.Service is required")
 	}
@@ -108,6 +144,8 @@ func New(o Options) http.Handler {
 		pages:    parsePages(),
 		css:      mustRead("assets/portal.css"),
 		js:       mustRead("assets/portal.js"),
+		reqJS:    mustRead("assets/requests.js"),
+		scen:     o.Scenarios, journal: o.Journal, done: o.Done, heartbeat: heartbeat,
 	}
 
 	mux := http.NewServeMux()
@@ -129,6 +167,16 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /portal/tenants/{id}", p.authed(p.tenantPage))
 	mux.HandleFunc("POST /portal/tenants/{id}", p.authed(p.updateTenant))
 	mux.HandleFunc("POST /portal/tenants/{id}/delete", p.authed(p.removeTenant))
+	if p.scen != nil {
+		mux.HandleFunc("GET /portal/scenarios", p.authed(p.scenariosPage))
+		mux.HandleFunc("POST /portal/scenarios/{name}/activate", p.authed(p.activateScenario))
+		mux.HandleFunc("POST /portal/scenarios/{name}/deactivate", p.authed(p.deactivateScenario))
+	}
+	if p.journal != nil {
+		mux.HandleFunc("GET /portal/assets/requests.js", p.asset("text/javascript; charset=utf-8", p.reqJS))
+		mux.HandleFunc("GET /portal/requests", p.authed(p.requestsPage))
+		mux.HandleFunc("GET /portal/requests/stream", p.requestStream)
+	}
 	mux.HandleFunc("GET /portal/", p.notFound)
 
 	cop := http.NewCrossOriginProtection()
@@ -150,7 +198,7 @@ func mustRead(name string) []byte {
 
 // parsePages parses each page together with layout.html.
 func parsePages() map[string]*template.Template {
-	pageNames := []string{"signin", "dashboard", "client", "tenant", "secret", "confirm", "error"}
+	pageNames := []string{"signin", "dashboard", "client", "tenant", "secret", "confirm", "error", "scenarios", "requests"}
 	funcs := template.FuncMap{
 		"when": fmtTime,
 		"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
@@ -196,7 +244,7 @@ func scheme(r *http.Request) string {
 }
 
 func setSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -229,11 +277,40 @@ type view struct {
 	TokenURL string
 	SignedIn bool
 	Notice   string
+	Nav      []navLink
 	Page     any
+}
+
+// navLink is one entry of the header navigation.
+type navLink struct {
+	Href, Label string
+	Current     bool
+}
+
+// nav lists the pages the header links to, marking the one at path.
+func (p *portal) nav(path string) []navLink {
+	links := []navLink{{Href: Prefix, Label: "Clients and tenants"}}
+	if p.scen != nil {
+		links = append(links, navLink{Href: Prefix + "scenarios", Label: "Scenarios"})
+	}
+	if p.journal != nil {
+		links = append(links, navLink{Href: Prefix + "requests", Label: "Requests"})
+	}
+	for i := range links {
+		if links[i].Href == Prefix {
+			links[i].Current = path == Prefix || strings.HasPrefix(path, Prefix+"clients/") || strings.HasPrefix(path, Prefix+"tenants/")
+		} else {
+			links[i].Current = path == links[i].Href || strings.HasPrefix(path, links[i].Href+"/")
+		}
+	}
+	return links
 }
 
 func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page, title string, signedIn bool, notice string, data any) {
 	v := view{Name: p.name, Title: title, TokenURL: strings.TrimSuffix(p.base(r), "/") + "/token", SignedIn: signedIn, Notice: notice, Page: data}
+	if signedIn {
+		v.Nav = p.nav(r.URL.Path)
+	}
 	var buf bytes.Buffer
 	if err := p.pages[page].Execute(&buf, v); err != nil {
 		p.log.Error("portal: render page", "page", page, "err", err)

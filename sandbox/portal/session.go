@@ -106,6 +106,15 @@ func (s *sessions) touch(id string, now time.Time) bool {
 	return true
 }
 
+// alive reports whether id names a live session without extending it: a
+// page left open on a stream does not keep a session going forever.
+func (s *sessions) alive(id string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.m[id]
+	return v != nil && v.live(now)
+}
+
 func (s *sessions) delete(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
