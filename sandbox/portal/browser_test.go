@@ -24,12 +24,7 @@ const chromiumPath = "/usr/bin/chromium"
 //
 // With PORTAL_SCREENSHOTS=DIR it also saves full-page PNGs of each step.
 func TestBrowserRotation(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing; CI must install it (apt-get install -y chromium)", chromiumPath)
-		}
-		t.Skipf("%s not found: install it with `apt-get install -y chromium` to run the browser test", chromiumPath)
-	}
+	needChromium(t)
 	t.Parallel()
 	e := newEnv(t)
 	// Another client, so the list has more than one row and a revoked badge.
@@ -51,20 +46,7 @@ func TestBrowserRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1366, 900),
-	}
+	opts := chromeOptions(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
@@ -199,5 +181,131 @@ func TestBrowserRotation(t *testing.T) {
 	}
 	if strings.Contains(body, oldSecret) || strings.Contains(body, newSecret) {
 		t.Fatal("the secret page shows a secret a second time")
+	}
+}
+
+// needChromium skips a browser test where Chromium is missing (CI must
+// have it).
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing; CI must install it (apt-get install -y chromium)", chromiumPath)
+		}
+		t.Skipf("%s not found: install it with `apt-get install -y chromium` to run the browser test", chromiumPath)
+	}
+}
+
+func chromeOptions(t *testing.T) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900),
+	}
+}
+
+// TestBrowserLivePages switches a scenario on from the scenarios page and
+// watches the requests page in headless Chromium: a request made to the
+// server while the page is open appears as a new row through the event
+// stream, with its fault, and the pause button holds rows back.
+//
+// With PORTAL_SCREENSHOTS=DIR it also saves full-page PNGs of both pages.
+func TestBrowserLivePages(t *testing.T) {
+	needChromium(t)
+	t.Parallel()
+	le := newLiveEnv(t, DefaultHeartbeat)
+	// Some traffic before the page opens, rendered server-side.
+	for _, p := range []string{"/stu3/metadata", "/stu3/Observation?patient=pat-1&category=vital-signs", "/dstu2/Encounter?patient=pat-2&access_token=abc", "/stu3/<script>alert(1)</script>"} {
+		le.fhirGet(p)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, chromeOptions(t)...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	shots := os.Getenv("PORTAL_SCREENSHOTS")
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if shots == "" {
+				return nil
+			}
+			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+		})
+	}
+	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, steps...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	do("sign in and switch a scenario on",
+		chromedp.Navigate(le.srv.URL+"/portal/"),
+		chromedp.WaitVisible(css(`#token`)),
+		chromedp.SendKeys(css(`#token`), testToken),
+		chromedp.Click(css(`form[action="/portal/signin"] button`)),
+		chromedp.WaitVisible(css(`#clients`)),
+		chromedp.Click(css(`nav a[href="/portal/scenarios"]`)),
+		chromedp.WaitVisible(css(`#scenarios`)),
+		chromedp.Click(css(`form[action="/portal/scenarios/demo-outage/activate"] button`)),
+		chromedp.WaitVisible(css(`form[action="/portal/scenarios/demo-outage/deactivate"]`)),
+		shot("10-scenarios"),
+	)
+	if got := le.engine.Active(); len(got) != 1 || got[0] != "demo-outage" {
+		t.Fatalf("active after the click: %v", got)
+	}
+	do("open the requests page",
+		chromedp.Click(css(`nav a[href="/portal/requests"]`)),
+		chromedp.WaitVisible(css(`#stream-state.live`)),
+	)
+	if got := le.fhirGet("/stu3/Patient?name=chalmers"); got != http.StatusServiceUnavailable {
+		t.Fatalf("patient search under demo-outage: %d", got)
+	}
+	do("see the row appear",
+		chromedp.WaitVisible(css(`#request-rows tr:first-child .status.s5xx`)),
+		shot("11-requests"),
+	)
+	row, err := chromedp.Run(bctx, chromedp.Text(css(`#request-rows tr:first-child`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(row, "/stu3/Patient?name=chalmers") || !strings.Contains(row, "503") || !strings.Contains(row, "patients down") {
+		t.Fatalf("new row: %q", row)
+	}
+	do("pause holds rows back",
+		chromedp.Click(css(`#pause`)),
+		chromedp.WaitVisible(css(`#pause[aria-pressed="true"]`)),
+	)
+	le.fhirGet("/stu3/Observation?while=paused")
+	do("the held row shows on resume",
+		chromedp.WaitVisible(css(`#pause[data-held="1"]`)),
+		chromedp.Click(css(`#pause`)),
+		chromedp.WaitVisible(css(`#request-rows tr:first-child .status.s2xx`)),
+	)
+	if row, err := chromedp.Run(bctx, chromedp.Text(css(`#request-rows tr:first-child`))); err != nil || !strings.Contains(row, "while=paused") {
+		t.Fatalf("row after resume: %q %v", row, err)
+	}
+	body, err := chromedp.Run(bctx, chromedp.OuterHTML(css(`body`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "access_token=abc") {
+		t.Fatal("the requests page shows an injected element or a token")
 	}
 }

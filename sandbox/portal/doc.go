@@ -2,7 +2,12 @@
 // pages under /portal/ where an administrator signs in with the admin
 // token, registers OAuth clients, issues, expires, revokes and deletes
 // their secrets, and maps tenant GUIDs to synthetic hospitals or upstream
-// FHIR servers. Every change goes through admin.Service.
+// FHIR servers. Every change goes through admin.Service. With
+// Options.Scenarios it also lists the scenario library and switches
+// scenarios on live traffic (/portal/scenarios); with Options.Journal it
+// shows recent requests and streams new ones to the page as server-sent
+// events (/portal/requests, /portal/requests/stream), rendering only the
+// journal's already-redacted entry fields.
 //
 // Security model: the portal answers loopback callers only unless
 // Options.AllowRemote is set; every state-changing request is a POST

@@ -29,10 +29,18 @@ type scenariosPage struct {
 	Active int
 }
 
-func firstLine(s string) string {
+// summary is the description's first line, cut to its first sentence
+// when that line is a whole folded paragraph (the page's title attribute
+// carries the rest).
+func summary(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = strings.TrimSpace(s[:i])
+	}
+	if len(s) > 120 {
+		if i := strings.Index(s, ". "); i > 0 {
+			s = s[:i+1]
+		}
 	}
 	return s
 }
@@ -47,7 +55,7 @@ func (p *portal) scenariosPage(w http.ResponseWriter, r *http.Request, sid strin
 	active := p.scen.Active()
 	d := scenariosPage{Active: len(active)}
 	for _, s := range lib {
-		d.Rows = append(d.Rows, scenarioRow{ScenarioInfo: s, Summary: firstLine(s.Description), Active: slices.Contains(active, s.Name), InLibrary: true})
+		d.Rows = append(d.Rows, scenarioRow{ScenarioInfo: s, Summary: summary(s.Description), Active: slices.Contains(active, s.Name), InLibrary: true})
 	}
 	// A scenario switched on through the admin API from its own file is
 	// listed too, so it can be switched off here.

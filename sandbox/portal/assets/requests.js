@@ -89,6 +89,7 @@
       pauseBtn.textContent = "Pause";
       show(held);
       held = [];
+      pauseBtn.setAttribute("data-held", "0");
     }
   });
 
@@ -108,6 +109,7 @@
       held.push(e);
       if (held.length > MAX_ROWS) { held.shift(); }
       pauseBtn.textContent = "Resume (" + held.length + " new)";
+      pauseBtn.setAttribute("data-held", String(held.length));
       return;
     }
     show([e]);
