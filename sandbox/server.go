@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,12 @@ type Server struct {
 	requests   *scenario.Journal
 	drift      atomic.Pointer[fhir.Drift]
 
+	// streamsDone closes when shutdown starts: long-lived streams (the
+	// portal's live request page) end then instead of holding shutdown
+	// until its deadline.
+	streamsDone chan struct{}
+	streamsOnce sync.Once
+
 	reqPrefix string        // random per process, so ids from two runs never collide
 	reqSeq    atomic.Uint64 // request counter behind each request id
 }
@@ -78,7 +85,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger}
+	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger, streamsDone: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -193,6 +200,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { s.streamsOnce.Do(func() { close(s.streamsDone) }) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -105,6 +105,9 @@ func (s *Server) mountPortal(mux *http.ServeMux) {
 		Logger:      s.log,
 		PublicBase:  s.PublicBase,
 		AllowRemote: s.cfg.Admin.AllowRemote,
+		Scenarios:   portal.EngineScenarios(s.engine, BuiltinScenarios),
+		Journal:     s.requests,
+		Done:        s.streamsDone,
 	}))
 }
 
