@@ -68,8 +68,7 @@ func (s *Server) newID() string {
 }
 
 // newTenants registers the configured tenants and builds the local ones'
-// stores for both releases, so a bad fixture fails the start, not the
-// first request.
+// stores of the default release.
 func (s *Server) newTenants() (*tenant.Registry, error) {
 	reg := tenant.NewRegistry(s.buildStore)
 	for _, tc := range s.cfg.Tenants {
@@ -77,15 +76,16 @@ func (s *Server) newTenants() (*tenant.Registry, error) {
 			return nil, err
 		}
 	}
+	// the default release is built now, so a bad fixture fails the start;
+	// the other is built on its first request (a large population costs
+	// memory per release)
 	var errs []error
 	for _, t := range reg.List() {
 		if t.Upstream != "" {
 			continue
 		}
-		for _, v := range fhir.Versions() {
-			if _, err := reg.Store(t.ID, v.Name()); err != nil {
-				errs = append(errs, err)
-			}
+		if _, err := reg.Store(t.ID, s.cfg.FHIRVersion); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return reg, errors.Join(errs...)

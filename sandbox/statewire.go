@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -56,14 +55,21 @@ func (s *Server) restoreState() error {
 		}
 	}
 	s.journal = j
+	// stores built so far (the default release, and any a replayed write
+	// needed) get their hook now; stores built later get it in buildStore
+	type key struct{ tenant, release string }
+	built := map[key]bool{}
+	for _, w := range snap.Writes {
+		built[key{w.Tenant, w.Release}] = true
+	}
 	for _, t := range s.tenants.List() {
-		if t.Upstream != "" {
-			continue
+		if t.Upstream == "" {
+			built[key{t.ID, s.cfg.FHIRVersion}] = true
 		}
-		for _, v := range fhir.Versions() {
-			if st, err := s.tenants.Store(t.ID, v.Name()); err == nil {
-				s.journalWrites(st, t.ID, v.Name())
-			}
+	}
+	for k := range built {
+		if st, err := s.tenants.Store(k.tenant, k.release); err == nil {
+			s.journalWrites(st, k.tenant, k.release)
 		}
 	}
 	s.log.Info("state restored", "file", s.cfg.StateFile, "writes", len(snap.Writes))

@@ -56,6 +56,11 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if st, b := do(srv1, "PUT", "/stu3/Patient/kept", tok, "application/fhir+json", `{"resourceType":"Patient","id":"kept","gender":"other"}`); st != 201 {
 		t.Fatalf("write: %d %s", st, b)
 	}
+	// the release that is not the default is built on first use: its
+	// writes are journalled too
+	if st, b := do(srv1, "PUT", "/dstu2/Patient/kept2", tok, "application/json+fhir", `{"resourceType":"Patient","id":"kept2","gender":"female"}`); st != 201 {
+		t.Fatalf("dstu2 write: %d %s", st, b)
+	}
 	st, b := do(srv1, "POST", "/admin/api/clients", cfg.Admin.Token, "application/json", `{"name":"Kept app","tenants":["*"]}`)
 	if st != 201 && st != 200 {
 		t.Fatalf("create client: %d %s", st, b)
@@ -81,6 +86,9 @@ func TestStateSurvivesRestart(t *testing.T) {
 	tok2 := token(srv2, created.Client.ID, created.Secret.Value)
 	if st, b := do(srv2, "GET", "/stu3/Patient/kept", tok2, "", ""); st != 200 || !strings.Contains(string(b), `"gender":"other"`) {
 		t.Errorf("written resource after restart: %d %s", st, b)
+	}
+	if st, b := do(srv2, "GET", "/dstu2/Patient/kept2", tok2, "", ""); st != 200 || !strings.Contains(string(b), `"gender":"female"`) {
+		t.Errorf("dstu2 write after restart: %d %s", st, b)
 	}
 	if st, _ := do(srv2, "GET", "/stu3/Patient/pat-1", tok2, "", ""); st != 200 {
 		t.Errorf("generated data after restart: %d", st)

@@ -67,11 +67,12 @@ type Drift struct {
 
 // API serves one FHIR release under /{name}.
 type API struct {
-	o         Options
-	defs      store.Definitions
-	prefix    string
-	types     map[string]bool
-	protected http.Handler
+	o           Options
+	contentType []string
+	defs        store.Definitions
+	prefix      string
+	types       map[string]bool
+	protected   http.Handler
 }
 
 // NewAPI returns the FHIR REST API of one release.
@@ -82,7 +83,8 @@ func NewAPI(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{o: o, prefix: "/" + o.Version.Name(), types: map[string]bool{}, defs: o.Version.SearchParams()}
+	a := &API{o: o, prefix: "/" + o.Version.Name(), types: map[string]bool{}, defs: o.Version.SearchParams(),
+		contentType: []string{o.Version.MediaType() + "; charset=utf-8"}}
 	for typ := range a.defs {
 		a.types[typ] = true
 	}

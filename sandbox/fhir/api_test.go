@@ -37,6 +37,15 @@ type apiFixture struct {
 
 func newAPIFixture(t testing.TB, v Version, patients int) *apiFixture {
 	t.Helper()
+	f := buildAPIFixture(t, v, patients)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// buildAPIFixture is newAPIFixture without the cleanup: the caller closes
+// it (benchmarks free a large population before building the next).
+func buildAPIFixture(t testing.TB, v Version, patients int) *apiFixture {
+	t.Helper()
 	h, err := seed.NewHospital(seed.Options{Seed: 42, Tenant: testTenant, Patients: patients, ReferenceDate: apiRefDate})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +70,6 @@ func newAPIFixture(t testing.TB, v Version, patients int) *apiFixture {
 	mux.Handle(f.api.Prefix()+"/", f.api)
 	mux.Handle(f.api.Prefix(), f.api)
 	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
 	return f
 }
 

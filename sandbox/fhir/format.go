@@ -95,11 +95,15 @@ func (a *API) readCapped(r *http.Request) ([]byte, *Error) {
 	return b, nil
 }
 
+var nosniff = []string{"nosniff"}
+
 // write sends a FHIR JSON body, indented when _pretty=true.
 func (a *API) write(w http.ResponseWriter, r *http.Request, f format, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", a.o.Version.MediaType()+"; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	// canonical keys and shared values: set on every response, so no
+	// per-request allocation (the slices are never modified)
+	h["Content-Type"] = a.contentType
+	h["X-Content-Type-Options"] = nosniff
 	if f.pretty {
 		var buf bytes.Buffer
 		if json.Indent(&buf, body, "", "  ") == nil {

@@ -262,8 +262,9 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.St
 func etag(d *store.Doc) string { return `W/"` + strconv.Itoa(d.Version) + `"` }
 
 func setVersionHeaders(w http.ResponseWriter, d *store.Doc) {
-	w.Header().Set("ETag", etag(d))
-	w.Header().Set("Last-Modified", d.Updated.UTC().Format(http.TimeFormat))
+	h := w.Header()
+	h["Etag"] = []string{etag(d)}
+	h["Last-Modified"] = []string{d.Updated.UTC().Format(http.TimeFormat)}
 }
 
 // lastModified is a Bundle response's lastModified element.

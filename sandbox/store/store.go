@@ -38,6 +38,25 @@ type Store struct {
 	tables map[string]*table
 	seq    uint64
 	hook   func([]Op) error
+	// strs interns index strings (code systems, codes, folded names,
+	// references): a population repeats the same few thousand values
+	// millions of times, and one copy each is enough.
+	strs map[string]string
+}
+
+// internLocked returns the store's copy of v; s.mu must be held.
+func (s *Store) internLocked(v string) string {
+	if v == "" {
+		return ""
+	}
+	if c, ok := s.strs[v]; ok {
+		return c
+	}
+	if s.strs == nil {
+		s.strs = make(map[string]string)
+	}
+	s.strs[v] = v
+	return v
 }
 
 // SetWriteHook installs a function called with every write (puts as Ops
@@ -213,7 +232,11 @@ func (s *Store) indexValues(p *parsed) []value {
 // putLocked stores a parsed resource with its index values; s.mu must be
 // held for writing.
 func (s *Store) putLocked(p *parsed, vals []value, id string, updated time.Time) (PutResult, error) {
-	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond), vals: vals}
+	for i := range vals {
+		v := &vals[i]
+		v.str, v.system, v.text = s.internLocked(v.str), s.internLocked(v.system), s.internLocked(v.text)
+	}
+	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond), vals: slices.Clip(vals)}
 	t := s.table(p.typ)
 	old := t.byID[id]
 	d.Version = 1
