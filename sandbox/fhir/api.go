@@ -88,11 +88,12 @@ func NewAPI(o Options) *API {
 	for typ := range a.defs {
 		a.types[typ] = true
 	}
-	var h http.Handler = http.HandlerFunc(a.serveProtected)
 	if o.Protect != nil {
-		h = o.Protect(h)
+		a.protected = o.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			segs, _ := a.segments(r) // checked in ServeHTTP
+			a.route(w, r, segs)
+		}))
 	}
-	a.protected = h
 	return a
 }
 
@@ -137,7 +138,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.smartConfiguration(w, r)
 		return
 	}
-	a.protected.ServeHTTP(w, r)
+	if a.protected != nil {
+		a.protected.ServeHTTP(w, r)
+		return
+	}
+	a.route(w, r, segs)
 }
 
 // segments splits the path under the prefix into unescaped segments.
@@ -174,9 +179,8 @@ func (a *API) allow(w http.ResponseWriter, r *http.Request, allowed string) bool
 
 func (a *API) fail(w http.ResponseWriter, e *Error) { WriteError(w, a.o.Version, e) }
 
-// serveProtected routes everything but metadata, after Protect.
-func (a *API) serveProtected(w http.ResponseWriter, r *http.Request) {
-	segs, _ := a.segments(r) // already checked in ServeHTTP
+// route serves everything but metadata (after Protect, when set).
+func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 	f, ferr := parseFormat(r)
 	if ferr != nil {
 		a.fail(w, ferr)

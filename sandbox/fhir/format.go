@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -33,8 +34,12 @@ func isXMLType(t string) bool {
 // parseFormat reads _format, _pretty and Accept. Only JSON is served:
 // asking for XML (or only for something else) is 406.
 func parseFormat(r *http.Request) (format, *Error) {
-	q := r.URL.Query()
-	f := format{pretty: q.Get("_pretty") == "true"}
+	var f format
+	var q url.Values
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+		f.pretty = q.Get("_pretty") == "true"
+	}
 	if v := q.Get("_format"); v != "" {
 		mt, _, err := mime.ParseMediaType(v)
 		if err != nil {
