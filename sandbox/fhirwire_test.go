@@ -198,6 +198,31 @@ func TestTenantIsolation(t *testing.T) {
 			if st, _, _ := p.fhir("GET", "/"+release+"/Patient/"+id, a, ""); st != 200 {
 				t.Errorf("A lost its write: %d", st)
 			}
+			// B writing the same id makes B's own resource; A's is untouched
+			if st, _, _ := p.fhir("PUT", "/"+release+"/Patient/"+id, b, `{"resourceType":"Patient","id":"`+id+`","gender":"unknown"}`); st != 201 {
+				t.Errorf("B's write of the same id: %d (want 201: created in B)", st)
+			}
+			if _, _, m := p.fhir("GET", "/"+release+"/Patient/"+id, a, ""); m["gender"] == "unknown" {
+				t.Errorf("B's write reached A's resource")
+			}
+		}
+		// paging links and _include replayed with B's token stay in B
+		_, _, page := p.fhir("GET", "/"+release+"/Patient?_count=2&_include=Patient:organization", a, "")
+		for _, l := range page["link"].([]any) {
+			lm := l.(map[string]any)
+			if lm["relation"] != "next" {
+				continue
+			}
+			u := strings.TrimPrefix(lm["url"].(string), p.srv.URL)
+			_, _, ma := p.fhir("GET", u, a, "")
+			_, _, mb := p.fhir("GET", u, b, "")
+			for _, rb := range clinicalResources(mb) {
+				for _, ra := range clinicalResources(ma) {
+					if rb["id"] == ra["id"] && fmt.Sprint(rb["name"]) == fmt.Sprint(ra["name"]) && ra["name"] != nil {
+						t.Errorf("A's paging link shows B A's patient %v", ra["id"])
+					}
+				}
+			}
 		}
 	}
 }
@@ -222,4 +247,18 @@ func clinicalResources(m map[string]any) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+func TestAuthorizeExplainsClientCredentials(t *testing.T) {
+	t.Parallel()
+	p := newPartner(t)
+	res, err := http.Get(p.srv.URL + "/authorize?response_type=code&client_id=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 400 || !strings.Contains(string(b), `"error":"unsupported_response_type"`) || res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("authorize: %d %s", res.StatusCode, b)
+	}
 }

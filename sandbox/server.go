@@ -175,6 +175,7 @@ func (s *Server) mountAuth(mux *http.ServeMux) {
 	mux.Handle("/token/introspect", s.auth.Introspect())
 	mux.Handle("/token/revoke", s.auth.Revoke())
 	mux.Handle("GET /.well-known/jwks.json", s.auth.JWKS())
+	mux.HandleFunc("/authorize", handleAuthorize)
 }
 
 // mountFHIR documents where the FHIR API lives: /dstu2 and /stu3 are
@@ -220,4 +221,16 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// handleAuthorize answers the authorize URL the SMART oauth-uris extension
+// requires: this partner issues tokens by client credentials only, so
+// there is no interactive authorization; a client that comes here is told
+// so in an RFC 6749 error body rather than left with a 404.
+func handleAuthorize(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = io.WriteString(w, `{"error":"unsupported_response_type","error_description":"this server issues tokens by the client credentials grant only: POST grant_type=client_credentials to the token URL"}`)
 }

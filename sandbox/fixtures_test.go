@@ -1,0 +1,72 @@
+package sandbox
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/seed"
+)
+
+// TestFixturesLoadedAtStart loads generate's output (a transaction Bundle)
+// and an ndjson file into a tenant through the config, then reads them
+// over FHIR; a broken fixture stops the start with its position.
+func TestFixturesLoadedAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h, err := seed.NewHospital(seed.Options{Seed: 9, Tenant: FabrikamTenant, Patients: 3, ReferenceDate: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle bytes.Buffer
+	if err := fhir.WriteTransactionBundle(&bundle, fhir.STU3{}, h, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	bundleFile := filepath.Join(dir, "hospital.json")
+	ndjsonFile := filepath.Join(dir, "extra.ndjson")
+	os.WriteFile(bundleFile, bundle.Bytes(), 0o600)
+	os.WriteFile(ndjsonFile, []byte(`{"resourceType":"Patient","id":"fixture-1","gender":"female"}`+"\n"+`{"resourceType":"Patient","gender":"male"}`+"\n"), 0o600)
+
+	cfg := DefaultConfig()
+	cfg.Auth.Required = false // the open "EHR mode": the first tenant serves
+	cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "Fixture clinic", Fixtures: []string{bundleFile, ndjsonFile}}}
+	cfg.Clients[0].Tenants = []string{"*"}
+	s, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	get := func(path string) (int, string) {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if st, b := get("/stu3/Patient/pat-2"); st != 200 || !strings.Contains(b, h.Patient(1).Patient.MRN) {
+		t.Errorf("generated patient from the Bundle fixture: %d %.200s", st, b)
+	}
+	if st, b := get("/stu3/Patient/fixture-1"); st != 200 || !strings.Contains(b, `"gender":"female"`) {
+		t.Errorf("ndjson fixture: %d %s", st, b)
+	}
+	if st, b := get("/stu3/Patient?gender=male&_summary=count"); st != 200 || !strings.Contains(b, `"total":`) {
+		t.Errorf("count: %d %s", st, b)
+	}
+
+	bad := filepath.Join(dir, "bad.ndjson")
+	os.WriteFile(bad, []byte(`{"resourceType":"Patient","id":"ok"}`+"\n"+`{"resourceType":"Patient","id":"a","id":"b"}`+"\n"), 0o600)
+	cfg.Tenants[0].Fixtures = []string{bad}
+	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "value 2") || !strings.Contains(err.Error(), "duplicate") {
+		t.Errorf("bad fixture: %v", err)
+	}
+}
