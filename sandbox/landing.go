@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"embed"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 	"html/template"
 	"net/http"
 	"strings"
@@ -26,8 +27,9 @@ type indexData struct {
 	Bases        []indexBase
 	DefaultBase  string
 	TokenURL     string
+	PortalURL    string
 	AuthRequired bool
-	Tenants      []TenantConfig
+	Tenants      []tenant.Tenant
 	TenantID     string
 	ClientID     string
 }
@@ -44,10 +46,14 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	base := s.PublicBase(r)
 	d := indexData{
 		TokenURL:     base + "/token",
+		PortalURL:    base + "/portal/",
 		AuthRequired: s.cfg.Auth.Required,
-		Tenants:      s.cfg.Tenants,
-		TenantID:     s.cfg.Tenants[0].ID,
+		Tenants:      s.tenants.List(), // as mapped now, portal changes included
+		TenantID:     "TENANT_GUID",
 		ClientID:     "CLIENT_ID",
+	}
+	if len(d.Tenants) > 0 {
+		d.TenantID = d.Tenants[0].ID
 	}
 	if len(s.cfg.Clients) > 0 {
 		d.ClientID = s.cfg.Clients[0].ID
