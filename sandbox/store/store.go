@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ type Doc struct {
 	Updated time.Time
 	JSON    []byte // the stored bytes, meta included; written out as-is
 	seq     uint64 // creation order, kept across updates
+	pos     int    // place in its table's byPos, kept across updates
 	vals    []value
 }
 
@@ -83,6 +85,7 @@ func (s *Store) runHook(ops ...Op) error {
 type table struct {
 	params []Param
 	byID   map[string]*Doc
+	byPos  []*Doc         // every resource in creation order; nil where deleted
 	gone   map[string]int // deleted ids -> last version
 	exact  []map[string][]*Doc
 	strs   []map[string][]*Doc
@@ -261,6 +264,13 @@ func (s *Store) putLocked(p *parsed, vals []value, id string, updated time.Time)
 	}
 	d.JSON = j
 	t.byID[id] = d
+	if old != nil {
+		d.pos = old.pos
+		t.byPos[d.pos] = d
+	} else {
+		d.pos = len(t.byPos)
+		t.byPos = append(t.byPos, d)
+	}
 	t.index(d)
 	return PutResult{Doc: d, Created: old == nil}, nil
 }
@@ -291,6 +301,7 @@ func (s *Store) deleteLocked(typ, id string) bool {
 	}
 	t.unindex(d)
 	delete(t.byID, id)
+	t.byPos[d.pos] = nil
 	t.gone[id] = d.Version
 	return true
 }
@@ -503,12 +514,17 @@ func (t *table) candidates(filters []Filter) ([]*Doc, int) {
 	}
 	if bestIdx < 0 {
 		all := make([]*Doc, 0, len(t.byID))
-		for _, d := range t.byID {
-			all = append(all, d)
+		for _, d := range t.byPos {
+			if d != nil {
+				all = append(all, d)
+			}
 		}
-		return sortSeq(all), -1
+		return all, -1
 	}
-	if len(filters[bestIdx].Values) > 1 || filters[bestIdx].Type == String {
+	if filters[bestIdx].Type == String {
+		return best, bestIdx // scanStrings answers in order, once each
+	}
+	if len(filters[bestIdx].Values) > 1 {
 		best = dedupe(best)
 	}
 	return sortSeq(best), bestIdx
@@ -572,18 +588,39 @@ func (t *table) postings(f Filter, size int) []*Doc {
 	return out
 }
 
+// scanStrings answers a string filter from the parameter's distinct
+// folded values: every matching value's posting list is marked in a bitset
+// over the table's positions, which yields the resources in creation order,
+// each once, with no map and no sort however many match.
 func (t *table) scanStrings(f Filter) []*Doc {
-	var out []*Doc
 	idx := t.strs[f.param]
+	set := make([]uint64, (len(t.byPos)+63)/64)
+	n := 0
+	mark := func(l []*Doc) {
+		for _, d := range l {
+			w, b := d.pos/64, uint(d.pos%64)
+			if set[w]&(1<<b) == 0 {
+				set[w] |= 1 << b
+				n++
+			}
+		}
+	}
 	for _, v := range f.Values {
 		if f.Modifier == "exact" {
-			out = append(out, idx[fold(v.Code)]...)
+			mark(idx[fold(v.Code)])
 			continue
 		}
 		for k, l := range idx {
 			if strings.Contains(k, v.Code) {
-				out = append(out, l...)
+				mark(l)
 			}
+		}
+	}
+	out := make([]*Doc, 0, n)
+	for w, word := range set {
+		for word != 0 {
+			out = append(out, t.byPos[w*64+bits.TrailingZeros64(word)])
+			word &= word - 1
 		}
 	}
 	return out
@@ -613,7 +650,7 @@ func bySeq(a, b *Doc) int { return cmp.Compare(a.seq, b.seq) }
 
 func (t *table) matchAll(d *Doc, filters []Filter, skip int) bool {
 	for i, f := range filters {
-		if i == skip && f.Type != String {
+		if i == skip && f.Modifier != "exact" { // the index answered it exactly
 			continue
 		}
 		if !t.match(d, f) {
