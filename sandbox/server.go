@@ -163,7 +163,8 @@ func (s *Server) routes() *http.ServeMux {
 	s.mountAdmin(mux)
 	s.mountPortal(mux)
 	s.mountScenarios(mux)
-	s.mountFHIR(mux)
+	// /dstu2 and /stu3 are not here: fhirDispatch (in buildHandler) sends
+	// them to their fhir.API routes ahead of this mux
 	return mux
 }
 
@@ -178,11 +179,6 @@ func (s *Server) mountAuth(mux *http.ServeMux) {
 	mux.HandleFunc("/authorize", handleAuthorize)
 }
 
-// mountFHIR documents where the FHIR API lives: /dstu2 and /stu3 are
-// dispatched to their fhir.API ahead of the mux (see fhirDispatch), with
-// metadata open and every other route behind the bearer middleware when
-// auth.required; the API resolves the tenant's store through storeFor.
-func (s *Server) mountFHIR(*http.ServeMux) {}
 
 // Run serves on ln until ctx is cancelled, then shuts down gracefully:
 // the listener closes at once, in-flight requests get ShutdownTimeout to
