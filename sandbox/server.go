@@ -179,7 +179,6 @@ func (s *Server) mountAuth(mux *http.ServeMux) {
 	mux.HandleFunc("/authorize", handleAuthorize)
 }
 
-
 // Run serves on ln until ctx is cancelled, then shuts down gracefully:
 // the listener closes at once, in-flight requests get ShutdownTimeout to
 // finish. It returns nil after a clean shutdown.
