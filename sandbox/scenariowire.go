@@ -60,12 +60,6 @@ func (s *Server) ActivateScenario(sc *scenario.Scenario) error { return s.engine
 // DeactivateScenario switches a scenario off; it reports whether it was on.
 func (s *Server) DeactivateScenario(name string) bool { return s.engine.Deactivate(name) }
 
-// ActiveScenarios names the scenarios switched on.
-func (s *Server) ActiveScenarios() []string { return s.engine.Active() }
-
-// RequestJournal is the bounded journal of recent requests.
-func (s *Server) RequestJournal() *scenario.Journal { return s.requests }
-
 // BuiltinScenario loads a scenario of the built-in library by name.
 func BuiltinScenario(name string) (*scenario.Scenario, error) {
 	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
@@ -340,11 +334,7 @@ func (c *Config) ApplySetup(su *scenario.Setup, start time.Time) error {
 
 // ScenarioRun says where and as whom RunScenario runs a scenario's steps.
 type ScenarioRun struct {
-	// Config is the sandbox to start (the scenario's setup is laid over
-	// it); zero: DefaultConfig with small populations.
-	Config                         *Config
 	ClientID, ClientSecret, Tenant string // default: the config's first client and tenant
-	Client                         *http.Client
 }
 
 // RunScenario starts a sandbox with the scenario's setup on a free
@@ -355,19 +345,11 @@ type ScenarioRun struct {
 // runs in a moment and the same way every time.
 func RunScenario(ctx context.Context, sc *scenario.Scenario, run ScenarioRun) (scenario.Report, error) {
 	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
-	var cfg Config
-	if run.Config != nil {
-		cfg = *run.Config
-	} else {
-		cfg = DefaultConfig()
-		for i := range cfg.Tenants { // small hospitals start fast; a setup may resize them
-			cfg.Tenants[i].Patients = min(cfg.Tenants[i].Patients, 30)
-		}
+	cfg := DefaultConfig()
+	for i := range cfg.Tenants { // small hospitals start fast; a setup may resize them
+		cfg.Tenants[i].Patients = min(cfg.Tenants[i].Patients, 30)
 	}
 	cfg.Listen = "127.0.0.1:0"
-	if cfg.Admin.Token == "" {
-		cfg.Admin.Token = "scenario-run-admin-token"
-	}
 	if err := cfg.ApplySetup(sc.Setup, clk.Now()); err != nil {
 		return scenario.Report{}, fmt.Errorf("scenario %s: setup: %w", sc.Name, err)
 	}
@@ -404,11 +386,8 @@ func RunScenario(ctx context.Context, sc *scenario.Scenario, run ScenarioRun) (s
 	if tid == "" && len(cfg.Tenants) > 0 {
 		tid = cfg.Tenants[0].ID
 	}
-	hc := run.Client
-	if hc == nil {
-		// a fresh connection per request: transport faults close them
-		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
-	}
+	// a fresh connection per request: transport faults close them
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
 	return scenario.Run(ctx, sc, scenario.RunOptions{
 		BaseURL: "http://" + ln.Addr().String(), Client: hc,
 		ClientID: client, ClientSecret: secret, Tenant: tid,

@@ -21,18 +21,21 @@ type head struct {
 	ID           *string `json:"id"`
 }
 
-func resourceTypeOf(b []byte) string {
+// headOf reads a resource's resourceType and id; a body that does not
+// decode has neither.
+func headOf(b []byte) head {
 	var h head
 	_ = json.Unmarshal(b, &h)
-	return h.ResourceType
+	return h
 }
 
+func resourceTypeOf(b []byte) string { return headOf(b).ResourceType }
+
 func idOf(b []byte) (string, bool) {
-	var h head
-	if json.Unmarshal(b, &h) != nil || h.ID == nil {
-		return "", false
+	if h := headOf(b); h.ID != nil {
+		return *h.ID, true
 	}
-	return *h.ID, true
+	return "", false
 }
 
 type bundleIn struct {

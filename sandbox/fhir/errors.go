@@ -3,8 +3,8 @@ package fhir
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"net/http"
-	"strconv"
 )
 
 // Error is a failure on a FHIR route, rendered as an OperationOutcome of
@@ -29,7 +29,7 @@ func errorf(status int, code, format string, args ...any) *Error {
 func OperationOutcome(severity, code, diagnostics, location string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"resourceType":"OperationOutcome","text":{"status":"generated","div":`)
-	div := `<div xmlns="http://www.w3.org/1999/xhtml"><p>` + ooEscape(diagnostics) + `</p></div>`
+	div := `<div xmlns="http://www.w3.org/1999/xhtml"><p>` + html.EscapeString(diagnostics) + `</p></div>`
 	ooString(&b, div)
 	b.WriteString(`},"issue":[{"severity":`)
 	ooString(&b, severity)
@@ -50,31 +50,6 @@ func OperationOutcome(severity, code, diagnostics, location string) []byte {
 
 func ooString(b *bytes.Buffer, s string) {
 	b.Write(appendJSONString(b.AvailableBuffer(), s))
-}
-
-func ooEscape(s string) string {
-	var b bytes.Buffer
-	for _, r := range s {
-		switch r {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\'':
-			b.WriteString("&#39;")
-		default:
-			if r < 0x20 && r != '\n' && r != '\t' {
-				b.WriteString("&#" + strconv.Itoa(int(r)) + ";")
-				continue
-			}
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // WriteError writes err as an OperationOutcome with the release's media

@@ -46,16 +46,7 @@ func (DSTU2) SearchParams() store.Definitions {
 	return store.Definitions{
 		"Patient": append(commonPatientParams(),
 			spRef("careprovider", "Practitioner", "Patient's nominated care provider", "careProvider")),
-		"Observation": {
-			spRef("patient", "Patient", "The subject, when a patient", "subject"),
-			spRef("subject", "", "The subject of the observation", "subject"),
-			spRef("encounter", "Encounter", "The encounter of the observation", "encounter"),
-			sp("code", spToken, "The LOINC code of the observation", "code"),
-			sp("component-code", spToken, "The code of a component (e.g. systolic)", "component.code"),
-			sp("category", spToken, "The category, e.g. vital-signs", "category"),
-			sp("date", spDate, "When the observation was made", "effectiveDateTime", "effectivePeriod"),
-			sp("status", spToken, "The status", "status"),
-		},
+		"Observation": observationParams(spRef("encounter", "Encounter", "The encounter of the observation", "encounter")),
 		"Condition": {
 			spRef("patient", "Patient", "The patient", "patient"),
 			spRef("encounter", "Encounter", "The encounter", "encounter"),
@@ -67,17 +58,7 @@ func (DSTU2) SearchParams() store.Definitions {
 			sp("onset", spDate, "When the condition began", "onsetDateTime", "onsetPeriod"),
 			sp("date-recorded", spDate, "When the condition was recorded", "dateRecorded"),
 		},
-		"Encounter": {
-			spRef("patient", "Patient", "The patient", "patient"),
-			spRef("location", "Location", "Where the encounter took place", "location.location"),
-			spRef("practitioner", "Practitioner", "A participating practitioner", "participant.individual"),
-			spRef("participant", "", "A participant", "participant.individual"),
-			sp("date", spDate, "The period of the encounter", "period"),
-			sp("status", spToken, "The status", "status"),
-			sp("type", spToken, "The encounter type", "type"),
-			sp("class", spToken, "The class of encounter", "class"),
-			sp("reason", spToken, "The reason for the encounter", "reason"),
-		},
+		"Encounter": encounterParams(spRef("patient", "Patient", "The patient", "patient")),
 		"AllergyIntolerance": {
 			spRef("patient", "Patient", "The patient", "patient"),
 			spRef("recorder", "", "Who recorded the allergy", "recorder"),
@@ -121,17 +102,9 @@ func (STU3) SearchParams() store.Definitions {
 	return store.Definitions{
 		"Patient": append(commonPatientParams(),
 			spRef("general-practitioner", "", "Patient's nominated general practitioner", "generalPractitioner")),
-		"Observation": {
-			spRef("patient", "Patient", "The subject, when a patient", "subject"),
-			spRef("subject", "", "The subject of the observation", "subject"),
+		"Observation": observationParams(
 			spRef("encounter", "Encounter", "The encounter of the observation", "context"),
-			spRef("context", "", "The encounter or episode of care", "context"),
-			sp("code", spToken, "The LOINC code of the observation", "code"),
-			sp("component-code", spToken, "The code of a component (e.g. systolic)", "component.code"),
-			sp("category", spToken, "The category, e.g. vital-signs", "category"),
-			sp("date", spDate, "When the observation was made", "effectiveDateTime", "effectivePeriod"),
-			sp("status", spToken, "The status", "status"),
-		},
+			spRef("context", "", "The encounter or episode of care", "context")),
 		"Condition": {
 			spRef("patient", "Patient", "The patient", "subject"),
 			spRef("subject", "", "The subject", "subject"),
@@ -146,18 +119,9 @@ func (STU3) SearchParams() store.Definitions {
 			sp("onset-date", spDate, "When the condition began", "onsetDateTime", "onsetPeriod"),
 			sp("asserted-date", spDate, "When the condition was asserted", "assertedDate"),
 		},
-		"Encounter": {
+		"Encounter": encounterParams(
 			spRef("patient", "Patient", "The patient", "subject"),
-			spRef("subject", "", "The subject", "subject"),
-			spRef("location", "Location", "Where the encounter took place", "location.location"),
-			spRef("practitioner", "Practitioner", "A participating practitioner", "participant.individual"),
-			spRef("participant", "", "A participant", "participant.individual"),
-			sp("date", spDate, "The period of the encounter", "period"),
-			sp("status", spToken, "The status", "status"),
-			sp("type", spToken, "The encounter type", "type"),
-			sp("class", spToken, "The class of encounter", "class"),
-			sp("reason", spToken, "The reason for the encounter", "reason"),
-		},
+			spRef("subject", "", "The subject", "subject")),
 		"AllergyIntolerance": {
 			spRef("patient", "Patient", "The patient", "patient"),
 			spRef("recorder", "", "Who recorded the allergy", "recorder"),
@@ -196,6 +160,36 @@ func (STU3) SearchParams() store.Definitions {
 		"Practitioner": practitionerParams(),
 		"Organization": organizationParams(),
 	}
+}
+
+// observationParams are the Observation parameters both releases share;
+// the release's encounter link (DSTU2 encounter, STU3 context) comes first.
+func observationParams(encounter ...store.Param) []store.Param {
+	return append([]store.Param{
+		spRef("patient", "Patient", "The subject, when a patient", "subject"),
+		spRef("subject", "", "The subject of the observation", "subject"),
+	}, append(encounter,
+		sp("code", spToken, "The LOINC code of the observation", "code"),
+		sp("component-code", spToken, "The code of a component (e.g. systolic)", "component.code"),
+		sp("category", spToken, "The category, e.g. vital-signs", "category"),
+		sp("date", spDate, "When the observation was made", "effectiveDateTime", "effectivePeriod"),
+		sp("status", spToken, "The status", "status"),
+	)...)
+}
+
+// encounterParams are the Encounter parameters both releases share; the
+// release's patient link (DSTU2 patient, STU3 subject) comes first.
+func encounterParams(patient ...store.Param) []store.Param {
+	return append(patient,
+		spRef("location", "Location", "Where the encounter took place", "location.location"),
+		spRef("practitioner", "Practitioner", "A participating practitioner", "participant.individual"),
+		spRef("participant", "", "A participant", "participant.individual"),
+		sp("date", spDate, "The period of the encounter", "period"),
+		sp("status", spToken, "The status", "status"),
+		sp("type", spToken, "The encounter type", "type"),
+		sp("class", spToken, "The class of encounter", "class"),
+		sp("reason", spToken, "The reason for the encounter", "reason"),
+	)
 }
 
 func locationParams() []store.Param {

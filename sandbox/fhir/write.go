@@ -18,28 +18,29 @@ func storeError(err error) *Error {
 	return errorf(http.StatusInternalServerError, "exception", "the resource could not be stored")
 }
 
-// checkResource parses a write's body and checks its resourceType.
-func (a *API) checkResource(r *http.Request, typ string) ([]byte, *Error) {
+// checkResource reads a write's body, checks it, and checks its
+// resourceType; it returns the body and its head (type and id).
+func (a *API) checkResource(r *http.Request, typ string) ([]byte, head, *Error) {
 	body, e := a.readBody(r)
 	if e != nil {
-		return nil, e
+		return nil, head{}, e
 	}
 	if err := store.CheckJSON(body); err != nil {
-		return nil, storeError(err)
+		return nil, head{}, storeError(err)
 	}
-	got := resourceTypeOf(body)
-	if got != typ {
-		if got == "" {
-			return nil, errorf(http.StatusBadRequest, "invalid", "the body has no resourceType (expected %q)", typ)
+	h := headOf(body)
+	if h.ResourceType != typ {
+		if h.ResourceType == "" {
+			return nil, h, errorf(http.StatusBadRequest, "invalid", "the body has no resourceType (expected %q)", typ)
 		}
-		return nil, errorf(http.StatusBadRequest, "invalid", "the body is a %s, but the URL names %s", got, typ)
+		return nil, h, errorf(http.StatusBadRequest, "invalid", "the body is a %s, but the URL names %s", h.ResourceType, typ)
 	}
-	return body, nil
+	return body, h, nil
 }
 
 // create answers POST Type.
 func (a *API) create(w http.ResponseWriter, r *http.Request, f format, s *store.Store, typ string) *Error {
-	body, e := a.checkResource(r, typ)
+	body, _, e := a.checkResource(r, typ)
 	if e != nil {
 		return e
 	}
@@ -53,12 +54,12 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, f format, s *store.
 
 // update answers PUT Type/id (update, or create with a client id).
 func (a *API) update(w http.ResponseWriter, r *http.Request, f format, s *store.Store, typ, id string) *Error {
-	body, e := a.checkResource(r, typ)
+	body, h, e := a.checkResource(r, typ)
 	if e != nil {
 		return e
 	}
-	if bodyID, ok := idOf(body); ok && bodyID != id {
-		return errorf(http.StatusBadRequest, "invalid", "the resource id %q does not match the id %q in the URL", bodyID, id)
+	if h.ID != nil && *h.ID != id {
+		return errorf(http.StatusBadRequest, "invalid", "the resource id %q does not match the id %q in the URL", *h.ID, id)
 	}
 	if match := r.Header.Get("If-Match"); match != "" {
 		cur, err := s.Get(typ, id)

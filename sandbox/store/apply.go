@@ -19,32 +19,22 @@ type OpResult struct {
 // before the first one is stored, and the writes happen under one lock so
 // no reader sees half a transaction.
 func (s *Store) Apply(ops []Op) ([]OpResult, error) {
-	type prepared struct {
-		p    *parsed
-		vals []value
-	}
-	preps := make([]prepared, len(ops))
+	preps := make([]*Prepared, len(ops))
 	for i, op := range ops {
 		if op.JSON == nil {
 			continue
 		}
-		p, err := parse(op.JSON)
+		pr, err := s.Prepare(op.JSON)
 		if err != nil {
 			return nil, err
 		}
-		if p.typ != op.Type {
-			return nil, invalidErr("entry %d: resourceType %q does not match %q", i, p.typ, op.Type)
+		if pr.p.typ != op.Type {
+			return nil, invalidErr("entry %d: resourceType %q does not match %q", i, pr.p.typ, op.Type)
 		}
-		if p.id != "" && p.id != op.ID {
-			return nil, invalidErr("entry %d: the resource id %q does not match %q", i, p.id, op.ID)
+		if _, err := pr.checkID(op.ID); err != nil {
+			return nil, invalidErr("entry %d: %v", i, err)
 		}
-		if !ValidID(op.ID) {
-			return nil, invalidErr("entry %d: %q is not a valid FHIR id", i, op.ID)
-		}
-		if _, ok := s.defs[p.typ]; !ok {
-			return nil, invalidErr("entry %d: resource type %q is not supported here", i, p.typ)
-		}
-		preps[i] = prepared{p: p, vals: s.indexValues(p)}
+		preps[i] = pr
 	}
 	now := s.now()
 	out := make([]OpResult, len(ops))

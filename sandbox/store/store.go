@@ -127,11 +127,22 @@ type PutResult struct {
 // not empty, must match the resource's own id (or be the id to give a
 // resource that has none). updated zero means now.
 func (s *Store) Put(b []byte, id string, updated time.Time) (PutResult, error) {
-	p, err := parse(b)
+	pr, err := s.Prepare(b)
 	if err != nil {
 		return PutResult{}, err
 	}
-	return s.put(p, id, updated)
+	return s.PutPrepared(pr, id, updated)
+}
+
+// Create stores a new resource under a server-assigned id; an id in the
+// body is ignored, as FHIR create requires.
+func (s *Store) Create(b []byte, newID func() string) (PutResult, error) {
+	pr, err := s.Prepare(b)
+	if err != nil {
+		return PutResult{}, err
+	}
+	pr.p.id = ""
+	return s.PutPrepared(pr, newID(), time.Time{})
 }
 
 // Prepared is a resource parsed and indexed, ready to store. Preparing
@@ -154,16 +165,26 @@ func (s *Store) Prepare(b []byte) (*Prepared, error) {
 	return &Prepared{p: p, vals: s.indexValues(p)}, nil
 }
 
-// PutPrepared stores a prepared resource under id, like Put.
-func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResult, error) {
+// checkID settles the id a prepared resource is stored under: id, or the
+// resource's own when id is empty; both must agree and be a FHIR id.
+func (pr *Prepared) checkID(id string) (string, error) {
 	if id == "" {
 		id = pr.p.id
 	}
 	if pr.p.id != "" && pr.p.id != id {
-		return PutResult{}, invalidErr("the resource id %q does not match the id %q in the URL", pr.p.id, id)
+		return "", invalidErr("the resource id %q does not match the id %q in the URL", pr.p.id, id)
 	}
 	if !ValidID(id) {
-		return PutResult{}, invalidErr("%q is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)", id)
+		return "", invalidErr("%q is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)", id)
+	}
+	return id, nil
+}
+
+// PutPrepared stores a prepared resource under id, like Put.
+func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResult, error) {
+	id, err := pr.checkID(id)
+	if err != nil {
+		return PutResult{}, err
 	}
 	if updated.IsZero() {
 		updated = s.now()
@@ -174,42 +195,6 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 		return PutResult{}, err
 	}
 	return s.putLocked(pr.p, pr.vals, id, updated)
-}
-
-// Create stores a new resource under a server-assigned id; an id in the
-// body is ignored, as FHIR create requires.
-func (s *Store) Create(b []byte, newID func() string) (PutResult, error) {
-	p, err := parse(b)
-	if err != nil {
-		return PutResult{}, err
-	}
-	p.id = ""
-	return s.put(p, newID(), time.Time{})
-}
-
-func (s *Store) put(p *parsed, id string, updated time.Time) (PutResult, error) {
-	if id == "" {
-		id = p.id
-	}
-	if p.id != "" && p.id != id {
-		return PutResult{}, invalidErr("the resource id %q does not match the id %q in the URL", p.id, id)
-	}
-	if !ValidID(id) {
-		return PutResult{}, invalidErr("%q is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)", id)
-	}
-	if _, ok := s.defs[p.typ]; !ok {
-		return PutResult{}, invalidErr("resource type %q is not supported here", p.typ)
-	}
-	if updated.IsZero() {
-		updated = s.now()
-	}
-	vals := s.indexValues(p)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.runHook(Op{Type: p.typ, ID: id, JSON: p.raw}); err != nil {
-		return PutResult{}, err
-	}
-	return s.putLocked(p, vals, id, updated)
 }
 
 // indexValues extracts a resource's index keys through the release's
