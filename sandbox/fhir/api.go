@@ -191,7 +191,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		if !a.allow(w, r, "POST") {
 			return
 		}
-		a.withStore(w, r, f, func(s *store.Store) *Error { return a.bundle(w, r, f, s) })
+		a.withStore(w, r, func(s *store.Store) *Error { return a.bundle(w, r, f, s) })
 		return
 	case 1, 2, 4:
 	default:
@@ -209,15 +209,15 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 			return
 		}
 		if r.Method == http.MethodPost {
-			a.withStore(w, r, f, func(s *store.Store) *Error { return a.create(w, r, f, s, typ) })
+			a.withStore(w, r, func(s *store.Store) *Error { return a.create(w, r, f, s, typ) })
 			return
 		}
-		a.withStore(w, r, f, func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, false) })
+		a.withStore(w, r, func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, false) })
 	case segs[1] == "_search":
 		if !a.allow(w, r, "GET, HEAD, POST") {
 			return
 		}
-		a.withStore(w, r, f, func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, r.Method == http.MethodPost) })
+		a.withStore(w, r, func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, r.Method == http.MethodPost) })
 	case len(segs) == 2:
 		id := segs[1]
 		if !store.ValidID(id) {
@@ -229,11 +229,11 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		}
 		switch r.Method {
 		case http.MethodPut:
-			a.withStore(w, r, f, func(s *store.Store) *Error { return a.update(w, r, f, s, typ, id) })
+			a.withStore(w, r, func(s *store.Store) *Error { return a.update(w, r, f, s, typ, id) })
 		case http.MethodDelete:
-			a.withStore(w, r, f, func(s *store.Store) *Error { return a.remove(w, r, s, typ, id) })
+			a.withStore(w, r, func(s *store.Store) *Error { return a.remove(w, s, typ, id) })
 		default:
-			a.withStore(w, r, f, func(s *store.Store) *Error { return a.read(w, r, f, s, typ, id, "") })
+			a.withStore(w, r, func(s *store.Store) *Error { return a.read(w, r, f, s, typ, id, "") })
 		}
 	default: // Type/id/_history/vid
 		if segs[2] != "_history" || !store.ValidID(segs[1]) {
@@ -243,11 +243,11 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		if !a.allow(w, r, "GET, HEAD") {
 			return
 		}
-		a.withStore(w, r, f, func(s *store.Store) *Error { return a.read(w, r, f, s, typ, segs[1], segs[3]) })
+		a.withStore(w, r, func(s *store.Store) *Error { return a.read(w, r, f, s, typ, segs[1], segs[3]) })
 	}
 }
 
-func (a *API) withStore(w http.ResponseWriter, r *http.Request, f format, fn func(*store.Store) *Error) {
+func (a *API) withStore(w http.ResponseWriter, r *http.Request, fn func(*store.Store) *Error) {
 	s, e := a.o.Store(r)
 	if e == nil {
 		e = fn(s)

@@ -80,7 +80,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, f format, s *store.
 }
 
 // remove answers DELETE Type/id.
-func (a *API) remove(w http.ResponseWriter, r *http.Request, s *store.Store, typ, id string) *Error {
+func (a *API) remove(w http.ResponseWriter, s *store.Store, typ, id string) *Error {
 	if _, err := s.Delete(typ, id); err != nil {
 		return storeError(err)
 	}
