@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 // Config is the whole sandbox configuration. Its zero value is not useful:
@@ -15,8 +17,8 @@ type Config struct {
 	// PublicURL is the address clients reach the sandbox at (for example an
 	// ngrok URL). Empty: derived per request from X-Forwarded-* or Host.
 	PublicURL string `yaml:"public_url"`
-	// FHIRVersion is the default release ("dstu2" or "stu3"); both are
-	// always served under their own base path.
+	// FHIRVersion is the default release (a name from spec.Releases);
+	// every release is always served under its own base path.
 	FHIRVersion string `yaml:"fhir_version"`
 	// ReferenceDate is "today" for generated data, so output never depends
 	// on the clock.
@@ -168,7 +170,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen:        "127.0.0.1:8080",
 		PublicURL:     "",
-		FHIRVersion:   "stu3",
+		FHIRVersion:   spec.Default().Name,
 		ReferenceDate: NewDate(2026, time.January, 1),
 		Auth: AuthConfig{
 			Required:   true,

@@ -9,12 +9,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 // Bounds checked by Validate.
 const (
-	MaxPatients    = 1_000_000
 	maxClientIDLen = 64
 	minAdminToken  = 16
 )
@@ -34,13 +33,13 @@ func (c Config) Validate() error {
 // Values that do not parse are left alone for validate to report.
 func canonicalize(c *Config) {
 	for i := range c.Tenants {
-		if g, err := tenant.ParseGUID(c.Tenants[i].ID); err == nil {
+		if g, err := spec.ParseGUID(c.Tenants[i].ID); err == nil {
 			c.Tenants[i].ID = g
 		}
 	}
 	for i := range c.Clients {
 		for j, t := range c.Clients[i].Tenants {
-			if g, err := tenant.ParseGUID(t); err == nil {
+			if g, err := spec.ParseGUID(t); err == nil {
 				c.Clients[i].Tenants[j] = g
 			}
 		}
@@ -68,8 +67,8 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 			add("public_url", "%v", err)
 		}
 	}
-	if c.FHIRVersion != "dstu2" && c.FHIRVersion != "stu3" {
-		add("fhir_version", "%q is not a supported release (want dstu2 or stu3)", clip(c.FHIRVersion))
+	if _, ok := spec.Lookup(c.FHIRVersion); !ok || strings.ToLower(c.FHIRVersion) != c.FHIRVersion {
+		add("fhir_version", "%q is not a supported release (want %s)", clip(c.FHIRVersion), spec.NameList())
 	}
 	if y := c.ReferenceDate.Year(); y < 1900 || y > 2200 {
 		add("reference_date", "%s is out of range (want a year between 1900 and 2200)", c.ReferenceDate)
@@ -88,7 +87,7 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 	known := map[string]string{} // canonical GUID -> path of first use
 	for i, t := range c.Tenants {
 		p := fmt.Sprintf("tenants[%d]", i)
-		g, err := tenant.ParseGUID(t.ID)
+		g, err := spec.ParseGUID(t.ID)
 		switch {
 		case t.ID == "":
 			add(p+".id", "missing: every tenant needs its Azure AD tenant GUID")
@@ -102,8 +101,8 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 		if strings.TrimSpace(t.Name) == "" {
 			add(p+".name", "missing: give the hospital a name")
 		}
-		if t.Patients < 0 || t.Patients > MaxPatients {
-			add(p+".patients", "%d is out of range (want 0 to %d)", t.Patients, MaxPatients)
+		if t.Patients < 0 || t.Patients > spec.MaxPatients {
+			add(p+".patients", "%d is out of range (want 0 to %d)", t.Patients, spec.MaxPatients)
 		}
 		if t.Upstream != "" {
 			if err := checkBaseURL(t.Upstream); err != nil {
@@ -147,7 +146,7 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 			if t == "*" {
 				continue
 			}
-			g, err := tenant.ParseGUID(t)
+			g, err := spec.ParseGUID(t)
 			switch {
 			case err != nil:
 				add(tp, "%q is %v", clip(t), err)

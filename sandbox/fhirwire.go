@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 	"github.com/fhirsandbox/fhirsandbox/seed"
@@ -106,130 +106,25 @@ func (s *Server) tenantOf(r *http.Request) (string, *fhir.Error) {
 	return s.cfg.Tenants[0].ID, nil
 }
 
-// storeFor resolves a request to its tenant's store in the API's release.
-// Tenant routing happens here and only here: every FHIR path (read,
-// search, batch entries, includes, writes) reaches data through it.
-func (s *Server) storeFor(release string) func(r *http.Request) (*store.Store, *fhir.Error) {
-	return func(r *http.Request) (*store.Store, *fhir.Error) {
-		id, e := s.tenantOf(r)
-		if e != nil {
-			return nil, e
-		}
-		t, ok := s.tenants.Get(id)
-		if !ok {
-			return nil, &fhir.Error{Status: http.StatusUnauthorized, Code: "login", Diagnostics: "the token's tenant is no longer mapped to a FHIR server"}
-		}
-		if t.Down {
-			return nil, &fhir.Error{Status: http.StatusServiceUnavailable, Code: "transient", Diagnostics: "the tenant's FHIR server is unavailable", Header: http.Header{"Retry-After": {"30"}}}
-		}
-		if t.Upstream != "" { // fhirRoutes sends these to the proxy; a race with a remap lands here
-			return nil, &fhir.Error{Status: http.StatusServiceUnavailable, Code: "transient", Diagnostics: "the tenant's mapping changed during the request; retry", Header: http.Header{"Retry-After": {"1"}}}
-		}
-		st, err := s.tenants.Store(id, release)
-		if err != nil {
-			s.log.Error("tenant store", "tenant", id, "release", release, "err", err)
-			return nil, &fhir.Error{Status: http.StatusInternalServerError, Code: "exception", Diagnostics: "the tenant's data could not be loaded"}
-		}
-		return st, nil
-	}
-}
-
-// newFHIRAPIs builds the API of each release. The bearer check is not
-// theirs: fhirRoutes applies it in front, where the tenant's backend (local
-// store or upstream proxy) is chosen.
-func (s *Server) newFHIRAPIs() []*fhir.API {
-	var apis []*fhir.API
-	for _, v := range fhir.Versions() {
-		apis = append(apis, fhir.NewAPI(fhir.Options{
-			Version: v,
-			Store:   s.storeFor(v.Name()),
-			Base:    s.PublicBase,
-			Security: fhir.Security{
-				Token: "/token", Authorize: "/authorize", Register: "/portal/", Manage: "/portal/",
-				Introspect: "/token/introspect", Revoke: "/token/revoke", JWKS: "/.well-known/jwks.json",
-			},
-			Limits: fhir.Limits{
-				MaxBodyBytes: s.cfg.Limits.MaxBodyBytes, DefaultCount: s.cfg.Limits.DefaultCount,
-				MaxCount: s.cfg.Limits.MaxCount, MaxBundleEntries: s.cfg.Limits.MaxBundleEntries, MaxQueryParams: 100,
-			},
-			Published: s.cfg.ReferenceDate.Time,
-			Drift:     s.metadataDrift,
-			Now:       s.now,
-			NewID:     s.newID,
-			Logger:    s.log,
-		}))
-	}
-	return apis
-}
-
-// fhirRoutes serves one release: metadata and smart-configuration open,
-// every other route behind the bearer check (when auth is required), then
-// to the token's tenant's backend: its upstream proxy, or the local API
-// over its store.
-func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
-	var backend http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, e := s.tenantOf(r); e == nil {
-			if t, ok := s.tenants.Get(id); ok && t.Upstream != "" && !t.Down {
-				p, err := s.proxies.get(s, t, a)
-				if err != nil {
-					s.log.Error("upstream proxy", "tenant", t.ID, "err", err)
-					fhir.WriteError(w, a.Version(), &fhir.Error{Status: http.StatusBadGateway, Code: "transient", Diagnostics: "the tenant's upstream FHIR server is misconfigured"})
-					return
-				}
-				p.ServeHTTP(w, r)
-				return
-			}
-		}
-		a.ServeHTTP(w, r)
-	})
-	if s.cfg.Auth.Required {
-		backend = s.bearer(a)(backend)
-	}
-	public := map[string]bool{a.Prefix() + "/metadata": true, a.Prefix() + "/.well-known/smart-configuration": true}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if public[strings.TrimSuffix(r.URL.Path, "/")] {
-			a.ServeHTTP(w, r)
-			return
-		}
-		backend.ServeHTTP(w, r)
+// newRouter is tenant routing: each FHIR request's tenant is resolved
+// once, to its local store or its upstream proxy.
+func (s *Server) newRouter() *tenant.Router {
+	return tenant.NewRouter(tenant.RouterOptions{
+		Registry:    s.tenants,
+		Credentials: s.upstreamCredentials,
+		PublicBase:  s.PublicBase,
+		WriteError: func(w http.ResponseWriter, _ *http.Request, rel spec.Release, status int, code, msg string) {
+			fhir.WriteError(w, rel, &fhir.Error{Status: status, Code: code, Diagnostics: msg})
+		},
+		Now:    s.now,
+		Logger: s.log,
 	})
 }
 
-// fhirDispatch sends /dstu2... and /stu3... to their routes before the mux
-// sees them: the mux would clean "..", "//" and %2F out of paths with a
-// redirect, and a FHIR client must get an OperationOutcome instead.
-func (s *Server) fhirDispatch(next http.Handler) http.Handler {
-	routes := make([]http.Handler, len(s.apis))
-	for i, a := range s.apis {
-		routes[i] = s.fhirRoutes(a)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		for i, a := range s.apis {
-			if p == a.Prefix() || strings.HasPrefix(p, a.Prefix()+"/") {
-				routes[i].ServeHTTP(w, r)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// proxyCache keeps one upstream proxy per (tenant, release, upstream URL):
-// a proxy holds the upstream token cache, so it lives as long as the
-// mapping does.
-type proxyCache struct {
-	mu sync.Mutex
-	m  map[string]http.Handler
-}
-
-func (c *proxyCache) get(s *Server, t tenant.Tenant, a *fhir.API) (http.Handler, error) {
-	key := t.ID + " " + a.Prefix() + " " + t.Upstream
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if h := c.m[key]; h != nil {
-		return h, nil
-	}
+// upstreamCredentials are the config's credentials for a tenant's
+// upstream server; a tenant remapped to another upstream at run time has
+// none.
+func (s *Server) upstreamCredentials(t tenant.Tenant) tenant.UpstreamAuth {
 	var ua tenant.UpstreamAuth
 	for _, tc := range s.cfg.Tenants {
 		if tc.ID == t.ID && tc.Upstream == t.Upstream && tc.UpstreamAuth != nil {
@@ -243,25 +138,116 @@ func (c *proxyCache) get(s *Server, t tenant.Tenant, a *fhir.API) (http.Handler,
 			}
 		}
 	}
-	h, err := tenant.NewProxy(tenant.ProxyOptions{
-		Upstream:   t.Upstream,
-		Auth:       ua,
-		Prefix:     a.Prefix(),
-		PublicBase: func(r *http.Request) string { return s.PublicBase(r) + a.Prefix() },
-		Now:        s.now,
-		Logger:     s.log,
-		OnError: func(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-			fhir.WriteError(w, a.Version(), &fhir.Error{Status: status, Code: code, Diagnostics: msg})
-		},
+	return ua
+}
+
+// newFHIRAPIs builds the API of each release. Neither the bearer check
+// nor tenant routing is theirs: fhirRoutes applies both in front.
+func (s *Server) newFHIRAPIs() []*fhir.API {
+	var apis []*fhir.API
+	for _, v := range fhir.Versions() {
+		apis = append(apis, fhir.NewAPI(fhir.Options{
+			Version: v,
+			Base:    s.PublicBase,
+			Security: fhir.Security{
+				Token: "/token", Authorize: "/authorize", Register: "/portal/", Manage: "/portal/",
+				Introspect: "/token/introspect", Revoke: "/token/revoke", JWKS: "/.well-known/jwks.json",
+			},
+			Limits: fhir.Limits{
+				MaxBodyBytes: s.cfg.Limits.MaxBodyBytes, DefaultCount: s.cfg.Limits.DefaultCount,
+				MaxCount: s.cfg.Limits.MaxCount, MaxBundleEntries: s.cfg.Limits.MaxBundleEntries, MaxQueryParams: spec.MaxQueryParams,
+			},
+			Published: s.cfg.ReferenceDate.Time,
+			Drift:     s.metadataDrift,
+			Now:       s.now,
+			NewID:     s.newID,
+			Logger:    s.log,
+		}))
+	}
+	return apis
+}
+
+// fhirRoutes serves one release: metadata and smart-configuration open,
+// every other route behind the bearer check (when auth is required), then
+// to the token's tenant's backend, resolved once: its upstream proxy, or
+// the local API over its store.
+func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
+	rel := a.Version().Release()
+	var backend http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, e := s.tenantOf(r)
+		if e != nil {
+			a.Serve(w, r, func() (*store.Store, *fhir.Error) { return nil, e })
+			return
+		}
+		b := s.router.Resolve(id, rel)
+		if b.Proxy != nil {
+			b.Proxy.ServeHTTP(w, r)
+			return
+		}
+		a.Serve(w, r, func() (*store.Store, *fhir.Error) {
+			if b.Err != nil {
+				return nil, routeError(b.Err)
+			}
+			return b.Store, nil
+		})
 	})
-	if err != nil {
-		return nil, err
+	if s.cfg.Auth.Required {
+		backend = s.bearer(rel)(backend)
 	}
-	if c.m == nil {
-		c.m = map[string]http.Handler{}
+	public := map[string]bool{rel.Base() + "/metadata": true, rel.Base() + "/.well-known/smart-configuration": true}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if public[strings.TrimSuffix(r.URL.Path, "/")] {
+			a.Serve(w, r, nil) // metadata needs no store
+			return
+		}
+		backend.ServeHTTP(w, r)
+	})
+}
+
+// routeError is a tenant routing failure as a FHIR error.
+func routeError(e *tenant.RouteError) *fhir.Error {
+	fe := &fhir.Error{Status: e.Status, Code: e.Code, Diagnostics: e.Msg}
+	if e.RetryAfter != "" {
+		fe.Header = http.Header{"Retry-After": {e.RetryAfter}}
 	}
-	c.m[key] = h
-	return h, nil
+	return fe
+}
+
+// fhirAPIFor is the API whose base the path is under, if any.
+func (s *Server) fhirAPIFor(path string) (*fhir.API, bool) {
+	for _, a := range s.apis {
+		if p := a.Prefix(); path == p || strings.HasPrefix(path, p+"/") {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// releaseOf is the release whose base the path is under, or the default
+// release.
+func (s *Server) releaseOf(path string) spec.Release {
+	if a, ok := s.fhirAPIFor(path); ok {
+		return a.Version().Release()
+	}
+	rel, _ := spec.Lookup(s.cfg.FHIRVersion) // validated by New
+	return rel
+}
+
+// fhirDispatch sends each release's base paths to their routes before the
+// mux sees them: the mux would clean "..", "//" and %2F out of paths with
+// a redirect, and a FHIR client must get an OperationOutcome instead.
+func (s *Server) fhirDispatch(next http.Handler) http.Handler {
+	routes := make(map[*fhir.API]http.Handler, len(s.apis))
+	for _, a := range s.apis {
+		routes[a] = s.fhirRoutes(a)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := s.fhirAPIFor(r.URL.Path); ok {
+			routes[a].ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // newAuthority builds the authorization server from the config.
@@ -303,13 +289,12 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 
 // bearer is the bearer middleware of a release's routes: failures are
 // OperationOutcomes of that release.
-func (s *Server) bearer(a *fhir.API) func(http.Handler) http.Handler {
+func (s *Server) bearer(rel spec.Release) func(http.Handler) http.Handler {
 	return s.auth.Bearer("fhirsandbox", func(w http.ResponseWriter, r *http.Request, status int, code, desc string) {
-		v := a.Version()
 		ooCode := "login"
 		if code != "login" {
 			ooCode = "security"
 		}
-		fhir.WriteError(w, v, &fhir.Error{Status: status, Code: ooCode, Diagnostics: desc})
+		fhir.WriteError(w, rel, &fhir.Error{Status: status, Code: ooCode, Diagnostics: desc})
 	})
 }

@@ -3,12 +3,11 @@ package sandbox
 import (
 	"bytes"
 	"embed"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 	"html/template"
 	"net/http"
-	"strings"
 
-	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
 //go:embed templates/index.html
@@ -58,8 +57,8 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	if len(s.cfg.Clients) > 0 {
 		d.ClientID = s.cfg.Clients[0].ID
 	}
-	for _, v := range fhir.Versions() {
-		b := indexBase{Label: strings.ToUpper(v.Name()), FHIRVersion: v.FHIRVersion(), URL: base + "/" + v.Name(), Default: v.Name() == s.cfg.FHIRVersion}
+	for _, rel := range spec.Releases() {
+		b := indexBase{Label: rel.Label, FHIRVersion: rel.FHIRVersion, URL: base + rel.Base(), Default: rel.Name == s.cfg.FHIRVersion}
 		if b.Default {
 			d.DefaultBase = b.URL
 		}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 )
 
 type requestIDKey struct{}
@@ -69,8 +71,15 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			}
 			h := w.Header()
 			h.Del("Content-Length")
-			h.Set("Content-Type", "application/json")
 			h.Set("Cache-Control", "no-store")
+			if a, ok := s.fhirAPIFor(r.URL.Path); ok {
+				// a FHIR client gets the same OperationOutcome as from any
+				// other failure of its release
+				fhir.WriteError(w, a.Version().Release(), &fhir.Error{Status: http.StatusInternalServerError, Code: "exception",
+					Diagnostics: "the server failed to process the request (request id " + id + ")"})
+				return
+			}
+			h.Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprintf(w, `{"error":"internal server error","request_id":%q}`+"\n", id)
 		}()

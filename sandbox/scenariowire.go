@@ -20,6 +20,7 @@ import (
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 	"github.com/fhirsandbox/fhirsandbox/scenarios"
 )
@@ -44,7 +45,17 @@ func (s *Server) newScenarioEngine(seed uint64, sleep func(context.Context, time
 		Controls:        controls{s},
 		Logger:          s.log,
 		DefaultClientID: defaultClientID(s.cfg),
+		Outcome:         s.injectedOutcome,
 	})
+}
+
+// injectedOutcome writes a scenario's OperationOutcome as the server
+// writes its own errors: in the media type of the release whose base the
+// request is under (the default release's elsewhere, the token endpoint
+// for one).
+func (s *Server) injectedOutcome(r *http.Request, o scenario.Outcome) (string, []byte) {
+	rel := s.releaseOf(r.URL.Path)
+	return rel.MediaType + "; charset=utf-8", fhir.OperationOutcome(o.Severity, o.Code, o.Diagnostics, "")
 }
 
 func defaultClientID(cfg Config) string {
@@ -287,7 +298,7 @@ func (c *Config) ApplySetup(su *scenario.Setup, start time.Time) error {
 		return c.Validate()
 	}
 	for _, st := range su.Tenants {
-		id, err := tenant.ParseGUID(st.ID)
+		id, err := spec.ParseGUID(st.ID)
 		if err != nil {
 			return fmt.Errorf("setup tenant %q: %w", st.ID, err)
 		}

@@ -7,9 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +14,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
@@ -61,7 +62,7 @@ type Server struct {
 	tenants    *tenant.Registry
 	auth       *auth.Authority
 	apis       []*fhir.API
-	proxies    proxyCache
+	router     *tenant.Router
 	journal    *state.Journal
 	admin      admin.Service
 	engine     *scenario.Engine
@@ -113,6 +114,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.tenants = reg
+	s.router = s.newRouter()
 	if s.auth, err = s.newAuthority(); err != nil {
 		return nil, err
 	}
@@ -140,44 +142,6 @@ func (s *Server) AdminToken() string { return s.adminToken }
 
 // Handler is the whole HTTP surface of the sandbox.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// buildHandler is the one place that says which middleware runs in which
-// order, outermost first.
-func (s *Server) buildHandler() http.Handler {
-	var h http.Handler = s.routes()
-	h = s.fhirDispatch(h)        // FHIR paths go to their routes unrouted by the mux
-	h = s.cors(h)                // browser clients; preflights answered before auth
-	h = s.engine.Middleware(h)   // scenario faults, latency and quirks
-	h = s.requests.Middleware(h) // the request journal (what was asked, what was done)
-	h = s.logRequests(h)         // one slog line per request, no secrets
-	h = s.recoverPanics(h)
-	return h
-}
-
-// routes is the one route table.
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.handleIndex)
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	s.mountAuth(mux)
-	s.mountAdmin(mux)
-	s.mountPortal(mux)
-	s.mountScenarios(mux)
-	// /dstu2 and /stu3 are not here: fhirDispatch (in buildHandler) sends
-	// them to their fhir.API routes ahead of this mux
-	return mux
-}
-
-// mountAuth mounts the authorization server: token, introspection,
-// revocation and JWKS, none behind the bearer check. The token endpoint
-// answers every method itself (405 with an OAuth error body).
-func (s *Server) mountAuth(mux *http.ServeMux) {
-	mux.Handle("/token", s.auth.Token())
-	mux.Handle("/token/introspect", s.auth.Introspect())
-	mux.Handle("/token/revoke", s.auth.Revoke())
-	mux.Handle("GET /.well-known/jwks.json", s.auth.JWKS())
-	mux.HandleFunc("/authorize", handleAuthorize)
-}
 
 // Run serves on ln until ctx is cancelled, then shuts down gracefully:
 // the listener closes at once, in-flight requests get ShutdownTimeout to

@@ -93,17 +93,17 @@ func (s *Server) newAdmin() admin.Service {
 	return admin.New(opts)
 }
 
-// mountAdmin mounts the JSON admin API (its own guards: loopback only
-// unless admin.allow_remote, cross-origin protection, the admin token).
-func (s *Server) mountAdmin(mux *http.ServeMux) {
-	mux.Handle("/admin/api/", admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote}))
+// adminAPI is the JSON admin API (its own guards: loopback only unless
+// admin.allow_remote, cross-origin protection, the admin token).
+func (s *Server) adminAPI() http.Handler {
+	return admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote})
 }
 
-// mountPortal mounts the registration portal (its own guards: loopback
-// only unless admin.allow_remote, cross-origin protection, sign-in with the
+// portalHandler is the registration portal (its own guards: loopback only
+// unless admin.allow_remote, cross-origin protection, sign-in with the
 // admin token, CSP).
-func (s *Server) mountPortal(mux *http.ServeMux) {
-	mux.Handle(portal.Prefix, portal.New(portal.Options{
+func (s *Server) portalHandler() http.Handler {
+	return portal.New(portal.Options{
 		Service:     s.admin,
 		AdminToken:  s.adminToken,
 		Now:         s.now,
@@ -114,7 +114,7 @@ func (s *Server) mountPortal(mux *http.ServeMux) {
 		Scenarios:   portal.EngineScenarios(s.engine, BuiltinScenarios),
 		Journal:     s.requests,
 		Done:        s.streamsDone,
-	}))
+	})
 }
 
 // Close releases what the server holds open (the state journal).

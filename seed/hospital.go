@@ -8,13 +8,8 @@ import (
 	"time"
 
 	"github.com/brianvoe/gofakeit/v6"
-
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
-
-// MaxPatients bounds Options.Patients: 1,000,000 patients is ten times the
-// server's default population and still fits comfortably in memory.
-const MaxPatients = 1_000_000
 
 // Reference dates outside these years are rejected: patients are up to 106
 // years old and every date must render as a four-digit FHIR year.
@@ -38,13 +33,13 @@ func MRNSystem(tenant string) string { return "urn:uuid:" + tenant }
 // monotonic clock reading, so equal inputs always seed equal data.
 func (opts Options) validate() (Options, error) {
 	var errs []error
-	t, err := tenant.ParseGUID(opts.Tenant)
+	t, err := spec.ParseGUID(opts.Tenant)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%w %q: %w", ErrBadTenant, opts.Tenant, err))
 	}
 	opts.Tenant = t
-	if opts.Patients < 0 || opts.Patients > MaxPatients {
-		errs = append(errs, fmt.Errorf("%w %d: want 0 to %d", ErrBadPatients, opts.Patients, MaxPatients))
+	if opts.Patients < 0 || opts.Patients > spec.MaxPatients {
+		errs = append(errs, fmt.Errorf("%w %d: want 0 to %d", ErrBadPatients, opts.Patients, spec.MaxPatients))
 	}
 	ref := opts.ReferenceDate.Round(0).UTC().Truncate(time.Second)
 	if opts.ReferenceDate.IsZero() {
@@ -169,7 +164,7 @@ const (
 )
 
 func (h *Hospital) mrn(i int) string {
-	// (a*i + b) mod span without overflow: i < MaxPatients < 2^20 and
+	// (a*i + b) mod span without overflow: i < spec.MaxPatients < 2^20 and
 	// a < 2^27, so a*i < 2^47.
 	v := (h.mrnA*uint64(i) + h.mrnB) % mrnSpan
 	return strconv.FormatUint(mrnBase+v, 10)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brianvoe/gofakeit/v6"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 const day = 24 * time.Hour
@@ -34,9 +35,9 @@ const (
 // Patient generates patient i (0-based). The result depends only on the
 // hospital's Seed and Tenant and on i, never on other patients, so any
 // patient can be generated alone, in any order or in parallel. An index
-// outside [0, MaxPatients) yields the zero PatientRecord.
+// outside [0, spec.MaxPatients) yields the zero PatientRecord.
 func (h *Hospital) Patient(i int) PatientRecord {
-	if i < 0 || i >= MaxPatients {
+	if i < 0 || i >= spec.MaxPatients {
 		return PatientRecord{}
 	}
 	f := newFaker(streamPatient, h.Options.Seed, h.Tenant, i)

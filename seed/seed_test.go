@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 func generate(t testing.TB, seed int64, n int) *Hospital {
@@ -31,7 +33,7 @@ func TestOptionsValidation(t *testing.T) {
 		want error
 	}{
 		{"negative patients", Options{Tenant: testTenant, Patients: -1, ReferenceDate: testRef}, ErrBadPatients},
-		{"too many patients", Options{Tenant: testTenant, Patients: MaxPatients + 1, ReferenceDate: testRef}, ErrBadPatients},
+		{"too many patients", Options{Tenant: testTenant, Patients: spec.MaxPatients + 1, ReferenceDate: testRef}, ErrBadPatients},
 		{"empty tenant", Options{Tenant: "", Patients: 1, ReferenceDate: testRef}, ErrBadTenant},
 		{"bad tenant", Options{Tenant: "acme", Patients: 1, ReferenceDate: testRef}, ErrBadTenant},
 		{"tenant with a bad digit", Options{Tenant: "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0g", Patients: 1, ReferenceDate: testRef}, ErrBadTenant},
@@ -148,12 +150,12 @@ func TestDeterminism(t *testing.T) {
 func TestPatientOutOfRange(t *testing.T) {
 	t.Parallel()
 	h := generate(t, 1, 0)
-	for _, i := range []int{-1, MaxPatients, math.MaxInt} {
+	for _, i := range []int{-1, spec.MaxPatients, math.MaxInt} {
 		if got := h.Patient(i); !reflect.DeepEqual(got, PatientRecord{}) {
 			t.Errorf("Patient(%d) = %+v, want zero record", i, got.Patient)
 		}
 	}
-	if last := h.Patient(MaxPatients - 1); last.Patient.ID != "pat-"+strconv.Itoa(MaxPatients) {
+	if last := h.Patient(spec.MaxPatients - 1); last.Patient.ID != "pat-"+strconv.Itoa(spec.MaxPatients) {
 		t.Errorf("last patient id %q", last.Patient.ID)
 	}
 }
@@ -224,8 +226,8 @@ func TestIDs(t *testing.T) {
 func TestMRNUniqueAtScale(t *testing.T) {
 	t.Parallel()
 	h := generate(t, 5, 0)
-	seen := make(map[string]struct{}, MaxPatients)
-	for i := range MaxPatients {
+	seen := make(map[string]struct{}, spec.MaxPatients)
+	for i := range spec.MaxPatients {
 		m := h.mrn(i)
 		if _, dup := seen[m]; dup || len(m) != 8 {
 			t.Fatalf("MRN %q of patient %d repeats or is not 8 digits", m, i)

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
@@ -467,7 +468,7 @@ func (a *api) listTenants(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) findTenant(id string) (tenant.Tenant, bool) {
-	g, err := tenant.ParseGUID(id)
+	g, err := spec.ParseGUID(id)
 	if err != nil {
 		return tenant.Tenant{}, false
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
@@ -21,8 +22,6 @@ const (
 
 // Limits on what an administrator may ask for.
 const (
-	MaxPatients    = 1_000_000
-	MaxNameLen     = 200
 	MaxUpstreamLen = 2048
 )
 
@@ -110,7 +109,7 @@ func (s *Impl) checkTenants(in []string) ([]string, error) {
 			out = append(out, t)
 			continue
 		}
-		g, err := tenant.ParseGUID(t)
+		g, err := spec.ParseGUID(t)
 		if err != nil {
 			return nil, invalidf("tenant %q: %v", short(t), err)
 		}
@@ -223,7 +222,7 @@ func (s *Impl) Tenants() []tenant.Tenant { return s.tenants.List() }
 // AddTenant maps a new tenant. Fixtures name files on the server and
 // come from the configuration only, never from the admin surface.
 func (s *Impl) AddTenant(t tenant.Tenant) (tenant.Tenant, error) {
-	id, err := tenant.ParseGUID(t.ID)
+	id, err := spec.ParseGUID(t.ID)
 	if err != nil {
 		return tenant.Tenant{}, invalidf("tenant id %q: %v", short(t.ID), err)
 	}
@@ -257,7 +256,7 @@ func (s *Impl) UpdateTenant(id string, fn func(*tenant.Tenant)) (tenant.Tenant, 
 	if fn == nil {
 		return tenant.Tenant{}, invalidf("no change given")
 	}
-	cid, err := tenant.ParseGUID(id)
+	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return tenant.Tenant{}, fmt.Errorf("%w: tenant %q: %w", ErrNotFound, short(id), err)
 	}
@@ -294,7 +293,7 @@ func (s *Impl) UpdateTenant(id string, fn func(*tenant.Tenant)) (tenant.Tenant, 
 // removed (ErrConflict): the client's tenants are changed first, so no
 // client is left pointing at a tenant that does not exist.
 func (s *Impl) RemoveTenant(id string) error {
-	cid, err := tenant.ParseGUID(id)
+	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return fmt.Errorf("%w: tenant %q: %w", ErrNotFound, short(id), err)
 	}
@@ -342,8 +341,8 @@ func CheckTenant(t tenant.Tenant) error {
 			return err
 		}
 	}
-	if t.Patients < 0 || t.Patients > MaxPatients {
-		return invalidf("patients %d is out of range (want 0 to %d)", t.Patients, MaxPatients)
+	if t.Patients < 0 || t.Patients > spec.MaxPatients {
+		return invalidf("patients %d is out of range (want 0 to %d)", t.Patients, spec.MaxPatients)
 	}
 	if t.Upstream != "" {
 		if err := CheckUpstream(t.Upstream); err != nil {
@@ -376,8 +375,8 @@ func CheckUpstream(u string) error {
 }
 
 func checkName(name string) error {
-	if name == "" || len(name) > MaxNameLen || !utf8.ValidString(name) {
-		return invalidf("name: want 1 to %d bytes of UTF-8", MaxNameLen)
+	if name == "" || len(name) > spec.MaxNameLen || !utf8.ValidString(name) {
+		return invalidf("name: want 1 to %d bytes of UTF-8", spec.MaxNameLen)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {

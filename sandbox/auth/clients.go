@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 // Limits that keep the registry's memory bounded whatever a portal user or
@@ -23,7 +23,6 @@ const (
 	MaxClients          = 10000
 	MaxSecretsPerClient = 32
 	MaxTenantsPerClient = 1000
-	maxNameLen          = 200
 	maxIDLen            = 128
 	secretBytes         = 32 // 256 bits: high entropy, so SHA-256 suffices
 )
@@ -183,8 +182,8 @@ func validID(id string) error {
 }
 
 func validName(name string) error {
-	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
-		return fmt.Errorf("client name: want 1 to %d bytes of UTF-8", maxNameLen)
+	if name == "" || len(name) > spec.MaxNameLen || !utf8.ValidString(name) {
+		return fmt.Errorf("client name: want 1 to %d bytes of UTF-8", spec.MaxNameLen)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
@@ -201,7 +200,7 @@ func truncate(s string) string {
 	return s
 }
 
-// canonicalTenants canonicalises each GUID through tenant.ParseGUID and
+// canonicalTenants canonicalises each GUID through spec.ParseGUID and
 // drops duplicates.
 func canonicalTenants(in []string) ([]string, error) {
 	if len(in) > MaxTenantsPerClient {
@@ -215,7 +214,7 @@ func canonicalTenants(in []string) ([]string, error) {
 			}
 			continue
 		}
-		g, err := tenant.ParseGUID(t)
+		g, err := spec.ParseGUID(t)
 		if err != nil {
 			return nil, fmt.Errorf("tenant %q: %w", truncate(t), err)
 		}

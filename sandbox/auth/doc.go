@@ -60,7 +60,7 @@
 // credentials come by HTTP Basic (id and secret form-urlencoded before
 // base64, RFC 6749 §2.3.1) or in the body, never both and never in the
 // query string. scope must hold exactly one tenant GUID (any case, with or
-// without braces; canonicalised by tenant.ParseGUID) that is known and
+// without braces; canonicalised by spec.ParseGUID) that is known and
 // allowed to the client, or the answer is invalid_scope. Every answer
 // carries Cache-Control: no-store and Pragma: no-cache.
 //

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 const (
@@ -223,7 +223,7 @@ func parseScope(s string) (string, []string, *oauthError) {
 		if !validScopeToken(tok) {
 			return "", nil, invalidScope("scope holds characters RFC 6749 section 3.3 does not allow")
 		}
-		g, err := tenant.ParseGUID(tok)
+		g, err := spec.ParseGUID(tok)
 		switch {
 		case err == nil && tid != "" && g != tid:
 			return "", nil, invalidScope("scope names more than one tenant; ask for one token per tenant")

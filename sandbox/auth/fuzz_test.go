@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 // FuzzParseForm feeds arbitrary requests to the token form parser: it
@@ -73,7 +73,7 @@ func FuzzParseScope(f *testing.F) {
 			}
 			return
 		}
-		if g, err := tenant.ParseGUID(tid); err != nil || g != tid {
+		if g, err := spec.ParseGUID(tid); err != nil || g != tid {
 			t.Fatalf("tenant %q not canonical", tid)
 		}
 		seen := map[string]bool{}

@@ -11,10 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
 const (
@@ -122,7 +121,7 @@ func (a *Authority) mint(clientID, tid string, extra []string, secretID, base st
 // and be allowed the tenant, the tenant must be known, extra scopes must
 // be valid scope tokens (RFC 6749 §3.3) and not GUIDs.
 func (a *Authority) Mint(clientID, tenantGUID string, scopes []string, base string) (string, *Claims, error) {
-	tid, err := tenant.ParseGUID(tenantGUID)
+	tid, err := spec.ParseGUID(tenantGUID)
 	if err != nil {
 		return "", nil, fmt.Errorf("mint: tenant: %w", err)
 	}
@@ -322,7 +321,7 @@ func (a *Authority) checkClaims(wc *wireClaims, kid, base string) (*Claims, erro
 	case wc.ClientID == "" || wc.Subject != wc.ClientID:
 		return nil, invalid("token subject and client_id disagree", nil)
 	}
-	if g, err := tenant.ParseGUID(wc.Tenant); err != nil || g != wc.Tenant {
+	if g, err := spec.ParseGUID(wc.Tenant); err != nil || g != wc.Tenant {
 		return nil, invalid("token tenant is not a canonical GUID", err)
 	}
 	if fs := strings.Fields(wc.Scope); len(fs) == 0 || fs[0] != wc.Tenant {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/seed"
 	ucli "github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -39,7 +39,7 @@ Examples:
 		Flags: []ucli.Flag{
 			&ucli.IntFlag{Name: "patients", Value: def.Tenants[0].Patients, Usage: "number of patients `N`, 0 to 1000000"},
 			&ucli.Int64Flag{Name: "seed", Value: def.Tenants[0].Seed, Usage: "random seed `S`"},
-			&ucli.StringFlag{Name: "fhir-version", Value: def.FHIRVersion, Usage: "FHIR release, `dstu2|stu3`"},
+			&ucli.StringFlag{Name: "fhir-version", Value: def.FHIRVersion, Usage: "FHIR release, `" + spec.NameChoices() + "`"},
 			&ucli.StringFlag{Name: "tenant", Value: def.Tenants[0].ID, Usage: "tenant `GUID` (part of every identifier)"},
 			&ucli.StringFlag{Name: "reference-date", Value: def.ReferenceDate.String(), Usage: "\"today\" of the generated data, `YYYY-MM-DD`"},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (atomically) instead of standard output"},
@@ -59,10 +59,10 @@ type generateParams struct {
 func parseGenerate(c *ucli.Context) (generateParams, error) {
 	var p generateParams
 	n := c.Int("patients")
-	if n < 0 || n > sandbox.MaxPatients {
-		return p, usagef("--patients: %d is out of range (want 0 to %d)", n, sandbox.MaxPatients)
+	if n < 0 || n > spec.MaxPatients {
+		return p, usagef("--patients: %d is out of range (want 0 to %d)", n, spec.MaxPatients)
 	}
-	g, err := tenant.ParseGUID(c.String("tenant"))
+	g, err := spec.ParseGUID(c.String("tenant"))
 	if err != nil {
 		return p, usagef("--tenant: %q is %v", c.String("tenant"), err)
 	}
@@ -72,7 +72,7 @@ func parseGenerate(c *ucli.Context) (generateParams, error) {
 	}
 	v, ok := fhir.Lookup(strings.ToLower(c.String("fhir-version")))
 	if !ok {
-		return p, usagef("--fhir-version: %q is not a supported release (want dstu2 or stu3)", c.String("fhir-version"))
+		return p, usagef("--fhir-version: %q is not a supported release (want %s)", c.String("fhir-version"), spec.NameList())
 	}
 	switch c.String("format") {
 	case "bundle":

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 func scenarioCommand() *ucli.Command {
@@ -301,17 +302,17 @@ func checkAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	sc, err := sandbox.BuiltinScenario("patients-app-" + release)
+	sc, err := sandbox.BuiltinScenario(release.ConformanceScenario())
 	if err != nil {
 		return err
 	}
-	// the conformance scenarios address the sandbox's /dstu2 and /stu3
-	// bases; point them at the target's base instead
+	// the conformance scenarios address the sandbox's release bases;
+	// point them at the target's base instead
 	root, err := rebase(sc, target, release)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "%s: FHIR %s, checking with %s\n", target, release, sc.Name)
+	fmt.Fprintf(c.App.Writer, "%s: FHIR %s, checking with %s\n", target, release.Name, sc.Name)
 	rep, err := runAgainst(c.Context, sc, root, c)
 	if err != nil {
 		return err
@@ -320,37 +321,34 @@ func checkAction(c *ucli.Context) error {
 }
 
 // targetRelease reads fhirVersion from the target's metadata.
-func targetRelease(ctx context.Context, target string) (string, error) {
+func targetRelease(ctx context.Context, target string) (spec.Release, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", target+"/metadata", nil)
 	if err != nil {
-		return "", usagef("--target: %v", err)
+		return spec.Release{}, usagef("--target: %v", err)
 	}
 	req.Header.Set("Accept", "application/fhir+json, application/json+fhir, application/json")
 	client := &http.Client{Timeout: 30 * time.Second}
 	res, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("read %s/metadata: %w", target, err)
+		return spec.Release{}, fmt.Errorf("read %s/metadata: %w", target, err)
 	}
 	defer res.Body.Close()
 	var md struct {
 		FHIRVersion string `json:"fhirVersion"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 16<<20)).Decode(&md); err != nil || res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("read %s/metadata: %s, not a metadata statement", target, res.Status)
+		return spec.Release{}, fmt.Errorf("read %s/metadata: %s, not a metadata statement", target, res.Status)
 	}
-	switch {
-	case md.FHIRVersion == "1.0.2" || strings.HasPrefix(md.FHIRVersion, "1.0."):
-		return "dstu2", nil
-	case strings.HasPrefix(md.FHIRVersion, "3.0."):
-		return "stu3", nil
+	if rel, ok := spec.ByFHIRVersion(md.FHIRVersion); ok {
+		return rel, nil
 	}
-	return "", fmt.Errorf("%s speaks FHIR %q: the Patients app contract covers DSTU2 (1.0.2) and STU3 (3.0.x)", target, md.FHIRVersion)
+	return spec.Release{}, fmt.Errorf("%s speaks FHIR %q: the Patients app contract is checked for %s", target, md.FHIRVersion, releaseVersions())
 }
 
 // rebase rewrites the scenario's step paths from the sandbox's release
 // base ("/stu3/...") to the target's base path, and returns the root URL
 // (scheme://host) the runner joins them to.
-func rebase(sc *scenario.Scenario, target, release string) (string, error) {
+func rebase(sc *scenario.Scenario, target string, release spec.Release) (string, error) {
 	i := strings.Index(target, "://")
 	if i < 0 {
 		return "", usagef("--target: %q is not an http(s) URL", target)
@@ -359,11 +357,20 @@ func rebase(sc *scenario.Scenario, target, release string) (string, error) {
 	if j := strings.IndexByte(target[i+3:], '/'); j >= 0 {
 		root, basePath = target[:i+3+j], target[i+3+j:]
 	}
-	prefix := "/" + release
+	prefix := release.Base()
 	for _, st := range sc.Steps {
 		if r := st.Request; r != nil && (r.Path == prefix || strings.HasPrefix(r.Path, prefix+"/") || strings.HasPrefix(r.Path, prefix+"?")) {
 			r.Path = basePath + strings.TrimPrefix(r.Path, prefix)
 		}
 	}
 	return root, nil
+}
+
+// releaseVersions lists the releases check knows: "DSTU2 (1.0.2), STU3 (3.0.1)".
+func releaseVersions() string {
+	var parts []string
+	for _, rel := range spec.Releases() {
+		parts = append(parts, rel.Label+" ("+rel.FHIRVersion+")")
+	}
+	return strings.Join(parts, ", ")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -32,7 +33,7 @@ Examples:
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config `FILE` (default: the built-in configuration, see sandbox.yaml)", EnvVars: []string{"FHIRSANDBOX_CONFIG"}},
 			&ucli.StringFlag{Name: "listen", Usage: "`HOST:PORT` to listen on; port 0 picks a free port (config: listen)", EnvVars: []string{"FHIRSANDBOX_LISTEN"}},
-			&ucli.StringFlag{Name: "fhir-version", Usage: "default FHIR release, `dstu2|stu3` (config: fhir_version)", EnvVars: []string{"FHIRSANDBOX_FHIR_VERSION"}},
+			&ucli.StringFlag{Name: "fhir-version", Usage: "default FHIR release, `" + spec.NameChoices() + "` (config: fhir_version)", EnvVars: []string{"FHIRSANDBOX_FHIR_VERSION"}},
 			&ucli.StringFlag{Name: "public-url", Usage: "public base `URL` such as https://abc.ngrok.app (config: public_url)", EnvVars: []string{"FHIRSANDBOX_PUBLIC_URL"}},
 			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
 			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
@@ -65,11 +66,11 @@ func serveConfig(c *ucli.Context) (sandbox.Config, error) {
 		cfg.Listen = v
 	}
 	if c.IsSet("fhir-version") {
-		v := strings.ToLower(c.String("fhir-version"))
-		if v != "dstu2" && v != "stu3" {
-			return cfg, usagef("--fhir-version: %q is not a supported release (want dstu2 or stu3)", c.String("fhir-version"))
+		rel, ok := spec.Lookup(c.String("fhir-version"))
+		if !ok {
+			return cfg, usagef("--fhir-version: %q is not a supported release (want %s)", c.String("fhir-version"), spec.NameList())
 		}
-		cfg.FHIRVersion = v
+		cfg.FHIRVersion = rel.Name
 	}
 	if c.IsSet("public-url") {
 		v := strings.TrimSuffix(c.String("public-url"), "/")
@@ -82,8 +83,8 @@ func serveConfig(c *ucli.Context) (sandbox.Config, error) {
 	}
 	if c.IsSet("patients") {
 		n := c.Int("patients")
-		if n < 0 || n > sandbox.MaxPatients {
-			return cfg, usagef("--patients: %d is out of range (want 0 to %d)", n, sandbox.MaxPatients)
+		if n < 0 || n > spec.MaxPatients {
+			return cfg, usagef("--patients: %d is out of range (want 0 to %d)", n, spec.MaxPatients)
 		}
 		for i := range cfg.Tenants {
 			if cfg.Tenants[i].Upstream == "" {
@@ -144,12 +145,12 @@ func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
 		public = local
 	}
 	fmt.Fprintf(w, "listening on %s\n", local)
-	for _, v := range []string{"dstu2", "stu3"} {
+	for _, rel := range spec.Releases() {
 		mark := ""
-		if v == cfg.FHIRVersion {
+		if rel.Name == cfg.FHIRVersion {
 			mark = " (default)"
 		}
-		fmt.Fprintf(w, "  %-12s %s/%s%s\n", strings.ToUpper(v)+" base", public, v, mark)
+		fmt.Fprintf(w, "  %-12s %s%s%s\n", rel.Label+" base", public, rel.Base(), mark)
 	}
 	fmt.Fprintf(w, "  %-12s %s/token\n", "token URL", public)
 	fmt.Fprintf(w, "  %-12s %s/portal/\n", "portal", public)

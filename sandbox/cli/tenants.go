@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -103,8 +104,8 @@ func checkMapping(c *ucli.Context) error {
 	if c.IsSet("upstream") && c.String("upstream") != "" && (c.IsSet("patients") || c.IsSet("seed")) {
 		return usagef("%s: give --upstream or --patients/--seed, not both", c.Command.Name)
 	}
-	if n := c.Int("patients"); n < 0 || n > admin.MaxPatients {
-		return usagef("--patients: %d is out of range (want 0 to %d)", n, admin.MaxPatients)
+	if n := c.Int("patients"); n < 0 || n > spec.MaxPatients {
+		return usagef("--patients: %d is out of range (want 0 to %d)", n, spec.MaxPatients)
 	}
 	return nil
 }

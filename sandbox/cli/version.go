@@ -6,7 +6,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -49,8 +49,8 @@ func versionAction(c *ucli.Context) error {
 		}
 	}
 	var releases []string
-	for _, v := range fhir.Versions() {
-		releases = append(releases, fmt.Sprintf("%s (FHIR %s)", strings.ToUpper(v.Name()), v.FHIRVersion()))
+	for _, rel := range spec.Releases() {
+		releases = append(releases, fmt.Sprintf("%s (FHIR %s)", rel.Label, rel.FHIRVersion))
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "fhirsandbox %s\n", version)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
@@ -33,15 +34,13 @@ type Security struct {
 // Options configure an API for one FHIR release.
 type Options struct {
 	Version Version
-	// Store returns the store that serves the request: the tenant routing
-	// seam. A non-nil *Error is written as it is.
+	// Store returns the store that serves a request given to ServeHTTP. A
+	// non-nil *Error is written as it is. A server that routes tenants
+	// itself calls Serve with the store it resolved instead.
 	Store func(r *http.Request) (*store.Store, *Error)
 	// Base returns the public base URL of the server (scheme://host[/prefix],
-	// no trailing slash); the release's base is Base + "/" + Version.Name().
-	Base func(r *http.Request) string
-	// Protect wraps every route but metadata and smart-configuration
-	// (the bearer middleware). Nil: open server.
-	Protect  func(http.Handler) http.Handler
+	// no trailing slash); the release's base is Base + Release().Base().
+	Base     func(r *http.Request) string
 	Security Security
 	Limits   Limits
 	// Published is the date the metadata statement carries.
@@ -68,11 +67,11 @@ type Drift struct {
 // API serves one FHIR release under /{name}.
 type API struct {
 	o           Options
+	rel         spec.Release
 	contentType []string
 	defs        store.Definitions
 	prefix      string
 	types       map[string]bool
-	protected   http.Handler
 }
 
 // NewAPI returns the FHIR REST API of one release.
@@ -83,16 +82,11 @@ func NewAPI(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{o: o, prefix: "/" + o.Version.Name(), types: map[string]bool{}, defs: o.Version.SearchParams(),
-		contentType: []string{o.Version.MediaType() + "; charset=utf-8"}}
+	rel := o.Version.Release()
+	a := &API{o: o, rel: rel, prefix: rel.Base(), types: map[string]bool{}, defs: o.Version.SearchParams(),
+		contentType: []string{rel.MediaType + "; charset=utf-8"}}
 	for typ := range a.defs {
 		a.types[typ] = true
-	}
-	if o.Protect != nil {
-		a.protected = o.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			segs, _ := a.segments(r) // checked in ServeHTTP
-			a.route(w, r, segs)
-		}))
 	}
 	return a
 }
@@ -106,10 +100,17 @@ func (a *API) Version() Version { return a.o.Version }
 // BaseURL is the public base URL of the release for a request.
 func (a *API) BaseURL(r *http.Request) string { return a.o.Base(r) + a.prefix }
 
-// ServeHTTP routes a request under the release's prefix. It does its own
+// ServeHTTP serves a request from the store Options.Store gives it.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.Serve(w, r, func() (*store.Store, *Error) { return a.o.Store(r) })
+}
+
+// Serve routes a request under the release's prefix; resolve is asked for
+// the request's store once the path is known to need one, so a bad path
+// is answered as such whatever the tenant's state. It does its own
 // routing rather than using http.ServeMux so that every path, including
 // ones the mux would clean and redirect ("..", "//"), gets a FHIR answer.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (a *API) Serve(w http.ResponseWriter, r *http.Request, resolve func() (*store.Store, *Error)) {
 	defer func() {
 		if rec := recover(); rec != nil {
 			if rec == http.ErrAbortHandler {
@@ -138,11 +139,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.smartConfiguration(w, r)
 		return
 	}
-	if a.protected != nil {
-		a.protected.ServeHTTP(w, r)
-		return
-	}
-	a.route(w, r, segs)
+	a.route(w, r, segs, resolve)
 }
 
 // segments splits the path under the prefix into unescaped segments.
@@ -177,10 +174,19 @@ func (a *API) allow(w http.ResponseWriter, r *http.Request, allowed string) bool
 	return false
 }
 
-func (a *API) fail(w http.ResponseWriter, e *Error) { WriteError(w, a.o.Version, e) }
+func (a *API) fail(w http.ResponseWriter, e *Error) { WriteError(w, a.rel, e) }
 
-// route serves everything but metadata (after Protect, when set).
-func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
+// route serves everything but metadata and smart-configuration.
+func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string, resolve func() (*store.Store, *Error)) {
+	withStore := func(fn func(*store.Store) *Error) {
+		s, e := resolve()
+		if e == nil {
+			e = fn(s)
+		}
+		if e != nil {
+			a.fail(w, e)
+		}
+	}
 	f, ferr := parseFormat(r)
 	if ferr != nil {
 		a.fail(w, ferr)
@@ -191,7 +197,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		if !a.allow(w, r, "POST") {
 			return
 		}
-		a.withStore(w, r, func(s *store.Store) *Error { return a.bundle(w, r, f, s) })
+		withStore(func(s *store.Store) *Error { return a.bundle(w, r, f, s) })
 		return
 	case 1, 2, 4:
 	default:
@@ -200,7 +206,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 	}
 	typ := segs[0]
 	if !a.types[typ] {
-		a.fail(w, errorf(http.StatusNotFound, "not-supported", "resource type %q is not supported by this %s server", typ, strings.ToUpper(a.o.Version.Name())))
+		a.fail(w, errorf(http.StatusNotFound, "not-supported", "resource type %q is not supported by this %s server", typ, a.rel.Label))
 		return
 	}
 	switch {
@@ -209,15 +215,15 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 			return
 		}
 		if r.Method == http.MethodPost {
-			a.withStore(w, r, func(s *store.Store) *Error { return a.create(w, r, f, s, typ) })
+			withStore(func(s *store.Store) *Error { return a.create(w, r, f, s, typ) })
 			return
 		}
-		a.withStore(w, r, func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, false) })
+		withStore(func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, false) })
 	case segs[1] == "_search":
 		if !a.allow(w, r, "GET, HEAD, POST") {
 			return
 		}
-		a.withStore(w, r, func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, r.Method == http.MethodPost) })
+		withStore(func(s *store.Store) *Error { return a.searchHTTP(w, r, f, s, typ, r.Method == http.MethodPost) })
 	case len(segs) == 2:
 		id := segs[1]
 		if !store.ValidID(id) {
@@ -229,11 +235,11 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		}
 		switch r.Method {
 		case http.MethodPut:
-			a.withStore(w, r, func(s *store.Store) *Error { return a.update(w, r, f, s, typ, id) })
+			withStore(func(s *store.Store) *Error { return a.update(w, r, f, s, typ, id) })
 		case http.MethodDelete:
-			a.withStore(w, r, func(s *store.Store) *Error { return a.remove(w, s, typ, id) })
+			withStore(func(s *store.Store) *Error { return a.remove(w, s, typ, id) })
 		default:
-			a.withStore(w, r, func(s *store.Store) *Error { return a.read(w, r, f, s, typ, id, "") })
+			withStore(func(s *store.Store) *Error { return a.read(w, r, f, s, typ, id, "") })
 		}
 	default: // Type/id/_history/vid
 		if segs[2] != "_history" || !store.ValidID(segs[1]) {
@@ -243,16 +249,6 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		if !a.allow(w, r, "GET, HEAD") {
 			return
 		}
-		a.withStore(w, r, func(s *store.Store) *Error { return a.read(w, r, f, s, typ, segs[1], segs[3]) })
-	}
-}
-
-func (a *API) withStore(w http.ResponseWriter, r *http.Request, fn func(*store.Store) *Error) {
-	s, e := a.o.Store(r)
-	if e == nil {
-		e = fn(s)
-	}
-	if e != nil {
-		a.fail(w, e)
+		withStore(func(s *store.Store) *Error { return a.read(w, r, f, s, typ, segs[1], segs[3]) })
 	}
 }

@@ -36,13 +36,13 @@ func benchPopulations() []int {
 // one run), and the client's searches with p50/p99 latency.
 func BenchmarkAPI(b *testing.B) {
 	for _, v := range Versions() {
-		if r := os.Getenv("FHIRSANDBOX_BENCH_RELEASE"); r != "" && r != v.Name() {
+		if r := os.Getenv("FHIRSANDBOX_BENCH_RELEASE"); r != "" && r != v.Release().Name {
 			continue // a 100,000-patient population takes gigabytes per release
 		}
 		for _, n := range benchPopulations() {
 			start := time.Now()
 			f := buildAPIFixture(b, v, n)
-			b.Logf("%s: %d patients, %d resources stored in %v", v.Name(), n, f.countAll(), time.Since(start).Round(time.Millisecond))
+			b.Logf("%s: %d patients, %d resources stored in %v", v.Release().Name, n, f.countAll(), time.Since(start).Round(time.Millisecond))
 			benchRead(b, f, n)
 			benchSearch(b, f, n)
 			f.srv.Close()
@@ -63,14 +63,14 @@ func benchRead(b *testing.B, f *apiFixture, n int) {
 			etagHdr, lastMod := etag(doc), doc.Updated.UTC().Format(http.TimeFormat)
 			bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				h := w.Header()
-				h.Set("Content-Type", v.MediaType()+"; charset=utf-8")
+				h.Set("Content-Type", v.Release().MediaType+"; charset=utf-8")
 				h.Set("X-Content-Type-Options", "nosniff")
 				h.Set("ETag", etagHdr)
 				h.Set("Last-Modified", lastMod)
 				_, _ = w.Write(doc.JSON)
 			}))
-			b.Run(fmt.Sprintf("%s/%d/bare", v.Name(), n), func(b *testing.B) { runGets(b, bare.Client(), bare.URL+"/"+id) })
-			b.Run(fmt.Sprintf("%s/%d/api", v.Name(), n), func(b *testing.B) { runGets(b, f.srv.Client(), f.base()+"/Patient/"+id) })
+			b.Run(fmt.Sprintf("%s/%d/bare", v.Release().Name, n), func(b *testing.B) { runGets(b, bare.Client(), bare.URL+"/"+id) })
+			b.Run(fmt.Sprintf("%s/%d/api", v.Release().Name, n), func(b *testing.B) { runGets(b, f.srv.Client(), f.base()+"/Patient/"+id) })
 			bare.Close()
 		}
 	}
@@ -105,23 +105,23 @@ func benchSearch(b *testing.B, f *apiFixture, n int) {
 			pid := p.Patient.ID
 			fam := strings.ToLower(string([]rune(p.Patient.Name.Family)[1:4]))
 			familyParam := "family"
-			if v.Name() == "dstu2" {
+			if v.Release().Name == "dstu2" {
 				familyParam = "family:contains"
 			}
 			sort := "_sort=-date"
-			if v.Name() == "dstu2" {
+			if v.Release().Name == "dstu2" {
 				sort = "_sort:desc=date"
 			}
 			c := f.srv.Client()
 			form := url.Values{familyParam: {fam}, "_count": {"10"}}.Encode()
-			b.Run(fmt.Sprintf("%s/%d/family-substring", v.Name(), n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%d/family-substring", v.Release().Name, n), func(b *testing.B) {
 				latencies(b, func() *http.Request {
 					r, _ := http.NewRequest("POST", f.base()+"/Patient/_search", strings.NewReader(form))
 					r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 					return r
 				}, c)
 			})
-			b.Run(fmt.Sprintf("%s/%d/vitals", v.Name(), n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%d/vitals", v.Release().Name, n), func(b *testing.B) {
 				latencies(b, func() *http.Request {
 					r, _ := http.NewRequest("GET", f.base()+"/Observation?patient="+pid+"&category=vital-signs&"+sort, nil)
 					return r
@@ -130,22 +130,22 @@ func benchSearch(b *testing.B, f *apiFixture, n int) {
 			batch := batchOf(pid, v)
 			// the same two requests through the handler alone, without the
 			// loopback transfer of the answer: the server's own cost
-			b.Run(fmt.Sprintf("%s/%d/vitals-handler", v.Name(), n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%d/vitals-handler", v.Release().Name, n), func(b *testing.B) {
 				handlerOnly(b, f, func() *http.Request {
 					return httptest.NewRequest("GET", f.base()+"/Observation?patient="+pid+"&category=vital-signs&"+sort, nil)
 				})
 			})
-			b.Run(fmt.Sprintf("%s/%d/batch-six-handler", v.Name(), n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%d/batch-six-handler", v.Release().Name, n), func(b *testing.B) {
 				handlerOnly(b, f, func() *http.Request {
 					r := httptest.NewRequest("POST", f.base()+"/", strings.NewReader(batch))
-					r.Header.Set("Content-Type", v.MediaType())
+					r.Header.Set("Content-Type", v.Release().MediaType)
 					return r
 				})
 			})
-			b.Run(fmt.Sprintf("%s/%d/batch-six", v.Name(), n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%d/batch-six", v.Release().Name, n), func(b *testing.B) {
 				latencies(b, func() *http.Request {
 					r, _ := http.NewRequest("POST", f.base()+"/", strings.NewReader(batch))
-					r.Header.Set("Content-Type", v.MediaType())
+					r.Header.Set("Content-Type", v.Release().MediaType)
 					return r
 				}, c)
 			})

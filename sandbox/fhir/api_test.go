@@ -100,11 +100,11 @@ func (f *apiFixture) do(t testing.TB, method, path string, body io.Reader, hdr .
 	r := resp{status: res.StatusCode, header: res.Header, body: b}
 	_ = json.Unmarshal(b, &r.json)
 	if len(b) > 0 && r.json != nil {
-		if err := validate.Release(f.v.Name(), b); err != nil {
-			t.Errorf("%s %s: response is not valid %s: %v\n%.2000s", method, path, f.v.Name(), err, b)
+		if err := validate.Release(f.v.Release().Name, b); err != nil {
+			t.Errorf("%s %s: response is not valid %s: %v\n%.2000s", method, path, f.v.Release().Name, err, b)
 		}
-		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, f.v.MediaType()) && !strings.Contains(path, "smart-configuration") {
-			t.Errorf("%s %s: Content-Type %q, want %s", method, path, ct, f.v.MediaType())
+		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, f.v.Release().MediaType) && !strings.Contains(path, "smart-configuration") {
+			t.Errorf("%s %s: Content-Type %q, want %s", method, path, ct, f.v.Release().MediaType)
 		}
 	}
 	return r
@@ -163,12 +163,12 @@ func (f *apiFixture) patientWith(t testing.TB) seed.PatientRecord {
 func TestInterfaceQueries(t *testing.T) {
 	t.Parallel()
 	for _, v := range Versions() {
-		t.Run(v.Name(), func(t *testing.T) {
+		t.Run(v.Release().Name, func(t *testing.T) {
 			t.Parallel()
 			f := newAPIFixture(t, v, 80)
 			p := f.patientWith(t)
 			pid := p.Patient.ID
-			dstu2 := v.Name() == "dstu2"
+			dstu2 := v.Release().Name == "dstu2"
 			fam := p.Patient.Name.Family
 			sub := strings.ToLower(string([]rune(fam)[1:min(4, len([]rune(fam)))]))
 			familyParam := "family"
@@ -283,7 +283,7 @@ func TestInterfaceQueries(t *testing.T) {
 			if len(entries(r)) != len(p.Allergies) {
 				t.Errorf("allergies: %d, want %d", len(entries(r)), len(p.Allergies))
 			}
-			medType := v.MedicationType()
+			medType := v.Release().MedicationType
 			r = f.do(t, "GET", "/"+medType+"?patient="+pid+"&_count=10", nil)
 			if len(entries(r)) != min(10, len(p.Meds)) {
 				t.Errorf("%s: %d, want %d", medType, len(entries(r)), len(p.Meds))
@@ -303,7 +303,7 @@ func TestInterfaceQueries(t *testing.T) {
 
 			// the six clinical queries in one batch
 			batch := batchOf(pid, v)
-			r = f.do(t, "POST", "/", strings.NewReader(batch), "Content-Type", v.MediaType())
+			r = f.do(t, "POST", "/", strings.NewReader(batch), "Content-Type", v.Release().MediaType)
 			if r.status != 200 || at(r.json, "type") != "batch-response" || len(entries(r)) != 6 {
 				t.Fatalf("batch: %d %s", r.status, r.body)
 			}
@@ -318,7 +318,7 @@ func TestInterfaceQueries(t *testing.T) {
 
 func batchOf(pid string, v Version) string {
 	sort := "_sort=-date"
-	if v.Name() == "dstu2" {
+	if v.Release().Name == "dstu2" {
 		sort = "_sort:desc=date"
 	}
 	urls := []string{
@@ -326,7 +326,7 @@ func batchOf(pid string, v Version) string {
 		"Condition?patient=" + pid + "&_count=10",
 		"Encounter?patient=" + pid + "&" + sort + "&_count=1",
 		"AllergyIntolerance?patient=" + pid,
-		v.MedicationType() + "?patient=" + pid + "&_count=10",
+		v.Release().MedicationType + "?patient=" + pid + "&_count=10",
 		"Coverage?patient=" + pid,
 	}
 	var es []string
@@ -340,7 +340,7 @@ func batchOf(pid string, v Version) string {
 func TestErrors(t *testing.T) {
 	t.Parallel()
 	for _, v := range Versions() {
-		t.Run(v.Name(), func(t *testing.T) {
+		t.Run(v.Release().Name, func(t *testing.T) {
 			t.Parallel()
 			f := newAPIFixture(t, v, 5)
 			cases := []struct {
@@ -428,15 +428,15 @@ func TestErrors(t *testing.T) {
 func TestWrites(t *testing.T) {
 	t.Parallel()
 	for _, v := range Versions() {
-		t.Run(v.Name(), func(t *testing.T) {
+		t.Run(v.Release().Name, func(t *testing.T) {
 			t.Parallel()
 			f := newAPIFixture(t, v, 3)
 			fam := `"family":"Fixture"`
-			if v.Name() == "dstu2" {
+			if v.Release().Name == "dstu2" {
 				fam = `"family":["Fixture"]`
 			}
 			pat := `{"resourceType":"Patient","id":"ignored","name":[{"use":"official",` + fam + `,"given":["Ada"]}],"gender":"female","birthDate":"1990-02-03"}`
-			r := f.do(t, "POST", "/Patient", strings.NewReader(pat), "Content-Type", v.MediaType())
+			r := f.do(t, "POST", "/Patient", strings.NewReader(pat), "Content-Type", v.Release().MediaType)
 			if r.status != 201 || r.header.Get("Location") == "" || at(r.json, "meta.versionId") != "1" || at(r.json, "id") == "ignored" {
 				t.Fatalf("create: %d %v %s", r.status, r.header, r.body)
 			}
@@ -464,13 +464,13 @@ func TestWrites(t *testing.T) {
 			}
 			// transaction: a patient and an observation referring to it by urn:uuid
 			obsCat := `"category":[{"coding":[{"system":"http://hl7.org/fhir/observation-category","code":"vital-signs"}]}]`
-			if v.Name() == "dstu2" {
+			if v.Release().Name == "dstu2" {
 				obsCat = `"category":{"coding":[{"system":"http://hl7.org/fhir/observation-category","code":"vital-signs"}]}`
 			}
 			tx := `{"resourceType":"Bundle","type":"transaction","entry":[` +
 				`{"fullUrl":"urn:uuid:6f1e0c1a-0000-4000-8000-000000000001","resource":` + strings.Replace(pat, `"id":"ignored",`, "", 1) + `,"request":{"method":"POST","url":"Patient"}},` +
 				`{"resource":{"resourceType":"Observation","id":"tx-obs","status":"final",` + obsCat + `,"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"urn:uuid:6f1e0c1a-0000-4000-8000-000000000001"},"effectiveDateTime":"2025-12-01T10:00:00Z","valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}},"request":{"method":"PUT","url":"Observation/tx-obs"}}]}`
-			r = f.do(t, "POST", "", strings.NewReader(tx), "Content-Type", v.MediaType())
+			r = f.do(t, "POST", "", strings.NewReader(tx), "Content-Type", v.Release().MediaType)
 			if r.status != 200 || at(r.json, "type") != "transaction-response" || at(r.json, "entry.0.response.status") != "201 Created" {
 				t.Fatalf("transaction: %d %s", r.status, r.body)
 			}
@@ -497,7 +497,7 @@ func TestWrites(t *testing.T) {
 				}
 			}
 			oo := "entry.1.resource.resourceType"
-			if v.Name() == "stu3" {
+			if v.Release().Name == "stu3" {
 				oo = "entry.1.response.outcome.resourceType"
 			}
 			if at(r.json, oo) != "OperationOutcome" {
@@ -511,7 +511,7 @@ func TestWrites(t *testing.T) {
 func TestAPIGolden(t *testing.T) {
 	t.Parallel()
 	for _, v := range Versions() {
-		t.Run(v.Name(), func(t *testing.T) {
+		t.Run(v.Release().Name, func(t *testing.T) {
 			t.Parallel()
 			f := newAPIFixture(t, v, 10)
 			host := strings.TrimPrefix(f.srv.URL, "http://")
@@ -530,7 +530,7 @@ func TestAPIGolden(t *testing.T) {
 				"batch-response": get("POST", "/", batchOf("pat-2", v)),
 			}
 			for name, got := range golden {
-				path := filepath.Join("testdata", "api", v.Name(), name+".json")
+				path := filepath.Join("testdata", "api", v.Release().Name, name+".json")
 				if *update {
 					_ = os.MkdirAll(filepath.Dir(path), 0o755)
 					if err := os.WriteFile(path, got, 0o644); err != nil {

@@ -276,8 +276,9 @@ func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entr
 }
 
 // responseBundle renders a batch-response or transaction-response. A
-// failed entry's OperationOutcome goes in response.outcome in STU3 and in
-// entry.resource in DSTU2 (whose Bundle.entry.response has no outcome).
+// failed entry's OperationOutcome goes where the release keeps it:
+// response.outcome, or entry.resource where Bundle.entry.response has no
+// outcome (Release.OutcomeInResponse).
 func (a *API) responseBundle(kind string, results []entryResult) []byte {
 	var b bytes.Buffer
 	size := 128
@@ -293,14 +294,14 @@ func (a *API) responseBundle(kind string, results []entryResult) []byte {
 	if len(results) > 0 {
 		b.WriteString(`,"entry":[`)
 	}
-	stu3 := a.o.Version.Name() == "stu3"
+	inResponse := a.rel.OutcomeInResponse
 	for i, res := range results {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('{')
 		wroteResource := false
-		if res.resource != nil && !(res.outcome && stu3) {
+		if res.resource != nil && !(res.outcome && inResponse) {
 			b.WriteString(`"resource":`)
 			b.Write(res.resource)
 			wroteResource = true
@@ -320,7 +321,7 @@ func (a *API) responseBundle(kind string, results []entryResult) []byte {
 			b.WriteString(`,"lastModified":`)
 			ooString(&b, lastModified(res.doc))
 		}
-		if res.outcome && stu3 {
+		if res.outcome && inResponse {
 			b.WriteString(`,"outcome":`)
 			b.Write(res.resource)
 		}

@@ -1,23 +1,17 @@
 package fhir
 
-import "github.com/fhirsandbox/fhirsandbox/seed"
+import (
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
+	"github.com/fhirsandbox/fhirsandbox/seed"
+)
 
 // DSTU2 renders FHIR 1.0.2 (DSTU2) JSON.
 type DSTU2 struct{}
 
 var _ Version = DSTU2{}
 
-// Name implements Version.
-func (DSTU2) Name() string { return "dstu2" }
-
-// FHIRVersion implements Version.
-func (DSTU2) FHIRVersion() string { return "1.0.2" }
-
-// MediaType implements Version.
-func (DSTU2) MediaType() string { return "application/json+fhir" }
-
-// MedicationType implements Version.
-func (DSTU2) MedicationType() string { return "MedicationOrder" }
+// Release implements Version.
+func (DSTU2) Release() spec.Release { return spec.DSTU2() }
 
 // RenderHospital implements Version: the hospital Organization, the payor
 // Organizations, the Practitioners and the Locations, in that order.
@@ -26,9 +20,9 @@ func (DSTU2) RenderHospital(h *seed.Hospital, emit func(Resource)) {
 		return
 	}
 	emit = withID(emit)
-	emit(organization(&h.Organization, false))
+	emit(organizationDSTU2(&h.Organization))
 	for i := range h.Payors {
-		emit(organization(&h.Payors[i], false))
+		emit(organizationDSTU2(&h.Payors[i]))
 	}
 	for i := range h.Practitioners {
 		emit(practitionerDSTU2(&h.Practitioners[i], &h.Organization))
@@ -63,6 +57,15 @@ func (DSTU2) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
 	if p.Coverage != nil {
 		emit(coverageDSTU2(p, p.Coverage))
 	}
+}
+
+// organizationDSTU2: type is one CodeableConcept, and DSTU2's code system
+// has no "pay": an insurer is "ins" (Insurance Company).
+func organizationDSTU2(o *seed.Organization) Resource {
+	typ := orgType(o.Type, seed.Coding{System: systemOrgType, Code: "ins", Display: "Insurance Company"})
+	w := beginOrganization(o, typ)
+	w.codeable("type", typ, "")
+	return finishOrganization(w, o)
 }
 
 // DSTU2 Practitioner.name is a single HumanName, not a list, and the

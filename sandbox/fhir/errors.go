@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 // Error is a failure on a FHIR route, rendered as an OperationOutcome of
@@ -55,13 +57,13 @@ func ooString(b *bytes.Buffer, s string) {
 // WriteError writes err as an OperationOutcome with the release's media
 // type. It is exported so the layers in front of the API (bearer auth,
 // tenant routing, scenario faults) answer FHIR routes in the same shape.
-func WriteError(w http.ResponseWriter, v Version, e *Error) {
+func WriteError(w http.ResponseWriter, rel spec.Release, e *Error) {
 	for k, vals := range e.Header {
 		for _, val := range vals {
 			w.Header().Add(k, val)
 		}
 	}
-	w.Header().Set("Content-Type", v.MediaType()+"; charset=utf-8")
+	w.Header().Set("Content-Type", rel.MediaType+"; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(OperationOutcome("error", e.Code, e.Diagnostics, e.Location))

@@ -26,11 +26,6 @@ func isJSONType(t string) bool {
 	return false
 }
 
-func isXMLType(t string) bool {
-	t = strings.ToLower(strings.TrimSpace(t))
-	return t == "xml" || strings.HasSuffix(t, "/xml") || strings.HasSuffix(t, "+xml")
-}
-
 // parseFormat reads _format, _pretty and Accept. Only JSON is served:
 // asking for XML (or only for something else) is 406.
 func parseFormat(r *http.Request) (format, *Error) {
@@ -76,7 +71,7 @@ func (a *API) readBody(r *http.Request) ([]byte, *Error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct != "" && (err != nil || !isJSONType(mt)) {
-		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "Content-Type %q is not supported: send FHIR JSON (%s or application/json)", ct, a.o.Version.MediaType())
+		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "Content-Type %q is not supported: send FHIR JSON (%s or application/json)", ct, a.o.Version.Release().MediaType)
 	}
 	b, e := a.readCapped(r)
 	if e != nil {

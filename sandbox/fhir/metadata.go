@@ -79,7 +79,7 @@ type (
 		Software       capSoftware       `json:"software"`
 		Implementation capImplementation `json:"implementation"`
 		FHIRVersion    string            `json:"fhirVersion"`
-		AcceptUnknown  string            `json:"acceptUnknown"`
+		AcceptUnknown  string            `json:"acceptUnknown,omitempty"`
 		Format         []string          `json:"format"`
 		Rest           []capRest         `json:"rest"`
 	}
@@ -92,9 +92,9 @@ const oauthURIs = "http://fhir-registry.smarthealthit.org/StructureDefinition/oa
 // interactions and search parameters the API serves, and the OAuth
 // endpoints in rest[0].security.
 func (a *API) Statement(base string) []byte {
-	v := a.o.Version
+	rel := a.rel
 	st := capStatement{
-		ResourceType: "CapabilityStatement",
+		ResourceType: rel.MetadataType,
 		ID:           "fhirsandbox",
 		URL:          base + a.prefix + "/metadata",
 		Name:         "fhirsandbox",
@@ -105,15 +105,14 @@ func (a *API) Statement(base string) []byte {
 		Kind:         "instance",
 		Software:     capSoftware{Name: a.o.Software, Version: a.o.SoftwareVersion},
 		Implementation: capImplementation{
-			Description: "fhirsandbox " + v.Name() + " endpoint",
+			Description: "fhirsandbox " + rel.Name + " endpoint",
 			URL:         base + a.prefix,
 		},
-		FHIRVersion:   v.FHIRVersion(),
-		AcceptUnknown: "no",
-		Format:        []string{"json", v.MediaType()},
+		FHIRVersion: rel.FHIRVersion,
+		Format:      []string{"json", rel.MediaType},
 	}
-	if v.Name() == "dstu2" {
-		st.ResourceType = "Conformance"
+	if rel.AcceptUnknown {
+		st.AcceptUnknown = "no"
 	}
 	if st.Software.Name == "" {
 		st.Software.Name = "fhirsandbox"
@@ -158,7 +157,7 @@ func (a *API) Statement(base string) []byte {
 		sec.Extension = []capExtension{uris}
 	}
 	rest := capRest{Mode: "server", Security: sec, Interaction: []capInteraction{{"transaction"}}}
-	if v.Name() != "dstu2" { // DSTU2 has no batch interaction code, though it accepts batch Bundles
+	if rel.BatchInteraction {
 		rest.Interaction = append(rest.Interaction, capInteraction{"batch"})
 	}
 	defs := a.defs

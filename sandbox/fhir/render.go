@@ -543,39 +543,31 @@ func quantityLabel(q seed.Quantity) string {
 	return s
 }
 
-// orgTypeCoding is the organization-type coding of a seed Organization.
-// DSTU2's code system has no "pay": an insurer there is "ins" (Insurance
-// Company). STU3 added "pay" (Payer).
-func orgTypeCoding(kind string, stu3 bool) seed.Coding {
+// orgType is the organization-type coding of a seed Organization, with
+// the code a release uses for an insurer.
+func orgType(kind string, payer seed.Coding) seed.Coding {
 	switch kind {
 	case "prov":
 		return seed.Coding{System: systemOrgType, Code: "prov", Display: "Healthcare Provider"}
 	case "pay":
-		if stu3 {
-			return seed.Coding{System: systemOrgType, Code: "pay", Display: "Payer"}
-		}
-		return seed.Coding{System: systemOrgType, Code: "ins", Display: "Insurance Company"}
+		return payer
 	}
 	return seed.Coding{}
 }
 
-func organization(o *seed.Organization, stu3 bool) Resource {
+// beginOrganization opens an Organization up to its type, which releases
+// write in their own shape; finishOrganization writes the rest.
+func beginOrganization(o *seed.Organization, typ seed.Coding) *jw {
 	n := newNarrative(o.Name)
-	typ := orgTypeCoding(o.Type, stu3)
 	n.line("Type", typ.Display)
 	n.line("Phone", o.Phone)
 	n.line("City", o.Address.City)
 	w := begin("Organization", o.ID, n)
 	w.boolean("active", true)
-	if hasCoding(typ) {
-		if stu3 {
-			w.arr("type")
-			w.codeableElem(typ, "")
-			w.closeArr()
-		} else {
-			w.codeable("type", typ, "")
-		}
-	}
+	return w
+}
+
+func finishOrganization(w *jw, o *seed.Organization) Resource {
 	w.str("name", o.Name)
 	w.phone(o.Phone)
 	w.addressArr(o.Address, "work")

@@ -13,7 +13,7 @@ import (
 func BenchmarkGenerate(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
 		for _, v := range Versions() {
-			b.Run(fmt.Sprintf("%d/%s", n, v.Name()), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%d/%s", n, v.Release().Name), func(b *testing.B) {
 				b.ReportAllocs()
 				var bytes int64
 				for range b.N {

@@ -206,8 +206,8 @@ func renderAll(v Version, h *seed.Hospital, ps ...*seed.PatientRecord) []Resourc
 // that the release's other checks still run, rather than hidden.
 func validateRelease(t *testing.T, v Version, b []byte) error {
 	t.Helper()
-	err := validate.Release(v.Name(), b)
-	if err != nil && v.Name() == "dstu2" && strings.Contains(err.Error(), "not implemented") {
+	err := validate.Release(v.Release().Name, b)
+	if err != nil && v.Release().Name == "dstu2" && strings.Contains(err.Error(), "not implemented") {
 		t.Log("validate.DSTU2 is not implemented yet: schema validation skipped")
 		return nil
 	}
@@ -299,7 +299,7 @@ func checkGeneric(t *testing.T, v Version, r Resource) {
 		t.Errorf("%s/%s: narrative is not a well-formed XHTML div (%v): %s", r.Type, r.ID, err, s)
 	}
 	if err := validateRelease(t, v, r.JSON); err != nil {
-		t.Errorf("%s %s/%s: %v\n%s", v.Name(), r.Type, r.ID, err, r.JSON)
+		t.Errorf("%s %s/%s: %v\n%s", v.Release().Name, r.Type, r.ID, err, r.JSON)
 	}
 }
 
@@ -323,12 +323,12 @@ func TestVersionIdentity(t *testing.T) {
 		{STU3{}, "stu3", "3.0.1", "application/fhir+json", "MedicationRequest"},
 	}
 	for _, tt := range tests {
-		got := [4]string{tt.v.Name(), tt.v.FHIRVersion(), tt.v.MediaType(), tt.v.MedicationType()}
+		got := [4]string{tt.v.Release().Name, tt.v.Release().FHIRVersion, tt.v.Release().MediaType, tt.v.Release().MedicationType}
 		want := [4]string{tt.name, tt.fhir, tt.media, tt.medication}
 		if got != want {
 			t.Errorf("%T: got %v, want %v", tt.v, got, want)
 		}
-		if v, ok := Lookup(tt.name); !ok || v.Name() != tt.name {
+		if v, ok := Lookup(tt.name); !ok || v.Release().Name != tt.name {
 			t.Errorf("Lookup(%q) = %v, %v", tt.name, v, ok)
 		}
 	}
@@ -337,7 +337,7 @@ func TestVersionIdentity(t *testing.T) {
 func TestRenderFixtureValid(t *testing.T) {
 	t.Parallel()
 	for _, v := range Versions() {
-		t.Run(v.Name(), func(t *testing.T) {
+		t.Run(v.Release().Name, func(t *testing.T) {
 			t.Parallel()
 			ps := []*seed.PatientRecord{fixturePatient()}
 			for _, p := range edgePatients() {
@@ -346,7 +346,7 @@ func TestRenderFixtureValid(t *testing.T) {
 			rs := renderAll(v, fixtureHospital(), ps...)
 			types := byType(rs)
 			for _, typ := range []string{"Organization", "Practitioner", "Location", "Patient", "Encounter",
-				"Observation", "Condition", "AllergyIntolerance", v.MedicationType(), "Coverage"} {
+				"Observation", "Condition", "AllergyIntolerance", v.Release().MedicationType, "Coverage"} {
 				if len(types[typ]) == 0 {
 					t.Errorf("no %s rendered", typ)
 				}
@@ -365,24 +365,24 @@ func TestRenderPatientOrderAndCounts(t *testing.T) {
 		rs := renderAll(v, nil, p)
 		want := 1 + len(p.Encounters) + len(p.Vitals) + len(p.Conditions) + len(p.Allergies) + len(p.Meds) + 1
 		if len(rs) != want {
-			t.Errorf("%s: %d resources, want %d", v.Name(), len(rs), want)
+			t.Errorf("%s: %d resources, want %d", v.Release().Name, len(rs), want)
 		}
 		if rs[0].Type != "Patient" || rs[0].ID != p.Patient.ID {
-			t.Errorf("%s: first resource is %s/%s, want the Patient", v.Name(), rs[0].Type, rs[0].ID)
+			t.Errorf("%s: first resource is %s/%s, want the Patient", v.Release().Name, rs[0].Type, rs[0].ID)
 		}
 		if last := rs[len(rs)-1]; last.Type != "Coverage" {
-			t.Errorf("%s: last resource is %s, want Coverage", v.Name(), last.Type)
+			t.Errorf("%s: last resource is %s, want Coverage", v.Release().Name, last.Type)
 		}
 		p.Coverage = nil
 		if rs := renderAll(v, nil, p); rs[len(rs)-1].Type == "Coverage" {
-			t.Errorf("%s: Coverage rendered for a patient without one", v.Name())
+			t.Errorf("%s: Coverage rendered for a patient without one", v.Release().Name)
 		}
 		p = fixturePatient()
 	}
 	// nil input renders nothing and does not panic.
 	for _, v := range Versions() {
 		if rs := renderAll(v, nil, nil); len(rs) != 0 {
-			t.Errorf("%s: nil records rendered %d resources", v.Name(), len(rs))
+			t.Errorf("%s: nil records rendered %d resources", v.Release().Name, len(rs))
 		}
 	}
 }
@@ -393,11 +393,11 @@ func TestDeterministic(t *testing.T) {
 		a := renderAll(v, fixtureHospital(), fixturePatient())
 		b := renderAll(v, fixtureHospital(), fixturePatient())
 		if len(a) != len(b) {
-			t.Fatalf("%s: %d vs %d resources", v.Name(), len(a), len(b))
+			t.Fatalf("%s: %d vs %d resources", v.Release().Name, len(a), len(b))
 		}
 		for i := range a {
 			if !bytes.Equal(a[i].JSON, b[i].JSON) {
-				t.Errorf("%s %s/%s differs between runs", v.Name(), a[i].Type, a[i].ID)
+				t.Errorf("%s %s/%s differs between runs", v.Release().Name, a[i].Type, a[i].ID)
 			}
 		}
 	}
@@ -503,19 +503,19 @@ func TestReleaseShapes(t *testing.T) {
 	}
 	for _, v := range Versions() {
 		rs := byType(renderAll(v, fixtureHospital(), fixturePatient()))
-		for _, c := range tests[v.Name()] {
+		for _, c := range tests[v.Release().Name] {
 			if len(rs[c.typ]) == 0 {
-				t.Errorf("%s: no %s", v.Name(), c.typ)
+				t.Errorf("%s: no %s", v.Release().Name, c.typ)
 				continue
 			}
 			got, ok := get(decode(t, rs[c.typ][0]), c.path...)
 			switch {
 			case c.want == nil && ok:
-				t.Errorf("%s %s%v: present (%v), want absent", v.Name(), c.typ, c.path, got)
+				t.Errorf("%s %s%v: present (%v), want absent", v.Release().Name, c.typ, c.path, got)
 			case c.want != nil && !ok:
-				t.Errorf("%s %s%v: absent, want %v", v.Name(), c.typ, c.path, c.want)
+				t.Errorf("%s %s%v: absent, want %v", v.Release().Name, c.typ, c.path, c.want)
 			case c.want != nil && fmt.Sprint(got) != fmt.Sprint(c.want):
-				t.Errorf("%s %s%v = %#v, want %#v", v.Name(), c.typ, c.path, got, c.want)
+				t.Errorf("%s %s%v = %#v, want %#v", v.Release().Name, c.typ, c.path, got, c.want)
 			}
 		}
 	}
@@ -548,15 +548,15 @@ func TestDecimalsAndEscaping(t *testing.T) {
 				if r.Type == tt.typ {
 					all = append(all, r.JSON...)
 					if !json.Valid(r.JSON) {
-						t.Errorf("%s %s: invalid JSON", tt.name, v.Name())
+						t.Errorf("%s %s: invalid JSON", tt.name, v.Release().Name)
 					}
 				}
 			}
 			if !bytes.Contains(all, []byte(tt.want)) {
-				t.Errorf("%s %s: %q not found in\n%s", tt.name, v.Name(), tt.want, all)
+				t.Errorf("%s %s: %q not found in\n%s", tt.name, v.Release().Name, tt.want, all)
 			}
 			if tt.notWant != "" && bytes.Contains(all, []byte(tt.notWant)) {
-				t.Errorf("%s %s: %q found in\n%s", tt.name, v.Name(), tt.notWant, all)
+				t.Errorf("%s %s: %q found in\n%s", tt.name, v.Release().Name, tt.notWant, all)
 			}
 		}
 	}
@@ -571,44 +571,44 @@ func TestEdgeRecords(t *testing.T) {
 			switch name {
 			case "bare":
 				if len(rs) != 1 {
-					t.Errorf("%s %s: rendered %v, want the Patient only", name, v.Name(), rs)
+					t.Errorf("%s %s: rendered %v, want the Patient only", name, v.Release().Name, rs)
 				}
 			case "newborn":
 				if got, _ := get(pat, "birthDate"); got != "2024-03-13" {
-					t.Errorf("%s %s: birthDate %v", name, v.Name(), got)
+					t.Errorf("%s %s: birthDate %v", name, v.Release().Name, got)
 				}
 				enc := decode(t, rs["Encounter"][0])
 				if _, ok := get(enc, "period", "end"); ok {
-					t.Errorf("%s %s: an in-progress encounter has an end", name, v.Name())
+					t.Errorf("%s %s: an in-progress encounter has an end", name, v.Release().Name)
 				}
 			case "selfpay":
 				cov := decode(t, rs["Coverage"][0])
-				want := map[string][]any{"dstu2": {"plan"}, "stu3": {"grouping", "planDisplay"}}[v.Name()]
+				want := map[string][]any{"dstu2": {"plan"}, "stu3": {"grouping", "planDisplay"}}[v.Release().Name]
 				if got, _ := get(cov, want...); got != "No Primary Insurance" {
-					t.Errorf("%s %s: plan %v", name, v.Name(), got)
+					t.Errorf("%s %s: plan %v", name, v.Release().Name, got)
 				}
 			case "odd":
 				if got, _ := get(pat, "deceasedBoolean"); got != true {
-					t.Errorf("%s %s: deceasedBoolean %v", name, v.Name(), got)
+					t.Errorf("%s %s: deceasedBoolean %v", name, v.Release().Name, got)
 				}
 				for _, c := range rs["Condition"] {
 					m := decode(t, c)
 					if _, ok := m["abatementDateTime"]; ok && m["clinicalStatus"] == "active" {
-						t.Errorf("%s %s: active condition with abatement", name, v.Name())
+						t.Errorf("%s %s: active condition with abatement", name, v.Release().Name)
 					}
 				}
 				al := decode(t, rs["AllergyIntolerance"][0])
 				if n, _ := get(al, "reaction"); len(n.([]any)) != 1 {
-					t.Errorf("%s %s: reaction without manifestation was written", name, v.Name())
+					t.Errorf("%s %s: reaction without manifestation was written", name, v.Release().Name)
 				}
 				if _, ok := al["criticality"]; ok {
-					t.Errorf("%s %s: unknown criticality was written", name, v.Name())
+					t.Errorf("%s %s: unknown criticality was written", name, v.Release().Name)
 				}
 				cov := decode(t, rs["Coverage"][0])
 				// STU3 links the patient as beneficiary; DSTU2 has only subscriber.
-				want := map[string]bool{"dstu2": true, "stu3": false}[v.Name()]
+				want := map[string]bool{"dstu2": true, "stu3": false}[v.Release().Name]
 				if _, ok := cov["subscriber"]; ok != want {
-					t.Errorf("%s %s: spouse's policy: subscriber present %v, want %v", name, v.Name(), ok, want)
+					t.Errorf("%s %s: spouse's policy: subscriber present %v, want %v", name, v.Release().Name, ok, want)
 				}
 			}
 		}
@@ -671,10 +671,10 @@ func TestGolden(t *testing.T) {
 		for typ, r := range first {
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, r.JSON, "", "  "); err != nil {
-				t.Fatalf("%s %s: %v", v.Name(), typ, err)
+				t.Fatalf("%s %s: %v", v.Release().Name, typ, err)
 			}
 			pretty.WriteByte('\n')
-			path := filepath.Join("testdata", "golden", v.Name(), typ+".json")
+			path := filepath.Join("testdata", "golden", v.Release().Name, typ+".json")
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					t.Fatal(err)
@@ -753,7 +753,7 @@ func TestGeneratedPopulation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range Versions() {
-		t.Run(v.Name(), func(t *testing.T) {
+		t.Run(v.Release().Name, func(t *testing.T) {
 			t.Parallel()
 			rs := renderAll(v, h, patientPtrs(h)...)
 			counts := map[string]int{}
@@ -767,17 +767,17 @@ func TestGeneratedPopulation(t *testing.T) {
 				for _, path := range [][]any{{"name", 0, "family"}, {"name", 0, "given", 0}, {"gender"}, {"birthDate"},
 					{"identifier", 0, "type", "coding", 0, "code"}, {"identifier", 0, "value"}} {
 					if _, ok := get(m, path...); !ok {
-						t.Errorf("%s Patient/%s: no %v", v.Name(), r.ID, path)
+						t.Errorf("%s Patient/%s: no %v", v.Release().Name, r.ID, path)
 					}
 				}
 			}
-			for _, typ := range []string{"Patient", "Encounter", "Observation", "Condition", "AllergyIntolerance", v.MedicationType(), "Coverage"} {
+			for _, typ := range []string{"Patient", "Encounter", "Observation", "Condition", "AllergyIntolerance", v.Release().MedicationType, "Coverage"} {
 				if counts[typ] == 0 {
-					t.Errorf("%s: no %s in the population", v.Name(), typ)
+					t.Errorf("%s: no %s in the population", v.Release().Name, typ)
 				}
 			}
 			if counts["Patient"] != 300 {
-				t.Errorf("%s: %d patients, want 300", v.Name(), counts["Patient"])
+				t.Errorf("%s: %d patients, want 300", v.Release().Name, counts["Patient"])
 			}
 		})
 	}

@@ -84,7 +84,7 @@ func (a *API) parseSearch(typ string, kvs []store.KV, strict bool) (searchReques
 		}
 		rest = append(rest, kv)
 	}
-	q, err := a.defs.ParseQuery(typ, rest, store.Options{DefaultCount: a.o.Limits.DefaultCount, MaxCount: a.o.Limits.MaxCount})
+	q, err := a.defs.ParseQuery(typ, rest, store.Options{DefaultCount: a.o.Limits.DefaultCount, MaxCount: a.o.Limits.MaxCount, RefuseSortModifiers: !a.rel.SortModifiers})
 	if err != nil {
 		var pe *store.ParamError
 		if errors.As(err, &pe) {

@@ -1,23 +1,17 @@
 package fhir
 
-import "github.com/fhirsandbox/fhirsandbox/seed"
+import (
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
+	"github.com/fhirsandbox/fhirsandbox/seed"
+)
 
 // STU3 renders FHIR 3.0.1 (STU3) JSON.
 type STU3 struct{}
 
 var _ Version = STU3{}
 
-// Name implements Version.
-func (STU3) Name() string { return "stu3" }
-
-// FHIRVersion implements Version.
-func (STU3) FHIRVersion() string { return "3.0.1" }
-
-// MediaType implements Version.
-func (STU3) MediaType() string { return "application/fhir+json" }
-
-// MedicationType implements Version.
-func (STU3) MedicationType() string { return "MedicationRequest" }
+// Release implements Version.
+func (STU3) Release() spec.Release { return spec.STU3() }
 
 // RenderHospital implements Version: the hospital Organization, the payor
 // Organizations, the Practitioners and the Locations, in that order.
@@ -26,9 +20,9 @@ func (STU3) RenderHospital(h *seed.Hospital, emit func(Resource)) {
 		return
 	}
 	emit = withID(emit)
-	emit(organization(&h.Organization, true))
+	emit(organizationSTU3(&h.Organization))
 	for i := range h.Payors {
-		emit(organization(&h.Payors[i], true))
+		emit(organizationSTU3(&h.Payors[i]))
 	}
 	for i := range h.Practitioners {
 		emit(practitionerSTU3(&h.Practitioners[i]))
@@ -63,6 +57,18 @@ func (STU3) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
 	if p.Coverage != nil {
 		emit(coverageSTU3(p, p.Coverage))
 	}
+}
+
+// organizationSTU3: type is a list, and STU3 added "pay" (Payer).
+func organizationSTU3(o *seed.Organization) Resource {
+	typ := orgType(o.Type, seed.Coding{System: systemOrgType, Code: "pay", Display: "Payer"})
+	w := beginOrganization(o, typ)
+	if hasCoding(typ) {
+		w.arr("type")
+		w.codeableElem(typ, "")
+		w.closeArr()
+	}
+	return finishOrganization(w, o)
 }
 
 // STU3 Practitioner has a list of names and no role: the specialty belongs

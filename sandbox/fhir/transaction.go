@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/seed"
 )
 
@@ -35,10 +36,10 @@ func WriteTransactionBundle(w io.Writer, v Version, h *seed.Hospital, n int, pro
 	}
 	s.write("}\n")
 	if s.err != nil {
-		return fmt.Errorf("write %s transaction bundle: %w", v.Name(), s.err)
+		return fmt.Errorf("write %s transaction bundle: %w", v.Release().Name, s.err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s transaction bundle: %w", v.Name(), err)
+		return fmt.Errorf("write %s transaction bundle: %w", v.Release().Name, err)
 	}
 	return nil
 }
@@ -65,7 +66,7 @@ func WriteNDJSON(w io.Writer, v Version, h *seed.Hospital, n int, progress func(
 		werr = bw.Flush()
 	}
 	if werr != nil {
-		return fmt.Errorf("write %s ndjson: %w", v.Name(), werr)
+		return fmt.Errorf("write %s ndjson: %w", v.Release().Name, werr)
 	}
 	return nil
 }
@@ -79,8 +80,8 @@ func generate(v Version, h *seed.Hospital, n int, emit func(Resource), progress 
 	if h == nil {
 		return ErrNoHospital
 	}
-	if n < 0 || n > seed.MaxPatients {
-		return fmt.Errorf("patient count %d: want 0 to %d", n, seed.MaxPatients)
+	if n < 0 || n > spec.MaxPatients {
+		return fmt.Errorf("patient count %d: want 0 to %d", n, spec.MaxPatients)
 	}
 	v.RenderHospital(h, emit)
 	for i := 0; i < n && !stop(); i++ {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/seed"
 )
 
@@ -40,7 +41,7 @@ type bundleDoc struct {
 func TestWriteTransactionBundle(t *testing.T) {
 	t.Parallel()
 	for _, v := range Versions() {
-		t.Run(v.Name(), func(t *testing.T) {
+		t.Run(v.Release().Name, func(t *testing.T) {
 			t.Parallel()
 			h := bundleHospital()
 			n := len(h.Patients)
@@ -113,15 +114,15 @@ func TestWriteNDJSON(t *testing.T) {
 		i := 0
 		for sc.Scan() {
 			if i >= len(want) {
-				t.Fatalf("%s: more lines than the %d resources", v.Name(), len(want))
+				t.Fatalf("%s: more lines than the %d resources", v.Release().Name, len(want))
 			}
 			if !bytes.Equal(sc.Bytes(), want[i].JSON) {
-				t.Errorf("%s line %d differs from %s/%s", v.Name(), i, want[i].Type, want[i].ID)
+				t.Errorf("%s line %d differs from %s/%s", v.Release().Name, i, want[i].Type, want[i].ID)
 			}
 			i++
 		}
 		if i != len(want) {
-			t.Errorf("%s: %d lines, want %d", v.Name(), i, len(want))
+			t.Errorf("%s: %d lines, want %d", v.Release().Name, i, len(want))
 		}
 	}
 }
@@ -144,7 +145,7 @@ func TestBundleWritersRejectBadInput(t *testing.T) {
 		{"nil hospital", STU3{}, nil, 1, ErrNoHospital},
 		{"negative count", STU3{}, fixtureHospital(), -1, nil},
 		{"nil release", nil, fixtureHospital(), 0, nil},
-		{"more patients than allowed", DSTU2{}, bundleHospital(), seed.MaxPatients + 1, nil},
+		{"more patients than allowed", DSTU2{}, bundleHospital(), spec.MaxPatients + 1, nil},
 	}
 	for wname, write := range writers {
 		for _, tt := range tests {
@@ -177,10 +178,10 @@ func TestBundleWriteErrors(t *testing.T) {
 		for _, v := range Versions() {
 			h := bundleHospital()
 			if err := WriteTransactionBundle(&errWriter{n: limit}, v, h, len(h.Patients), nil); !errors.Is(err, errShortWrite) {
-				t.Errorf("bundle %s limit %d: err %v, want %v", v.Name(), limit, err, errShortWrite)
+				t.Errorf("bundle %s limit %d: err %v, want %v", v.Release().Name, limit, err, errShortWrite)
 			}
 			if err := WriteNDJSON(&errWriter{n: limit}, v, h, len(h.Patients), nil); !errors.Is(err, errShortWrite) {
-				t.Errorf("ndjson %s limit %d: err %v, want %v", v.Name(), limit, err, errShortWrite)
+				t.Errorf("ndjson %s limit %d: err %v, want %v", v.Release().Name, limit, err, errShortWrite)
 			}
 		}
 	}

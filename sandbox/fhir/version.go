@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/seed"
 )
@@ -12,17 +13,12 @@ type Resource struct {
 	JSON []byte // compact JSON, the resource alone
 }
 
-// Version renders version-neutral records as FHIR JSON of one release and
-// holds what differs between releases. DSTU2 and STU3 implement it.
+// Version is one release as the API serves it: its row of the release
+// table (everything that differs between releases outside the resources
+// themselves) and its renderer of version-neutral records.
 type Version interface {
-	// Name is the short name used in URLs and config: "dstu2" or "stu3".
-	Name() string
-	// FHIRVersion is the release number written in metadata: "1.0.2" or "3.0.1".
-	FHIRVersion() string
-	// MediaType is the JSON mime type of the release.
-	MediaType() string
-	// MedicationType is "MedicationOrder" (DSTU2) or "MedicationRequest" (STU3).
-	MedicationType() string
+	// Release is the release's row of the table in package spec.
+	Release() spec.Release
 	// SearchParams lists the search parameters of every resource type the
 	// release serves, as the store indexes them and metadata publishes them.
 	SearchParams() store.Definitions
@@ -34,13 +30,32 @@ type Version interface {
 	RenderPatient(p *seed.PatientRecord, emit func(Resource))
 }
 
-// Versions lists the supported releases, oldest first.
-func Versions() []Version { return []Version{DSTU2{}, STU3{}} }
+// renderers are the releases' renderers; each names its own row.
+func renderers() []Version { return []Version{DSTU2{}, STU3{}} }
+
+// Versions lists the supported releases in the order of the release table.
+// A row without a renderer is left out (and fails TestEveryReleaseRenders).
+func Versions() []Version {
+	rs := renderers()
+	var out []Version
+	for _, rel := range spec.Releases() {
+		for _, v := range rs {
+			if v.Release().Name == rel.Name {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
 
 // Lookup returns the release with the given short name.
 func Lookup(name string) (Version, bool) {
-	for _, v := range Versions() {
-		if v.Name() == name {
+	rel, ok := spec.Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	for _, v := range renderers() {
+		if v.Release().Name == rel.Name {
 			return v, true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
@@ -467,7 +468,7 @@ func (p *portal) addTenant(w http.ResponseWriter, r *http.Request, sid string) {
 }
 
 func (p *portal) findTenant(id string) (tenantRow, bool) {
-	g, err := tenant.ParseGUID(id)
+	g, err := spec.ParseGUID(id)
 	if err != nil {
 		return tenantRow{}, false
 	}

@@ -43,6 +43,10 @@ type EngineOptions struct {
 	MaxCapture int
 	// MaxHang bounds the hang fault (default 10m).
 	MaxHang time.Duration
+	// Outcome, when set, writes a respond rule's OperationOutcome the way
+	// the server writes its own errors for the request: the shape and
+	// media type of the FHIR release the request is for.
+	Outcome func(r *http.Request, o Outcome) (contentType string, body []byte)
 }
 
 // Engine applies active scenarios to live traffic.

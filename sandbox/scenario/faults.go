@@ -106,6 +106,11 @@ func (e *Engine) execute(p *plan, next http.Handler, w http.ResponseWriter, r *h
 			h.Set(k, v)
 		}
 		status, body = p.respond.Status, p.respond.Body
+		if o := p.respond.Outcome; o != nil && e.opts.Outcome != nil {
+			ct, b := e.opts.Outcome(r, *o)
+			h.Set("Content-Type", ct)
+			body = b
+		}
 	} else {
 		// Faults keep the first MaxCapture bytes; quirks on a larger
 		// response give up and let it through unmodified.

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -568,8 +569,8 @@ func (d *decoder) setup(n *yaml.Node) *Setup {
 		},
 		"fhir_version": func(v *yaml.Node) {
 			if s, ok := d.str(v, "setup.fhir_version"); ok {
-				if s != "dstu2" && s != "stu3" {
-					d.addf(v, "setup.fhir_version must be dstu2 or stu3, got %q", s)
+				if _, ok := spec.Lookup(s); !ok || strings.ToLower(s) != s {
+					d.addf(v, "setup.fhir_version must be %s, got %q", spec.NameList(), s)
 				}
 				su.FHIRVersion = s
 			}
@@ -846,6 +847,7 @@ func (d *decoder) respond(n *yaml.Node, what string) *Respond {
 			"diagnostics": d.strTo(&diag, what+".operation_outcome.diagnostics"),
 			"severity":    d.strTo(&severity, what+".operation_outcome.severity"),
 		})
+		r.Outcome = &Outcome{Severity: severity, Code: code, Diagnostics: diag}
 		r.Body = operationOutcome(severity, code, diag)
 		r.Headers["Content-Type"] = "application/fhir+json; charset=utf-8"
 	}

@@ -115,6 +115,16 @@ type Respond struct {
 	Status  int
 	Body    []byte
 	Headers map[string]string
+	// Outcome, when the rule gave operation_outcome, is the issue to
+	// answer with. The engine has it written by EngineOptions.Outcome, in
+	// the shape and media type of the FHIR release the request is for;
+	// Body holds a release-neutral rendering for when no writer is set.
+	Outcome *Outcome
+}
+
+// Outcome is the one issue of an injected OperationOutcome.
+type Outcome struct {
+	Severity, Code, Diagnostics string
 }
 
 // Fault kinds.

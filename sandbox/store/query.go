@@ -83,6 +83,9 @@ type Include struct {
 type Options struct {
 	DefaultCount int
 	MaxCount     int
+	// RefuseSortModifiers refuses _sort:asc=x and _sort:desc=x (the DSTU2
+	// syntax), for releases that only know _sort=-x.
+	RefuseSortModifiers bool
 }
 
 // ParseQuery parses a search on resourceType. Control parameters handled
@@ -117,6 +120,9 @@ func (d Definitions) ParseQuery(resourceType string, params []KV, opt Options) (
 			q.Offset = n
 			continue // links carry their own _offset
 		case "_sort":
+			if mod != "" && opt.RefuseSortModifiers {
+				return q, &ParamError{Param: kv.Key, Code: "code-invalid", Msg: fmt.Sprintf("_sort takes no modifier in this release: sort descending with a leading - (_sort=-%s)", kv.Value)}
+			}
 			if err := q.parseSort(typeParams, kv, mod); err != nil {
 				return q, err
 			}

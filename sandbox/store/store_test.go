@@ -285,3 +285,18 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestRefuseSortModifiers(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	for _, tt := range []struct {
+		key    string
+		refuse bool
+		ok     bool
+	}{{"_sort", true, true}, {"_sort:desc", false, true}, {"_sort:desc", true, false}, {"_sort:asc", true, false}} {
+		_, err := s.defs.ParseQuery("Observation", []KV{{tt.key, "date"}}, Options{DefaultCount: 10, MaxCount: 10, RefuseSortModifiers: tt.refuse})
+		if (err == nil) != tt.ok {
+			t.Errorf("%s with RefuseSortModifiers=%v: err %v", tt.key, tt.refuse, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
@@ -31,8 +32,8 @@ var (
 	ErrDuplicate = errors.New("tenant already exists")
 )
 
-// BuildFunc builds a tenant's store for one FHIR release ("dstu2",
-// "stu3"): its synthetic hospital plus fixtures.
+// BuildFunc builds a tenant's store for one FHIR release (a name from
+// spec.Releases): its synthetic hospital plus fixtures.
 type BuildFunc func(t Tenant, release string) (*store.Store, error)
 
 // Registry maps tenant GUIDs to tenants and holds their stores, built the
@@ -63,7 +64,7 @@ func NewRegistry(build BuildFunc) *Registry {
 
 // Add registers a new tenant.
 func (r *Registry) Add(t Tenant) (Tenant, error) {
-	id, err := ParseGUID(t.ID)
+	id, err := spec.ParseGUID(t.ID)
 	if err != nil {
 		return Tenant{}, fmt.Errorf("tenant id %q: %w", t.ID, err)
 	}
@@ -82,7 +83,7 @@ func (r *Registry) Add(t Tenant) (Tenant, error) {
 // from changes (population, seed, fixtures), its stores are dropped and
 // rebuilt on next use; written resources go with them.
 func (r *Registry) Update(id string, fn func(*Tenant)) (Tenant, error) {
-	cid, err := ParseGUID(id)
+	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return Tenant{}, fmt.Errorf("tenant id %q: %w", id, err)
 	}
@@ -104,7 +105,7 @@ func (r *Registry) Update(id string, fn func(*Tenant)) (Tenant, error) {
 
 // Remove unmaps a tenant.
 func (r *Registry) Remove(id string) error {
-	cid, err := ParseGUID(id)
+	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return fmt.Errorf("tenant id %q: %w", id, err)
 	}
@@ -120,14 +121,21 @@ func (r *Registry) Remove(id string) error {
 
 // Get returns a tenant by GUID (any case, braces allowed).
 func (r *Registry) Get(id string) (Tenant, bool) {
-	cid, err := ParseGUID(id)
+	// ids from tokens and the config are canonical already: look them up
+	// as they are before parsing
+	r.mu.RLock()
+	e := r.tenants[id]
+	r.mu.RUnlock()
+	if e != nil {
+		return e.t, true
+	}
+	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return Tenant{}, false
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	e := r.tenants[cid]
-	if e == nil {
+	if e = r.tenants[cid]; e == nil {
 		return Tenant{}, false
 	}
 	return e.t, true
@@ -153,7 +161,7 @@ func (r *Registry) List() []Tenant {
 // Store returns the tenant's store for a release, building it on first
 // use. Concurrent first uses build it once.
 func (r *Registry) Store(id, release string) (*store.Store, error) {
-	cid, err := ParseGUID(id)
+	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return nil, ErrUnknown
 	}

@@ -3,26 +3,34 @@ package validate
 import (
 	"errors"
 	"fmt"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 // maxInputBytes bounds one resource; the largest sandbox Bundle is far
 // smaller, and the bound keeps fuzzing and hostile input cheap.
 const maxInputBytes = 16 << 20
 
-// ErrUnknownRelease is returned by Release for a release name other than
-// "dstu2" or "stu3".
+// ErrUnknownRelease is returned by Release for a release the validator has
+// no definitions of.
 var ErrUnknownRelease = errors.New("unknown fhir release")
 
 // Release validates resourceJSON against the definitions of the named
-// release: "dstu2" or "stu3".
+// release of the table in package spec. The validator keeps its own
+// definitions, keyed by FHIR version number, so it never takes the
+// sandbox's idea of a release on trust.
 func Release(name string, resourceJSON []byte) error {
-	switch name {
-	case "dstu2":
+	rel, ok := spec.Lookup(name)
+	if !ok {
+		return fmt.Errorf("validate %q: %w", name, ErrUnknownRelease)
+	}
+	switch rel.FHIRVersion {
+	case "1.0.2":
 		return DSTU2(resourceJSON)
-	case "stu3":
+	case "3.0.1":
 		return STU3(resourceJSON)
 	default:
-		return fmt.Errorf("validate %q: %w", name, ErrUnknownRelease)
+		return fmt.Errorf("validate %q (FHIR %s): %w", name, rel.FHIRVersion, ErrUnknownRelease)
 	}
 }
 

@@ -1,4 +1,4 @@
-package tenant
+package spec
 
 import (
 	"errors"

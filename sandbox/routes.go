@@ -1,0 +1,59 @@
+package sandbox
+
+import (
+	"net/http"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
+)
+
+// buildHandler is the one place that says which middleware runs in which
+// order, outermost first.
+func (s *Server) buildHandler() http.Handler {
+	var h http.Handler = s.routes()
+	h = s.fhirDispatch(h)        // FHIR bases go to their routes unrouted by the mux (below)
+	h = s.cors(h)                // browser clients; preflights answered before auth
+	h = s.engine.Middleware(h)   // scenario faults, latency and quirks
+	h = s.requests.Middleware(h) // the request journal (what was asked, what was done)
+	h = s.logRequests(h)         // one slog line per request, no secrets
+	h = s.recoverPanics(h)       // a panic is a 500 in the shape of its surface
+	return h
+}
+
+// routes is the one route table. Every top-level route and mount point is
+// here; the handlers behind a mount point route their own subtrees.
+//
+// The FHIR bases are not on this mux: fhirDispatch sends every path under
+// them to the release's routes first, because the mux would clean "..",
+// "//" and %2F out of a path with a redirect where a FHIR client must get
+// an OperationOutcome. Under each base (fhirRoutes, then fhir.API):
+//
+//	GET  /{release}/metadata                            open: the CapabilityStatement (Conformance in DSTU2)
+//	GET  /{release}/.well-known/smart-configuration     open: SMART discovery
+//	POST /{release}                                     bearer: batch or transaction
+//	GET|POST /{release}/{type}[/_search]                bearer: search (POST creates on /{type})
+//	GET|PUT|DELETE /{release}/{type}/{id}               bearer: read, update, delete
+//	GET  /{release}/{type}/{id}/_history/{vid}          bearer: vread
+//
+// with {release} each name of spec.Releases.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	// landing page and health
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+
+	// authorization server: no bearer check. The token endpoints answer
+	// every method themselves (405 with an RFC 6749 error body).
+	mux.Handle("/token", s.auth.Token())
+	mux.Handle("/token/introspect", s.auth.Introspect())
+	mux.Handle("/token/revoke", s.auth.Revoke())
+	mux.Handle("GET /.well-known/jwks.json", s.auth.JWKS())
+	mux.HandleFunc("/authorize", handleAuthorize)
+
+	// administration: the JSON API and the portal, each with its own
+	// guards (loopback only unless admin.allow_remote, the admin token,
+	// cross-origin protection)
+	mux.Handle("/admin/api/", s.adminAPI())
+	s.mountScenarios(mux)
+	mux.Handle(portal.Prefix, s.portalHandler()) // "/portal/"
+	return mux
+}
