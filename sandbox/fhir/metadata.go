@@ -120,7 +120,7 @@ func (a *API) Statement(base string) []byte {
 	sec := capSecurity{
 		CORS: true,
 		Service: []capConcept{{
-			Coding: []capCoding{{System: "http://hl7.org/fhir/restful-security-service", Code: "SMART-on-FHIR", Display: "SMART-on-FHIR"}},
+			Coding: []capCoding{{System: rel.SecurityServiceSystem, Code: "SMART-on-FHIR", Display: "SMART-on-FHIR"}},
 			Text:   "OAuth2 client credentials; the tenant GUID goes in scope",
 		}},
 		Description: "POST the token URL with grant_type=client_credentials, client_id, client_secret and scope=<tenant GUID>; send the access token as Authorization: Bearer.",

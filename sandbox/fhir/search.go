@@ -49,6 +49,9 @@ type searchRequest struct {
 	q            store.Query
 	summaryCount bool
 	elements     []string
+	// total is the _total the client asked for (releases with
+	// Release.Total): "none" leaves Bundle.total out.
+	total string
 }
 
 // parseSearch turns query parameters into a search. strict makes unknown
@@ -68,6 +71,17 @@ func (a *API) parseSearch(typ string, kvs []store.KV, strict bool) (searchReques
 			case "false":
 			default:
 				return sr, &Error{Status: http.StatusBadRequest, Code: "not-supported", Diagnostics: "_summary supports count and false", Location: "_summary"}
+			}
+			continue
+		case "_total":
+			if !a.rel.Total {
+				break // not a parameter of this release: ignored like any unknown one
+			}
+			switch kv.Value {
+			case "none", "estimate", "accurate":
+				sr.total = kv.Value
+			default:
+				return sr, &Error{Status: http.StatusBadRequest, Code: "value", Diagnostics: "_total takes none, estimate or accurate, not " + strconv.Quote(kv.Value), Location: "_total"}
 			}
 			continue
 		case "_elements":
@@ -163,8 +177,11 @@ func (a *API) searchset(r *http.Request, typ string, sr searchRequest, res store
 	ooString(&b, a.o.NewID())
 	b.WriteString(`,"meta":{"lastUpdated":"`)
 	b.WriteString(a.o.Now().UTC().Format(store.InstantLayout))
-	b.WriteString(`"},"type":"searchset","total":`)
-	b.WriteString(strconv.Itoa(res.Total))
+	b.WriteString(`"},"type":"searchset"`)
+	if sr.total != "none" {
+		b.WriteString(`,"total":`)
+		b.WriteString(strconv.Itoa(res.Total))
+	}
 	b.WriteString(`,"link":[`)
 	link := func(rel string, offset int, first bool) {
 		if !first {
@@ -177,12 +194,12 @@ func (a *API) searchset(r *http.Request, typ string, sr searchRequest, res store
 		if qs := q.Encode(offset); qs != "" {
 			u += "?" + qs
 		}
+		// controls the store does not see travel in every link
 		if sr.summaryCount {
-			if strings.Contains(u, "?") {
-				u += "&_summary=count"
-			} else {
-				u += "?_summary=count"
-			}
+			u = addParam(u, "_summary=count")
+		}
+		if sr.total != "" {
+			u = addParam(u, "_total="+sr.total)
 		}
 		ooString(&b, u)
 		b.WriteByte('}')
@@ -269,3 +286,11 @@ func setVersionHeaders(w http.ResponseWriter, d *store.Doc) {
 
 // lastModified is a Bundle response's lastModified element.
 func lastModified(d *store.Doc) string { return d.Updated.UTC().Format(time.RFC3339) }
+
+// addParam appends one encoded name=value to a URL.
+func addParam(u, kv string) string {
+	if strings.Contains(u, "?") {
+		return u + "&" + kv
+	}
+	return u + "?" + kv
+}

@@ -88,12 +88,45 @@ func (a *API) remove(w http.ResponseWriter, s *store.Store, typ, id string) *Err
 	return nil
 }
 
+// written answers a create or update: the version headers and Location,
+// then what Prefer: return= asks for (the resource by default).
 func (a *API) written(w http.ResponseWriter, r *http.Request, f format, d *store.Doc, status int) {
 	setVersionHeaders(w, d)
 	w.Header().Set("Location", a.BaseURL(r)+"/"+d.Type+"/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
-	if strings.Contains(r.Header.Get("Prefer"), "return=minimal") {
+	switch a.preferReturn(r) {
+	case "minimal":
 		w.WriteHeader(status)
-		return
+	case "OperationOutcome":
+		what := "updated"
+		if status == http.StatusCreated {
+			what = "created"
+		}
+		a.write(w, r, f, status, OperationOutcome("information", "informational", d.Type+"/"+d.ID+" "+what+" (version "+strconv.Itoa(d.Version)+")", ""))
+	default:
+		a.write(w, r, f, status, d.JSON)
 	}
-	a.write(w, r, f, status, d.JSON)
+}
+
+// preferReturn reads Prefer: return=minimal | representation |
+// OperationOutcome (the last only where the release defines it). Anything
+// else is the default, the resource: Prefer is a preference, never an
+// error.
+func (a *API) preferReturn(r *http.Request) string {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(k), "return") {
+				continue
+			}
+			switch val = strings.Trim(strings.TrimSpace(val), `"`); val {
+			case "minimal", "representation":
+				return val
+			case "OperationOutcome":
+				if a.rel.PreferOutcome {
+					return val
+				}
+			}
+		}
+	}
+	return "representation"
 }

@@ -20,6 +20,9 @@ type Release struct {
 	MetadataType string
 	// MedicationType is the resource type of a medication order.
 	MedicationType string
+	// SecurityServiceSystem is the code system of the statement's
+	// rest.security.service coding (restful-security-service).
+	SecurityServiceSystem string
 	// AcceptUnknown: the metadata statement has acceptUnknown (R4 removed
 	// it).
 	AcceptUnknown bool
@@ -49,21 +52,51 @@ func (r Release) ConformanceScenario() string { return "patients-app-" + r.Name 
 // DSTU2 is FHIR 1.0.2.
 func DSTU2() Release {
 	return Release{
-		Name: "dstu2", Label: "DSTU2", FHIRVersion: "1.0.2",
-		MediaType: "application/json+fhir", MetadataType: "Conformance", MedicationType: "MedicationOrder",
-		AcceptUnknown: true, SortModifiers: true,
+		Name:                  "dstu2",
+		Label:                 "DSTU2",
+		FHIRVersion:           "1.0.2",
+		MediaType:             "application/json+fhir",
+		MetadataType:          "Conformance",
+		MedicationType:        "MedicationOrder",
+		SecurityServiceSystem: "http://hl7.org/fhir/restful-security-service",
+		AcceptUnknown:         true,
+		SortModifiers:         true,
 	}
 }
 
 // STU3 is FHIR 3.0.1.
 func STU3() Release {
 	return Release{
-		Name: "stu3", Label: "STU3", FHIRVersion: "3.0.1",
-		MediaType: "application/fhir+json", MetadataType: "CapabilityStatement", MedicationType: "MedicationRequest",
-		AcceptUnknown: true, BatchInteraction: true, OutcomeInResponse: true,
+		Name:                  "stu3",
+		Label:                 "STU3",
+		FHIRVersion:           "3.0.1",
+		MediaType:             "application/fhir+json",
+		MetadataType:          "CapabilityStatement",
+		MedicationType:        "MedicationRequest",
+		SecurityServiceSystem: "http://hl7.org/fhir/restful-security-service",
+		AcceptUnknown:         true,
+		BatchInteraction:      true,
+		OutcomeInResponse:     true,
 		// STU3 dropped the modifiers; they stay accepted because clients
 		// written against DSTU2 servers still send them.
 		SortModifiers: true,
+	}
+}
+
+// R4 is FHIR 4.0.1.
+func R4() Release {
+	return Release{
+		Name:                  "r4",
+		Label:                 "R4",
+		FHIRVersion:           "4.0.1",
+		MediaType:             "application/fhir+json",
+		MetadataType:          "CapabilityStatement",
+		MedicationType:        "MedicationRequest",
+		SecurityServiceSystem: "http://terminology.hl7.org/CodeSystem/restful-security-service",
+		BatchInteraction:      true,
+		OutcomeInResponse:     true,
+		Total:                 true,
+		PreferOutcome:         true,
 	}
 }
 
