@@ -23,6 +23,7 @@ type indexBase struct {
 }
 
 type indexData struct {
+	Releases     string // "DSTU2, STU3 and R4"
 	Bases        []indexBase
 	DefaultBase  string
 	TokenURL     string
@@ -57,6 +58,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	if len(s.cfg.Clients) > 0 {
 		d.ClientID = s.cfg.Clients[0].ID
 	}
+	d.Releases = spec.LabelList()
 	for _, rel := range spec.Releases() {
 		b := indexBase{Label: rel.Label, FHIRVersion: rel.FHIRVersion, URL: base + rel.Base(), Default: rel.Name == s.cfg.FHIRVersion}
 		if b.Default {

@@ -77,8 +77,8 @@ func STU3() Release {
 		AcceptUnknown:         true,
 		BatchInteraction:      true,
 		OutcomeInResponse:     true,
-		// STU3 dropped the modifiers; they stay accepted because clients
-		// written against DSTU2 servers still send them.
+		// STU3 dropped the modifiers; they stay accepted because the
+		// Patients app sends _sort:desc=date for Encounter to every release
 		SortModifiers: true,
 	}
 }
@@ -95,6 +95,7 @@ func R4() Release {
 		SecurityServiceSystem: "http://terminology.hl7.org/CodeSystem/restful-security-service",
 		BatchInteraction:      true,
 		OutcomeInResponse:     true,
+		SortModifiers:         true, // as in STU3
 		Total:                 true,
 		PreferOutcome:         true,
 	}
@@ -152,6 +153,15 @@ func Names() []string {
 
 // NameList is the short names for a message: "dstu2, stu3 or r4".
 func NameList() string { return oxford(Names(), "or") }
+
+// LabelList is the labels for prose: "DSTU2, STU3 and R4".
+func LabelList() string {
+	var labels []string
+	for _, r := range Releases() {
+		labels = append(labels, r.Label)
+	}
+	return oxford(labels, "and")
+}
 
 // NameChoices is the short names for a flag's usage: "dstu2|stu3|r4".
 func NameChoices() string { return strings.Join(Names(), "|") }
