@@ -162,7 +162,6 @@ func (s *Server) routes() *http.ServeMux {
 	s.mountAuth(mux)
 	s.mountAdmin(mux)
 	s.mountPortal(mux)
-	s.mountScenarios(mux)
 	// /dstu2 and /stu3 are not here: fhirDispatch (in buildHandler) sends
 	// them to their fhir.API routes ahead of this mux
 	return mux

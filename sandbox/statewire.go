@@ -93,10 +93,12 @@ func (s *Server) newAdmin() admin.Service {
 	return admin.New(opts)
 }
 
-// mountAdmin mounts the JSON admin API (its own guards: loopback only
-// unless admin.allow_remote, cross-origin protection, the admin token).
+// mountAdmin mounts the JSON admin API, every /admin/api/ route: clients
+// and tenants, the request journal and the scenario switches, all behind
+// its guards (loopback only unless admin.allow_remote, cross-origin
+// protection, the admin token).
 func (s *Server) mountAdmin(mux *http.ServeMux) {
-	mux.Handle("/admin/api/", admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote}))
+	mux.Handle("/admin/api/", admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote, Journal: s.requests, Scenarios: scenarioSwitch{s}, Logger: s.log}))
 }
 
 // mountPortal mounts the registration portal (its own guards: loopback
