@@ -183,7 +183,8 @@ func (s *Server) metadataDrift() fhir.Drift {
 }
 
 // scenarioSwitch is the server's admin.Scenarios: the built-in library
-// over the scenario engine, for the admin API's scenario switches.
+// over the scenario engine. The admin API and the portal share it, so the
+// two switch scenarios the same way and agree on which are on.
 type scenarioSwitch struct{ s *Server }
 
 func (c scenarioSwitch) Library() ([]admin.ScenarioInfo, error) {

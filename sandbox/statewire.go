@@ -113,7 +113,7 @@ func (s *Server) mountPortal(mux *http.ServeMux) {
 		Logger:      s.log,
 		PublicBase:  s.PublicBase,
 		AllowRemote: s.cfg.Admin.AllowRemote,
-		Scenarios:   portal.EngineScenarios(s.engine, BuiltinScenarios),
+		Scenarios:   scenarioSwitch{s},
 		Journal:     s.requests,
 		Done:        s.streamsDone,
 	}))
