@@ -2,11 +2,8 @@ package sandbox
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net"
@@ -196,99 +193,39 @@ func (s *Server) metadataDrift() fhir.Drift {
 	return fhir.Drift{}
 }
 
-// adminOnly guards an admin route like the admin API: this machine only
-// (unless admin.allow_remote), the admin token, and cross-origin
-// protection on anything that changes state.
-func (s *Server) adminOnly(h http.Handler) http.Handler {
-	check := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminToken)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="fhirsandbox-admin"`)
-			writeAdminJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "message": "the admin token is required (Authorization: Bearer <admin token>)"})
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-	return admin.LocalOnly(s.cfg.Admin.AllowRemote, http.NewCrossOriginProtection().Handler(check))
-}
+// scenarioSwitch is the server's admin.Scenarios: the built-in library
+// over the scenario engine. The admin API and the portal share it, so the
+// two switch scenarios the same way and agree on which are on.
+type scenarioSwitch struct{ s *Server }
 
-func writeAdminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// mountScenarios mounts the request journal and the scenario switches:
-//
-//	GET    /admin/api/requests          recent requests (JSON, ?client=&tenant=&since=)
-//	GET    /admin/api/requests/stream   the same, live (server-sent events)
-//	GET    /admin/api/scenarios         the built-in library and which are active
-//	POST   /admin/api/scenarios         switch one on: {"name": "..."} or {"yaml": "..."}
-//	DELETE /admin/api/scenarios/{name}  switch it off
-func (s *Server) mountScenarios(mux *http.ServeMux) {
-	mux.Handle("GET /admin/api/requests", s.adminOnly(s.requests.Handler()))
-	mux.Handle("GET /admin/api/requests/stream", s.adminOnly(s.requests.SSEHandler()))
-	mux.Handle("GET /admin/api/scenarios", s.adminOnly(http.HandlerFunc(s.listScenarios)))
-	mux.Handle("POST /admin/api/scenarios", s.adminOnly(http.HandlerFunc(s.activateScenario)))
-	mux.Handle("DELETE /admin/api/scenarios/{name}", s.adminOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.engine.Deactivate(r.PathValue("name")) {
-			writeAdminJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no active scenario named " + r.PathValue("name")})
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})))
-}
-
-type scenarioJSON struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Active      bool   `json:"active"`
-	Rules       int    `json:"rules"`
-	Timeline    int    `json:"timeline"`
-	Steps       int    `json:"steps"`
-}
-
-func (s *Server) listScenarios(w http.ResponseWriter, _ *http.Request) {
+func (c scenarioSwitch) Library() ([]admin.ScenarioInfo, error) {
 	lib, err := BuiltinScenarios()
-	if err != nil {
-		s.log.Error("built-in scenarios", "err", err)
-	}
-	active := s.engine.Active()
-	out := []scenarioJSON{}
+	out := make([]admin.ScenarioInfo, 0, len(lib))
 	for _, sc := range lib {
-		out = append(out, scenarioJSON{Name: sc.Name, Description: sc.Description, Active: slices.Contains(active, sc.Name), Rules: len(sc.Rules), Timeline: len(sc.Timeline), Steps: len(sc.Steps)})
+		out = append(out, admin.ScenarioInfo{Name: sc.Name, Description: sc.Description, Rules: len(sc.Rules), Timeline: len(sc.Timeline), Steps: len(sc.Steps)})
 	}
-	writeAdminJSON(w, http.StatusOK, map[string]any{"scenarios": out, "active": active})
+	return out, err
 }
 
-func (s *Server) activateScenario(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Name string `json:"name"`
-		YAML string `json:"yaml"`
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || (req.Name == "") == (req.YAML == "") {
-		writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "message": `send {"name": "<built-in scenario>"} or {"yaml": "<scenario file>"}`})
-		return
-	}
-	var sc *scenario.Scenario
-	var err error
-	if req.Name != "" {
-		sc, err = BuiltinScenario(req.Name)
-	} else {
-		sc, err = scenario.Load("request.yaml", []byte(req.YAML))
-	}
-	if err == nil {
-		err = s.engine.Activate(sc)
-	}
+func (c scenarioSwitch) Active() []string { return c.s.engine.Active() }
+
+func (c scenarioSwitch) Activate(name string) error {
+	sc, err := BuiltinScenario(name)
 	if err != nil {
-		writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_scenario", "message": err.Error()})
-		return
+		return err
 	}
-	writeAdminJSON(w, http.StatusOK, map[string]any{"active": s.engine.Active()})
+	return c.s.engine.Activate(sc)
 }
+
+func (c scenarioSwitch) ActivateYAML(file []byte) error {
+	sc, err := scenario.Load("request.yaml", file)
+	if err != nil {
+		return err
+	}
+	return c.s.engine.Activate(sc)
+}
+
+func (c scenarioSwitch) Deactivate(name string) bool { return c.s.engine.Deactivate(name) }
 
 // ApplySetup lays a scenario's setup over a configuration: tenants and
 // clients added or replaced by id, population, default release, auth and

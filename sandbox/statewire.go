@@ -93,10 +93,12 @@ func (s *Server) newAdmin() admin.Service {
 	return admin.New(opts)
 }
 
-// adminAPI is the JSON admin API (its own guards: loopback only unless
-// admin.allow_remote, cross-origin protection, the admin token).
+// adminAPI is the JSON admin API, every /admin/api/ route: clients and
+// tenants, the request journal and the scenario switches, all behind its
+// guards (loopback only unless admin.allow_remote, cross-origin
+// protection, the admin token).
 func (s *Server) adminAPI() http.Handler {
-	return admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote})
+	return admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote, Journal: s.requests, Scenarios: scenarioSwitch{s}, Logger: s.log})
 }
 
 // portalHandler is the registration portal (its own guards: loopback only
@@ -111,7 +113,7 @@ func (s *Server) portalHandler() http.Handler {
 		Logger:      s.log,
 		PublicBase:  s.PublicBase,
 		AllowRemote: s.cfg.Admin.AllowRemote,
-		Scenarios:   portal.EngineScenarios(s.engine, BuiltinScenarios),
+		Scenarios:   scenarioSwitch{s},
 		Journal:     s.requests,
 		Done:        s.streamsDone,
 	})

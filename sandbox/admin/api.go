@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -35,6 +36,13 @@ type APIOptions struct {
 	// AllowRemote serves callers that are not on loopback or that came
 	// through a proxy or tunnel (config: admin.allow_remote).
 	AllowRemote bool
+	// Journal serves /admin/api/requests; nil leaves those routes out.
+	Journal Journal
+	// Scenarios serves /admin/api/scenarios; nil leaves those routes out.
+	Scenarios Scenarios
+	// Logger receives what a caller is not shown (a scenario library
+	// that loaded only in part). Default: discard.
+	Logger *slog.Logger
 }
 
 // NewAPI returns the JSON admin API over svc, to be mounted at
@@ -55,6 +63,11 @@ func NewAPI(svc Service, opts APIOptions) http.Handler {
 	route("/admin/api/clients/{id}/secrets/{sid}/revoke", map[string]http.HandlerFunc{"POST": a.revokeSecret})
 	route("/admin/api/tenants", map[string]http.HandlerFunc{"GET": a.listTenants, "POST": a.createTenant})
 	route("/admin/api/tenants/{id}", map[string]http.HandlerFunc{"GET": a.getTenant, "PATCH": a.patchTenant, "DELETE": a.deleteTenant})
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mountLive(route, opts, log)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no admin API route "+r.URL.Path)
 	})

@@ -1,7 +1,11 @@
 // Package admin is the sandbox's administration surface: the Service that
 // changes clients, secrets and the tenant map (and persists every change),
 // and the JSON admin API under /admin/api/ that exposes it to the CLI and
-// to scripts. The registration portal drives the same Service.
+// to scripts. The registration portal drives the same Service. The API
+// also serves the live-traffic controls the sandbox hands it as small
+// interfaces (APIOptions.Journal, APIOptions.Scenarios), so every
+// /admin/api/ route sits behind the same guards and answers errors the
+// same way.
 //
 // New returns the Service over the auth and tenant registries. Changes are
 // serialised; after each one Options.Persist is called with the kind that
@@ -28,13 +32,23 @@
 //	GET    /admin/api/tenants/{id}                     one tenant
 //	PATCH  /admin/api/tenants/{id}                     any of name, patients, seed, upstream, down
 //	DELETE /admin/api/tenants/{id}                     204 (409 while a client names it)
+//	GET    /admin/api/requests                         recent requests {"entries":[...]} (?client=&tenant=&since=&limit=)
+//	DELETE /admin/api/requests                         204, the journal emptied (sequence numbers carry on)
+//	GET    /admin/api/requests/stream                  the same, live (server-sent events)
+//	GET    /admin/api/scenarios                        {"active":[names],"scenarios":[built-in library]}
+//	POST   /admin/api/scenarios                        {"name"} or {"yaml"} -> {"active":[names]}
+//	DELETE /admin/api/scenarios/{name}                 204 (404 when it was not on)
 //
 // Bodies are JSON (Content-Type application/json, at most MaxBodyBytes,
 // unknown fields rejected); errors are {"error":code,"message":text} with
 // 400, 401 (with WWW-Authenticate), 403, 404, 405 (with Allow), 409, 413,
 // 415, or 503 when a change could not be persisted. No answer ever holds a
 // secret's digest, and only the answer that creates a secret holds its
-// plaintext.
+// plaintext. Two exceptions keep older behaviour: POST /admin/api/scenarios
+// takes up to MaxScenarioBytes with any Content-Type (a bad body is 400
+// invalid_request, a scenario that cannot be switched on 400
+// invalid_scenario), and the request journal answers a bad filter itself
+// with 400 {"error":text}.
 //
 // The API is loopback-only unless APIOptions.AllowRemote (LocalOnly, which
 // the portal reuses: requests from other addresses or carrying proxy

@@ -87,6 +87,37 @@ type PatchTenantRequest struct {
 	Down     *bool   `json:"down"`
 }
 
+// ScenarioJSON is one scenario of the built-in library.
+type ScenarioJSON struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Active      bool   `json:"active"`
+	Rules       int    `json:"rules"`
+	Timeline    int    `json:"timeline"`
+	Steps       int    `json:"steps"`
+}
+
+// ScenarioListJSON answers GET /admin/api/scenarios: the names switched
+// on, in activation order (null when none), and the built-in library. A
+// scenario switched on from posted YAML is in Active only.
+type ScenarioListJSON struct {
+	Active    []string       `json:"active"`
+	Scenarios []ScenarioJSON `json:"scenarios"`
+}
+
+// ActivateScenarioRequest is the body of POST /admin/api/scenarios:
+// exactly one of Name (a built-in scenario) and YAML (a scenario file).
+type ActivateScenarioRequest struct {
+	Name string `json:"name"`
+	YAML string `json:"yaml"`
+}
+
+// ActiveScenariosJSON answers POST /admin/api/scenarios with the names
+// switched on, in activation order.
+type ActiveScenariosJSON struct {
+	Active []string `json:"active"`
+}
+
 // ErrorJSON is every error answer of the API.
 type ErrorJSON struct {
 	Error   string `json:"error"`

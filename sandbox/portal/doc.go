@@ -3,8 +3,9 @@
 // token, registers OAuth clients, issues, expires, revokes and deletes
 // their secrets, and maps tenant GUIDs to synthetic hospitals or upstream
 // FHIR servers. Every change goes through admin.Service. With
-// Options.Scenarios it also lists the scenario library and switches
-// scenarios on live traffic (/portal/scenarios); with Options.Journal it
+// Options.Scenarios (an admin.Scenarios, the one the admin API drives) it
+// also lists the scenario library and switches scenarios on live traffic
+// (/portal/scenarios); with Options.Journal it
 // shows recent requests and streams new ones to the page as server-sent
 // events (/portal/requests, /portal/requests/stream), rendering only the
 // journal's already-redacted entry fields.

@@ -12,13 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 )
 
 // The scenarios page.
 
 type scenarioRow struct {
-	ScenarioInfo
+	admin.ScenarioInfo
 	Summary   string // first line of the description
 	Active    bool
 	InLibrary bool
@@ -45,8 +46,20 @@ func summary(s string) string {
 	return s
 }
 
+// library is the scenario library as far as it loads: a library that
+// loads in part still lists (and switches on) what did, and the broken
+// files go to the log; only a library with nothing in it is an error.
+func (p *portal) library() ([]admin.ScenarioInfo, error) {
+	lib, err := p.scen.Library()
+	if err != nil && len(lib) > 0 {
+		p.log.Warn("portal: scenario library loaded in part", "err", err)
+		err = nil
+	}
+	return lib, err
+}
+
 func (p *portal) scenariosPage(w http.ResponseWriter, r *http.Request, sid string) {
-	lib, err := p.scen.Scenarios()
+	lib, err := p.library()
 	if err != nil {
 		p.log.Error("portal: scenario library", "err", err)
 		p.fail(w, r, http.StatusInternalServerError, "Scenarios unavailable", "The scenario library could not be read. The server log has the details.")
@@ -60,8 +73,8 @@ func (p *portal) scenariosPage(w http.ResponseWriter, r *http.Request, sid strin
 	// A scenario switched on through the admin API from its own file is
 	// listed too, so it can be switched off here.
 	for _, n := range active {
-		if !slices.ContainsFunc(lib, func(s ScenarioInfo) bool { return s.Name == n }) {
-			d.Rows = append(d.Rows, scenarioRow{ScenarioInfo: ScenarioInfo{Name: n}, Active: true})
+		if !slices.ContainsFunc(lib, func(s admin.ScenarioInfo) bool { return s.Name == n }) {
+			d.Rows = append(d.Rows, scenarioRow{ScenarioInfo: admin.ScenarioInfo{Name: n}, Active: true})
 		}
 	}
 	p.render(w, r, http.StatusOK, "scenarios", "Scenarios", true, p.sessions.takeNotice(sid), d)
@@ -76,13 +89,13 @@ func (p *portal) activateScenario(w http.ResponseWriter, r *http.Request, sid st
 		p.failErr(w, r, heading, err)
 		return
 	}
-	lib, err := p.scen.Scenarios()
+	lib, err := p.library()
 	if err != nil {
 		p.log.Error("portal: scenario library", "err", err)
 		p.fail(w, r, http.StatusInternalServerError, heading, "The scenario library could not be read. The server log has the details.")
 		return
 	}
-	if !slices.ContainsFunc(lib, func(s ScenarioInfo) bool { return s.Name == name }) {
+	if !slices.ContainsFunc(lib, func(s admin.ScenarioInfo) bool { return s.Name == name }) {
 		p.fail(w, r, http.StatusNotFound, heading, fmt.Sprintf("There is no built-in scenario %q.", clip(name)))
 		return
 	}

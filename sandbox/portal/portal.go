@@ -61,7 +61,8 @@ type Options struct {
 	// DefaultMaxSession).
 	IdleTimeout, MaxSession time.Duration
 	// Scenarios switches scenarios on live traffic; nil hides the page.
-	Scenarios ScenarioSwitch
+	// It is the admin API's switchboard, so the page and the API agree.
+	Scenarios admin.Scenarios
 	// Journal is the request journal the requests page shows and streams;
 	// nil hides the page.
 	Journal *scenario.Journal
@@ -69,20 +70,6 @@ type Options struct {
 	// server begins to shut down, or http.Server.Shutdown waits for the
 	// streams until its deadline. Nil: streams end when their client goes.
 	Done <-chan struct{}
-}
-
-// ScenarioSwitch is what the scenarios page needs of the scenario engine.
-type ScenarioSwitch interface {
-	Scenarios() ([]ScenarioInfo, error) // the built-in library
-	Active() []string
-	Activate(name string) error
-	Deactivate(name string) bool
-}
-
-// ScenarioInfo describes one scenario of the library.
-type ScenarioInfo struct {
-	Name, Description      string
-	Rules, Timeline, Steps int
 }
 
 type portal struct {
@@ -98,7 +85,7 @@ type portal struct {
 	pages       map[string]*template.Template
 	css, js     []byte
 	reqJS       []byte
-	scen        ScenarioSwitch
+	scen        admin.Scenarios
 	journal     *scenario.Journal
 	done        <-chan struct{}
 	heartbeat   time.Duration

@@ -244,6 +244,18 @@ func (j *Journal) Entries(f Filter) []Entry {
 	return out
 }
 
+// Clear forgets every kept entry. Sequence numbers carry on from where
+// they were, so a reader resuming with since=<seq> (or an SSE client's
+// Last-Event-ID) still gets exactly the entries recorded after it, and
+// live subscribers are left subscribed. The dropped count is about
+// subscribers, not the ring, and stays too.
+func (j *Journal) Clear() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	clear(j.ring) // drop the old entries' fault lists along with them
+	j.next, j.full = 0, false
+}
+
 // Dropped is how many entries slow subscribers have missed.
 func (j *Journal) Dropped() uint64 {
 	j.mu.Lock()

@@ -69,6 +69,35 @@ func TestJournalIsBoundedAndFilters(t *testing.T) {
 	}
 }
 
+func TestJournalClear(t *testing.T) {
+	t.Parallel()
+	j := NewJournal(3)
+	for i := range 5 { // wrap the ring, so Clear has to reset a full one
+		j.add(Entry{Path: fmt.Sprintf("/%d", i)})
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ch := j.Subscribe(ctx)
+	j.Clear()
+	if got := j.Entries(Filter{}); len(got) != 0 {
+		t.Fatalf("after Clear: %+v", got)
+	}
+	j.add(Entry{Path: "/after"})
+	got := j.Entries(Filter{})
+	if len(got) != 1 || got[0].Path != "/after" || got[0].Seq != 6 {
+		t.Fatalf("after Clear and one request: %+v (want /after with seq 6)", got)
+	}
+	if e := <-ch; e.Path != "/after" {
+		t.Errorf("subscriber got %+v after Clear", e)
+	}
+	for i := range 3 {
+		j.add(Entry{Path: fmt.Sprintf("/again%d", i)})
+	}
+	if got := j.Entries(Filter{}); len(got) != 3 || got[0].Path != "/again0" {
+		t.Errorf("ring refilled after Clear: %+v", got)
+	}
+}
+
 func TestJournalHandler(t *testing.T) {
 	t.Parallel()
 	j := NewJournal(10)
