@@ -52,7 +52,7 @@ func (s *Server) routes() *http.ServeMux {
 	// administration: the JSON API and the portal, each with its own
 	// guards (loopback only unless admin.allow_remote, the admin token,
 	// cross-origin protection)
-	mux.Handle("/admin/api/", s.adminAPI()) // clients, tenants, request journal, scenario switches
+	mux.Handle("/admin/api/", s.adminAPI())      // clients, tenants, request journal, scenario switches
 	mux.Handle(portal.Prefix, s.portalHandler()) // "/portal/"
 	return mux
 }
