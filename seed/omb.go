@@ -1,5 +1,7 @@
 package seed
 
+import "slices"
+
 // Race and ethnicity: the OMB categories of the CDC Race & Ethnicity code
 // system, as US Core 3.1.1 binds them in its us-core-race and
 // us-core-ethnicity extensions. Codes and displays are copied from US Core
@@ -44,12 +46,13 @@ var ombEthnicities = [...]Coding{
 // or Latino.
 const hispanicPct = 12
 
-// RaceCategories returns the OMB race categories the generator assigns.
-func RaceCategories() []Coding { return ombRaces[:] }
+// RaceCategories returns the OMB race categories the generator assigns,
+// a copy: the table itself stays read-only.
+func RaceCategories() []Coding { return slices.Clone(ombRaces[:]) }
 
 // EthnicityCategories returns the OMB ethnicity categories the generator
-// assigns.
-func EthnicityCategories() []Coding { return ombEthnicities[:] }
+// assigns, a copy.
+func EthnicityCategories() []Coding { return slices.Clone(ombEthnicities[:]) }
 
 // streamOMB keys the race and ethnicity draw. It is a stream of its own,
 // not draws of the patient's stream, so that introducing these fields

@@ -72,27 +72,32 @@ const (
 	profileVitalSigns        = baseStructure + "vitalsigns"
 )
 
-// vitalProfiles maps the seed's vital-sign key to the R4 profile whose
+// vitalProfileR4 maps the seed's vital-sign key to the R4 profile whose
 // fixed LOINC code the rendered Observation carries: the seed's code, or
 // for head circumference its ExtraR4 coding 9843-4, and for oxygen
 // saturation both 59408-5 (US Core) and 2708-6 (the base oxygensat
-// profile US Core's derives from). A key missing here gets the generic
+// profile US Core's derives from). An unknown key gets the generic
 // vital-signs profile, which fixes no code.
-var vitalProfiles = map[string]string{
-	"body_height":         baseStructure + "bodyheight",
-	"body_weight":         baseStructure + "bodyweight",
-	"bmi":                 baseStructure + "bmi",
-	"heart_rate":          baseStructure + "heartrate",
-	"respiratory_rate":    baseStructure + "resprate",
-	"body_temperature":    baseStructure + "bodytemp",
-	"head_circumference":  baseStructure + "headcircum",
-	"oxygen_saturation":   profilePulseOximetry,
-	seed.KeyBloodPressure: baseStructure + "bp",
-}
-
 func vitalProfileR4(key string) string {
-	if p, ok := vitalProfiles[key]; ok {
-		return p
+	switch key {
+	case "body_height":
+		return baseStructure + "bodyheight"
+	case "body_weight":
+		return baseStructure + "bodyweight"
+	case "bmi":
+		return baseStructure + "bmi"
+	case "heart_rate":
+		return baseStructure + "heartrate"
+	case "respiratory_rate":
+		return baseStructure + "resprate"
+	case "body_temperature":
+		return baseStructure + "bodytemp"
+	case "head_circumference":
+		return baseStructure + "headcircum"
+	case "oxygen_saturation":
+		return profilePulseOximetry
+	case seed.KeyBloodPressure:
+		return baseStructure + "bp"
 	}
 	return profileVitalSigns
 }
@@ -360,13 +365,20 @@ func encounterStatusR4(s string) string {
 // encounterClassR4 is the v3 ActCode coding of Encounter.class, a Coding
 // in R4 as in STU3, with THO's displays.
 func encounterClassR4(actCode string) seed.Coding {
-	if actCode == "" {
+	c := seed.Coding{System: systemActCodeR4, Code: actCode}
+	switch actCode {
+	case "":
 		return seed.Coding{}
+	case "AMB":
+		c.Display = "ambulatory"
+	case "EMER":
+		c.Display = "emergency"
+	case "IMP":
+		c.Display = "inpatient encounter"
+	case "HH":
+		c.Display = "home health"
 	}
-	display := map[string]string{
-		"AMB": "ambulatory", "EMER": "emergency", "IMP": "inpatient encounter", "HH": "home health",
-	}[actCode]
-	return seed.Coding{System: systemActCodeR4, Code: actCode, Display: display}
+	return c
 }
 
 // encounterIdentifier is a stable business identifier (US Core must
@@ -435,14 +447,24 @@ func observationR4(r *seed.PatientRecord, o *seed.Observation) Resource {
 
 // conditionClinicalR4 is the condition-clinical coding (THO displays).
 func conditionClinicalR4(s string) seed.Coding {
-	display := map[string]string{
-		"active": "Active", "recurrence": "Recurrence", "relapse": "Relapse",
-		"inactive": "Inactive", "remission": "Remission", "resolved": "Resolved",
-	}[s]
-	if display == "" {
-		s, display = "active", "Active"
+	c := seed.Coding{System: systemCondClinicalR4, Code: s}
+	switch s {
+	case "active":
+		c.Display = "Active"
+	case "recurrence":
+		c.Display = "Recurrence"
+	case "relapse":
+		c.Display = "Relapse"
+	case "inactive":
+		c.Display = "Inactive"
+	case "remission":
+		c.Display = "Remission"
+	case "resolved":
+		c.Display = "Resolved"
+	default:
+		c.Code, c.Display = "active", "Active"
 	}
-	return seed.Coding{System: systemCondClinicalR4, Code: s, Display: display}
+	return c
 }
 
 // conditionCategoryR4: chronic problems belong on the problem list, acute
@@ -478,22 +500,36 @@ func conditionR4(r *seed.PatientRecord, c *seed.Condition) Resource {
 // ---- allergy --------------------------------------------------------------
 
 func allergyClinicalR4(s string) seed.Coding {
-	display := map[string]string{"active": "Active", "inactive": "Inactive", "resolved": "Resolved"}[s]
-	if display == "" {
-		s, display = "active", "Active"
+	c := seed.Coding{System: systemAllergyClinical, Code: s}
+	switch s {
+	case "active":
+		c.Display = "Active"
+	case "inactive":
+		c.Display = "Inactive"
+	case "resolved":
+		c.Display = "Resolved"
+	default:
+		c.Code, c.Display = "active", "Active"
 	}
-	return seed.Coding{System: systemAllergyClinical, Code: s, Display: display}
+	return c
 }
 
 // allergyVerificationR4 maps the seed's status; an unknown one is
 // "unconfirmed", as in STU3. entered-in-error is never produced, so the
 // clinical status may always be written (ait-1, ait-2).
 func allergyVerificationR4(s string) seed.Coding {
-	display := map[string]string{"unconfirmed": "Unconfirmed", "confirmed": "Confirmed", "refuted": "Refuted"}[s]
-	if display == "" {
-		s, display = "unconfirmed", "Unconfirmed"
+	c := seed.Coding{System: systemAllergyVerif, Code: s}
+	switch s {
+	case "unconfirmed":
+		c.Display = "Unconfirmed"
+	case "confirmed":
+		c.Display = "Confirmed"
+	case "refuted":
+		c.Display = "Refuted"
+	default:
+		c.Code, c.Display = "unconfirmed", "Unconfirmed"
 	}
-	return seed.Coding{System: systemAllergyVerif, Code: s, Display: display}
+	return c
 }
 
 func allergyR4(r *seed.PatientRecord, a *seed.Allergy) Resource {
@@ -548,14 +584,26 @@ func medicationRequestR4(r *seed.PatientRecord, m *seed.Medication) Resource {
 // subscriberRelationship is the subscriber-relationship coding (THO
 // displays); a relationship outside the code system is left out.
 func subscriberRelationship(s string) seed.Coding {
-	display := map[string]string{
-		"child": "Child", "parent": "Parent", "spouse": "Spouse", "common": "Common Law Spouse",
-		"other": "Other", "self": "Self", "injured": "Injured Party",
-	}[s]
-	if display == "" {
+	c := seed.Coding{System: systemSubscriberRel, Code: s}
+	switch s {
+	case "child":
+		c.Display = "Child"
+	case "parent":
+		c.Display = "Parent"
+	case "spouse":
+		c.Display = "Spouse"
+	case "common":
+		c.Display = "Common Law Spouse"
+	case "other":
+		c.Display = "Other"
+	case "self":
+		c.Display = "Self"
+	case "injured":
+		c.Display = "Injured Party"
+	default:
 		return seed.Coding{}
 	}
-	return seed.Coding{System: systemSubscriberRel, Code: s, Display: display}
+	return c
 }
 
 // selfPay reports a coverage without an insurer: the seed makes the
