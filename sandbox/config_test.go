@@ -113,7 +113,7 @@ func TestParseConfigReportsEveryProblem(t *testing.T) {
 		{"top level not a mapping", "- a\n- b\n", []want{{1, "config: want a mapping"}}},
 		{"semantic problems", `listen: "localhost"
 public_url: ftp://x
-fhir_version: r4
+fhir_version: r5
 auth: {signing_alg: HS256, token_ttl: 0s}
 tenants:
   - id: not-a-guid
@@ -139,7 +139,7 @@ limits: {default_count: 500}
 `, []want{
 			{1, "listen: \"localhost\" is not HOST:PORT"},
 			{2, "public_url: \"ftp://x\" is not an http or https URL"},
-			{3, `fhir_version: "r4" is not a supported release`},
+			{3, `fhir_version: "r5" is not a supported release`},
 			{4, "auth.token_ttl: 0s is out of range"},
 			{4, `auth.signing_alg: "HS256" is not supported`},
 			{6, `tenants[0].id: "not-a-guid" is not a GUID`},

@@ -72,6 +72,11 @@ var vitalSigns = [vitalCount]vitalDef{
 // oxygen_saturation `also_code` (R4 base code, written alongside).
 var spO2Also = Coding{SystemLOINC, "2708-6", "Oxygen saturation in Arterial blood"}
 
+// headCircR4 is the head circumference code the R4 base profile headcircum
+// fixes: yaml `vital_signs` head_circumference `synthea_code` (Synthea
+// writes it for R4), rendered beside 8287-5 in R4 only.
+var headCircR4 = Coding{SystemLOINC, "9843-4", "Head Occipital-frontal circumference"}
+
 // Blood pressure panel codes: yaml `vital_sign_panels.blood_pressure`.
 var (
 	bpPanelSTU3  = Coding{SystemLOINC, "85354-9", "Blood pressure panel with all children optional"}

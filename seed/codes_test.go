@@ -30,6 +30,9 @@ type refVital struct {
 	AdultRange *refRange `yaml:"adult_range"`
 	ChildRange *refRange `yaml:"child_range"`
 	AlsoCode   refCoding `yaml:"also_code"`
+	// SyntheaCode is the code Synthea (R4) writes where the profile code
+	// of STU3 differs; head circumference's is the R4 base profile's.
+	SyntheaCode refCoding `yaml:"synthea_code"`
 }
 
 type refCodes struct {
@@ -143,6 +146,15 @@ func TestCodeTablesComeFromReference(t *testing.T) {
 		}
 		if !same(spO2Also, spo2) {
 			t.Errorf("spO2Also %+v, yaml also_code %+v", spO2Also, spo2)
+		}
+		var head refCoding
+		for _, r := range rc.VitalSigns {
+			if r.Key == "head_circumference" {
+				head = r.SyntheaCode
+			}
+		}
+		if !same(headCircR4, head) {
+			t.Errorf("headCircR4 %+v, yaml head_circumference synthea_code %+v", headCircR4, head)
 		}
 		if !same(bpPanelSTU3, rc.VitalPanels.BloodPressure.STU3) || !same(bpPanelDSTU2, rc.VitalPanels.BloodPressure.DSTU2) {
 			t.Errorf("blood pressure panel codes differ from yaml")
@@ -266,6 +278,7 @@ func TestGeneratedCodesComeFromReference(t *testing.T) {
 	for _, v := range rc.VitalSigns {
 		add(v.refCoding)
 		add(v.AlsoCode)
+		add(v.SyntheaCode)
 	}
 	for _, v := range rc.VitalPanels.BloodPressure.Components {
 		add(v.refCoding)
@@ -317,6 +330,9 @@ func TestGeneratedCodesComeFromReference(t *testing.T) {
 			check(o.ID, o.Code)
 			check(o.ID, o.CodeDSTU2)
 			for _, c := range o.Extra {
+				check(o.ID, c)
+			}
+			for _, c := range o.ExtraR4 {
 				check(o.ID, c)
 			}
 			for _, c := range o.Components {

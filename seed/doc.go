@@ -1,5 +1,5 @@
 // Package seed generates a reproducible synthetic hospital: version-neutral
-// clinical records that the FHIR renderers turn into DSTU2 or STU3 JSON.
+// clinical records that the FHIR renderers turn into DSTU2, STU3 or R4 JSON.
 //
 // Generation is deterministic per (seed, tenant, patient index): every
 // patient draws from its own gofakeit instance seeded from a hash of those
@@ -26,7 +26,10 @@
 // (copied verbatim to testdata/; codes.go names the group of each table and
 // a test proves every entry is in the file). Location types, marital status
 // and languages come from the HL7 v3 RoleCode, v3 MaritalStatus and BCP-47
-// value sets of FHIR STU3 (hl7.go).
+// value sets of FHIR STU3 (hl7.go). Race and ethnicity are the OMB
+// categories of the CDC Race & Ethnicity code system that US Core 3.1.1
+// binds (omb.go); they, and the hospital's NPI, are drawn from random
+// streams of their own, so adding them moved no other generated value.
 //
 // # Edge cases
 //

@@ -81,6 +81,9 @@ func NewHospital(opts Options) (*Hospital, error) {
 		Type:    "prov",
 		Phone:   fictionalPhone(f),
 		Address: Address{Line: []string{f.Street()}, City: city, State: state, PostalCode: zip, Country: "US"},
+		// The NPI draws from a stream of its own: drawing it from f
+		// would shift every later hospital value.
+		NPI: npi(newFaker(streamHospitalNPI, opts.Seed, opts.Tenant, 0)),
 	}
 
 	h.Payors = make([]Organization, len(payers))
@@ -173,8 +176,9 @@ func (h *Hospital) mrn(i int) string {
 // Random streams: a domain tag keeps the hospital's and each patient's
 // draws independent even for equal numeric inputs.
 const (
-	streamHospital = "hospital"
-	streamPatient  = "patient"
+	streamHospital    = "hospital"
+	streamPatient     = "patient"
+	streamHospitalNPI = "hospital-npi"
 )
 
 // streamSeed hashes (stream, seed, tenant, index) with FNV-1a 64 and a

@@ -43,6 +43,7 @@ func (h *Hospital) Patient(i int) PatientRecord {
 	f := newFaker(streamPatient, h.Options.Seed, h.Tenant, i)
 	g := &patientGen{h: h, f: f, r: f.Rand, i: i, pid: strconv.Itoa(i + 1), ref: h.Options.ReferenceDate}
 	rec := g.run()
+	rec.Patient.Race, rec.Patient.Ethnicity = ombCategories(h.Options.Seed, h.Tenant, i, rec.Patient.Language)
 	rec.MRNSystem = MRNSystem(h.Tenant)
 	rec.Provider = Reference{Type: "Organization", ID: h.Organization.ID, Display: h.Organization.Name}
 	return rec
@@ -749,8 +750,11 @@ func (g *patientGen) vitals() {
 		qs = append(qs, q)
 		def := &vitalSigns[v]
 		o := Observation{ID: "obs-" + g.pid + "-" + strconv.Itoa(k), EncounterID: e.ID, Key: def.Key, Code: def.Code, Value: &qs[len(qs)-1], Effective: e.Start, Status: "final"}
-		if v == vSpO2 {
+		switch v {
+		case vSpO2:
 			o.Extra = []Coding{spO2Also}
+		case vHeadCirc:
+			o.ExtraR4 = []Coding{headCircR4}
 		}
 		obs = append(obs, o)
 	}

@@ -80,6 +80,10 @@ type Organization struct {
 	Type    string // "prov" (healthcare provider) | "pay" (payer)
 	Phone   string
 	Address Address
+	// NPI is the hospital's National Provider Identifier (system
+	// http://hl7.org/fhir/sid/us-npi); empty for payers, which are not
+	// health care providers and have none.
+	NPI string
 }
 
 // Practitioner is a clinician: a general practitioner, a prescriber, an
@@ -138,6 +142,13 @@ type Patient struct {
 	// DeceasedDate is the date and time of death when Deceased (STU3
 	// deceasedDateTime); zero when alive.
 	DeceasedDate time.Time
+
+	// Race and Ethnicity are OMB categories of the CDC Race & Ethnicity
+	// code system (RaceCategories, EthnicityCategories), which R4's US Core
+	// extensions carry. They come from a random stream of their own (see
+	// omb.go), so adding them changed no other generated value.
+	Race      Coding
+	Ethnicity Coding
 }
 
 // Encounter is a visit.
@@ -166,6 +177,11 @@ type Observation struct {
 	Components  []Component
 	Effective   time.Time
 	Status      string // "final"
+
+	// ExtraR4 are codings an R4 rendering adds after Extra: the code the
+	// R4 base vital-signs profile fixes where the seed's code is another
+	// (head circumference: 9843-4 beside 8287-5). DSTU2 and STU3 omit them.
+	ExtraR4 []Coding
 }
 
 // Quantity is a UCUM quantity.

@@ -181,14 +181,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "extra"}, `serve: unexpected argument "extra"`},
 		{[]string{"serve", "--listen", "nohost"}, "--listen: \"nohost\" is not HOST:PORT"},
 		{[]string{"serve", "--listen", "127.0.0.1:70000"}, "--listen: port \"70000\""},
-		{[]string{"serve", "--fhir-version", "r4"}, `--fhir-version: "r4" is not a supported release`},
+		{[]string{"serve", "--fhir-version", "r5"}, `--fhir-version: "r5" is not a supported release`},
 		{[]string{"serve", "--public-url", "ftp://x"}, "--public-url: \"ftp://x\" is not an http or https URL"},
 		{[]string{"serve", "--patients", "-1"}, "--patients: -1 is out of range"},
 		{[]string{"serve", "--patients", "many"}, "invalid value \"many\" for flag -patients"},
 		{[]string{"generate", "--patients", "1000001"}, "--patients: 1000001 is out of range"},
 		{[]string{"generate", "--tenant", "contoso"}, `--tenant: "contoso" is not a GUID`},
 		{[]string{"generate", "--reference-date", "01/02/2026"}, `--reference-date: "01/02/2026" is not a date`},
-		{[]string{"generate", "--fhir-version", "r4"}, `--fhir-version: "r4" is not a supported release`},
+		{[]string{"generate", "--fhir-version", "r5"}, `--fhir-version: "r5" is not a supported release`},
 		{[]string{"generate", "--format", "xml"}, `--format: "xml" is not a format`},
 		{[]string{"generate", "-o", ""}, "--output: empty file name"},
 		{[]string{"version", "now"}, `version: unexpected argument "now"`},
@@ -213,7 +213,7 @@ func TestUsageErrors(t *testing.T) {
 func TestServeBadConfig(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "bad.yaml")
-	text := "listen: 127.0.0.1:0\nfhir_version: r4\ntenants:\n  - id: nope\n    name: X\n    colour: blue\n"
+	text := "listen: 127.0.0.1:0\nfhir_version: r5\ntenants:\n  - id: nope\n    name: X\n    colour: blue\n"
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestServeBadConfig(t *testing.T) {
 
 	// Type problems stop before semantic checks; fix them and the
 	// semantic problems all show together.
-	text = "listen: 127.0.0.1:0\nfhir_version: r4\ntenants:\n  - id: nope\n    name: X\n"
+	text = "listen: 127.0.0.1:0\nfhir_version: r5\ntenants:\n  - id: nope\n    name: X\n"
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

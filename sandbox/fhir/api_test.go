@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/seed"
 )
@@ -497,7 +498,7 @@ func TestWrites(t *testing.T) {
 				}
 			}
 			oo := "entry.1.resource.resourceType"
-			if v.Release().Name == "stu3" {
+			if v.Release().OutcomeInResponse {
 				oo = "entry.1.response.outcome.resourceType"
 			}
 			if at(r.json, oo) != "OperationOutcome" {
@@ -577,5 +578,60 @@ func TestMetadataDrift(t *testing.T) {
 	r := f.do(t, "GET", "/metadata", nil)
 	if at(r.json, "rest.0.security.extension") != nil || at(r.json, "fhirVersion") != "3.0.2" {
 		t.Errorf("drift not applied: %s", r.body)
+	}
+}
+
+// TestTotalAndPrefer: _total and Prefer: return= where the release
+// defines them, ignored (or the default) where it does not.
+func TestTotalAndPrefer(t *testing.T) {
+	t.Parallel()
+	for _, v := range Versions() {
+		t.Run(v.Release().Name, func(t *testing.T) {
+			t.Parallel()
+			rel := v.Release()
+			f := newAPIFixture(t, v, 3)
+			r := f.do(t, "GET", "/Patient?_total=none&_count=1", nil)
+			_, hasTotal := r.json["total"]
+			if r.status != 200 || hasTotal == rel.Total {
+				t.Errorf("_total=none: %d, total present %v (release honours _total: %v)", r.status, hasTotal, rel.Total)
+			}
+			if rel.Total {
+				if next, _ := at(r.json, "link.1.url").(string); !strings.Contains(next, "_total=none") {
+					t.Errorf("_total=none is lost from the paging links: %v", at(r.json, "link"))
+				}
+				if r := f.do(t, "GET", "/Patient?_total=accurate", nil); r.status != 200 || at(r.json, "total") != float64(3) {
+					t.Errorf("_total=accurate: %d total %v", r.status, at(r.json, "total"))
+				}
+				if r := f.do(t, "GET", "/Patient?_total=lots", nil); r.status != 400 || at(r.json, "issue.0.code") != "value" {
+					t.Errorf("_total=lots: %d %s", r.status, r.body)
+				}
+			}
+
+			fam := `"family":"Prefer"`
+			if rel == spec.DSTU2() { // DSTU2 family is a list
+				fam = `"family":["Prefer"]`
+			}
+			pat := `{"resourceType":"Patient","name":[{` + fam + `}],"gender":"other"}`
+			post := func(prefer string) resp {
+				return f.do(t, "POST", "/Patient", strings.NewReader(pat), "Content-Type", rel.MediaType, "Prefer", prefer)
+			}
+			if r := post("return=minimal"); r.status != 201 || len(r.body) != 0 || r.header.Get("Location") == "" {
+				t.Errorf("return=minimal: %d %q", r.status, r.body)
+			}
+			if r := post("return=representation"); r.status != 201 || at(r.json, "resourceType") != "Patient" {
+				t.Errorf("return=representation: %d %s", r.status, r.body)
+			}
+			r = post("respond-async, return=OperationOutcome")
+			want := "Patient"
+			if rel.PreferOutcome {
+				want = "OperationOutcome"
+			}
+			if r.status != 201 || at(r.json, "resourceType") != want {
+				t.Errorf("return=OperationOutcome: %d %s, want a %s", r.status, r.body, want)
+			}
+			if want == "OperationOutcome" && at(r.json, "issue.0.severity") != "information" {
+				t.Errorf("return=OperationOutcome: not an informational outcome: %s", r.body)
+			}
+		})
 	}
 }

@@ -220,3 +220,88 @@ func organizationParams() []store.Param {
 		sp("type", spToken, "The type of organization", "type"),
 	}
 }
+
+// SearchParams returns the R4 (4.0.1) search parameters the sandbox
+// supports, named and pathed as in the R4 base specification's
+// search-parameters.json (version 4.0.1). R4 renamed STU3's context links
+// to encounter, Condition's asserted-date to recorded-date, Encounter's
+// reason to reason-code, and made Coverage's patient a base parameter; it
+// replaced Coverage group and plan with class-type and class-value.
+func (R4) SearchParams() store.Definitions {
+	return store.Definitions{
+		"Patient": append(commonPatientParams(),
+			spRef("general-practitioner", "", "Patient's nominated general practitioner", "generalPractitioner"),
+			sp("death-date", spDate, "The date of death", "deceasedDateTime"),
+			sp("language", spToken, "The language of communication", "communication.language")),
+		"Observation": observationParams(
+			spRef("encounter", "Encounter", "The encounter of the observation", "encounter")),
+		"Condition": {
+			spRef("patient", "Patient", "The patient", "subject"),
+			spRef("subject", "", "The subject", "subject"),
+			spRef("encounter", "Encounter", "The encounter", "encounter"),
+			spRef("asserter", "", "Who asserted the condition", "asserter"),
+			sp("code", spToken, "The SNOMED CT code", "code"),
+			sp("category", spToken, "problem-list-item or encounter-diagnosis", "category"),
+			sp("clinical-status", spToken, "active, recurrence, relapse, inactive, remission or resolved", "clinicalStatus"),
+			sp("verification-status", spToken, "unconfirmed, provisional, differential, confirmed...", "verificationStatus"),
+			sp("severity", spToken, "The severity", "severity"),
+			sp("onset-date", spDate, "When the condition began", "onsetDateTime", "onsetPeriod"),
+			sp("abatement-date", spDate, "When the condition resolved", "abatementDateTime", "abatementPeriod"),
+			sp("recorded-date", spDate, "When the condition was recorded", "recordedDate"),
+		},
+		"Encounter": {
+			spRef("patient", "Patient", "The patient", "subject"),
+			spRef("subject", "", "The subject", "subject"),
+			sp("identifier", spToken, "An identifier of the encounter", "identifier"),
+			spRef("location", "Location", "Where the encounter took place", "location.location"),
+			spRef("practitioner", "Practitioner", "A participating practitioner", "participant.individual"),
+			spRef("participant", "", "A participant", "participant.individual"),
+			spRef("service-provider", "Organization", "The organization providing the encounter", "serviceProvider"),
+			sp("date", spDate, "The period of the encounter", "period"),
+			sp("status", spToken, "The status", "status"),
+			sp("type", spToken, "The encounter type", "type"),
+			sp("class", spToken, "The class of encounter", "class"),
+			sp("reason-code", spToken, "The reason for the encounter", "reasonCode"),
+		},
+		"AllergyIntolerance": {
+			spRef("patient", "Patient", "The patient", "patient"),
+			spRef("recorder", "", "Who recorded the allergy", "recorder"),
+			sp("code", spToken, "The substance", "code", "reaction.substance"),
+			sp("clinical-status", spToken, "active, inactive or resolved", "clinicalStatus"),
+			sp("verification-status", spToken, "unconfirmed, confirmed, refuted or entered-in-error", "verificationStatus"),
+			sp("criticality", spToken, "low, high or unable-to-assess", "criticality"),
+			sp("category", spToken, "food, medication, environment or biologic", "category"),
+			sp("type", spToken, "allergy or intolerance", "type"),
+			sp("manifestation", spToken, "A reaction's manifestation", "reaction.manifestation"),
+			sp("severity", spToken, "mild, moderate or severe", "reaction.severity"),
+			sp("date", spDate, "When the allergy was recorded", "recordedDate"),
+			sp("onset", spDate, "When the reaction began", "reaction.onset"),
+		},
+		"MedicationRequest": {
+			spRef("patient", "Patient", "The patient", "subject"),
+			spRef("subject", "", "The subject", "subject"),
+			spRef("requester", "", "Who asked for the medication", "requester"),
+			spRef("encounter", "Encounter", "The encounter", "encounter"),
+			spRef("medication", "Medication", "The medication, when referenced", "medicationReference"),
+			sp("code", spToken, "The RxNorm code of the medication", "medicationCodeableConcept"),
+			sp("status", spToken, "active, on-hold, cancelled, completed...", "status"),
+			sp("intent", spToken, "proposal, plan, order...", "intent"),
+			sp("authoredon", spDate, "When the request was written", "authoredOn"),
+		},
+		"Coverage": {
+			spRef("patient", "Patient", "The covered patient", "beneficiary"),
+			spRef("beneficiary", "", "The covered party", "beneficiary"),
+			spRef("subscriber", "", "The subscriber", "subscriber"),
+			spRef("payor", "", "The insurer, or the patient when self-pay", "payor"),
+			sp("identifier", spToken, "The coverage identifier", "identifier"),
+			sp("status", spToken, "active, cancelled, draft or entered-in-error", "status"),
+			sp("type", spToken, "The type of coverage, e.g. self-pay", "type"),
+			sp("class-type", spToken, "The type of a class: group or plan", "class.type"),
+			sp("class-value", spString, "The value of a class: the group or plan number", "class.value"),
+		},
+		"Location":     locationParams(),
+		"Practitioner": practitionerParams(),
+		"Organization": append(organizationParams(),
+			sp("active", spToken, "Whether the record is active", "active")),
+	}
+}

@@ -964,3 +964,51 @@ func mrnSystem(p *seed.PatientRecord) string {
 func provider(p *seed.PatientRecord) seed.Reference {
 	return p.Provider
 }
+
+// ---- profiles and extensions (R4) -------------------------------------------
+
+// metaProfile writes meta.profile, the profiles a resource claims to
+// conform to; the store adds versionId and lastUpdated beside it. Empty
+// URLs are skipped and nothing is written when none is left.
+func (w *jw) metaProfile(urls ...string) {
+	if !anyNonEmpty(urls) {
+		return
+	}
+	w.open("meta")
+	w.strs("profile", urls)
+	w.close()
+}
+
+// extensionCoding writes {"url":url,"valueCoding":c} as an array element.
+func (w *jw) extensionCoding(url string, c seed.Coding) {
+	if !hasCoding(c) {
+		return
+	}
+	w.open("")
+	w.str("url", url)
+	w.key("valueCoding")
+	w.coding(c)
+	w.close()
+}
+
+// extensionString writes {"url":url,"valueString":v} as an array element.
+func (w *jw) extensionString(url, v string) {
+	if v == "" {
+		return
+	}
+	w.open("")
+	w.str("url", url)
+	w.str("valueString", v)
+	w.close()
+}
+
+// extensionCode writes {"url":url,"valueCode":v} as an array element.
+func (w *jw) extensionCode(url, v string) {
+	if v == "" {
+		return
+	}
+	w.open("")
+	w.str("url", url)
+	w.str("valueCode", v)
+	w.close()
+}

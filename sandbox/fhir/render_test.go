@@ -280,15 +280,29 @@ func checkGeneric(t *testing.T, v Version, r Resource) {
 	if bad := findEmpty(r.Type, m); len(bad) > 0 {
 		t.Errorf("%s/%s: empty or null values at %v", r.Type, r.ID, bad)
 	}
-	prefix := fmt.Sprintf(`{"resourceType":%q,"id":%q,"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">`, r.Type, r.ID)
-	if !bytes.HasPrefix(r.JSON, []byte(prefix)) {
-		t.Errorf("%s/%s: does not start with resourceType, id, text:\n%s", r.Type, r.ID, r.JSON)
+	// R4 resources claim their profiles in meta, between id and text; the
+	// rest of meta (versionId, lastUpdated) is the store's.
+	head := fmt.Sprintf(`{"resourceType":%q,"id":%q,`, r.Type, r.ID)
+	rest, ok := bytes.CutPrefix(r.JSON, []byte(head))
+	meta, hasMeta := m["meta"].(map[string]any)
+	if hasMeta && v.Release().Name == "r4" {
+		if _, profiled := meta["profile"]; !profiled || len(meta) != 1 {
+			t.Errorf("%s/%s: meta %v, want profile alone (the rest is the store's)", r.Type, r.ID, meta)
+		}
+		end := bytes.Index(rest, []byte(`]},`))
+		if !bytes.HasPrefix(rest, []byte(`"meta":{"profile":[`)) || end < 0 {
+			t.Errorf("%s/%s: meta does not follow id:\n%s", r.Type, r.ID, r.JSON)
+		} else {
+			rest = rest[end+3:]
+		}
+	} else if _, present := m["meta"]; present {
+		t.Errorf("%s/%s: meta must be left to the store", r.Type, r.ID)
+	}
+	if !ok || !bytes.HasPrefix(rest, []byte(`"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">`)) {
+		t.Errorf("%s/%s: does not start with resourceType, id, [meta,] text:\n%s", r.Type, r.ID, r.JSON)
 	}
 	if m["resourceType"] != r.Type || m["id"] != r.ID {
 		t.Errorf("%s/%s: Resource fields disagree with JSON %v/%v", r.Type, r.ID, m["resourceType"], m["id"])
-	}
-	if _, ok := m["meta"]; ok {
-		t.Errorf("%s/%s: meta must be left to the store", r.Type, r.ID)
 	}
 	div, _ := get(m, "text", "div")
 	s, _ := div.(string)
@@ -321,6 +335,7 @@ func TestVersionIdentity(t *testing.T) {
 	}{
 		{DSTU2{}, "dstu2", "1.0.2", "application/json+fhir", "MedicationOrder"},
 		{STU3{}, "stu3", "3.0.1", "application/fhir+json", "MedicationRequest"},
+		{R4{}, "r4", "4.0.1", "application/fhir+json", "MedicationRequest"},
 	}
 	for _, tt := range tests {
 		got := [4]string{tt.v.Release().Name, tt.v.Release().FHIRVersion, tt.v.Release().MediaType, tt.v.Release().MedicationType}
@@ -500,6 +515,62 @@ func TestReleaseShapes(t *testing.T) {
 			{"Coverage", []any{"period", "start"}, "2020-01-01"},
 			{"Coverage", []any{"beneficiary", "reference"}, "Patient/pat-7"},
 		},
+		"r4": {
+			{"Patient", []any{"meta", "profile", 0}, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"},
+			{"Patient", []any{"name", 0, "family"}, "D'Angelo-Núñez"},
+			{"Patient", []any{"generalPractitioner", 0, "display"}, "Dr. Zoë O'Brien"},
+			{"Patient", []any{"identifier", 0, "type", "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/v2-0203"},
+			{"Patient", []any{"identifier", 0, "type", "coding", 0, "code"}, "MR"},
+			{"Patient", []any{"maritalStatus", "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"},
+			{"Patient", []any{"extension", 0, "url"}, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"}, // the fixture has no race
+			{"Patient", []any{"extension", 0, "valueCode"}, "F"},
+			{"Practitioner", []any{"name", 0, "family"}, "O'Brien"},
+			{"Practitioner", []any{"identifier", 0, "system"}, "http://hl7.org/fhir/sid/us-npi"},
+			{"Organization", []any{"type", 0, "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/organization-type"},
+			{"Organization", []any{"identifier"}, nil}, // the fixture hospital has no NPI
+			{"Location", []any{"type", 0, "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/v3-RoleCode"},
+			{"Location", []any{"address", "city"}, "Springfield"},
+			{"Encounter", []any{"class", "system"}, "http://terminology.hl7.org/CodeSystem/v3-ActCode"},
+			{"Encounter", []any{"class", "code"}, "AMB"},
+			{"Encounter", []any{"subject", "reference"}, "Patient/pat-7"},
+			{"Encounter", []any{"participant", 0, "type", 0, "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"},
+			{"Encounter", []any{"reasonCode", 0, "coding", 0, "code"}, "59621000"},
+			{"Encounter", []any{"reason"}, nil},
+			{"Encounter", []any{"identifier", 0, "system"}, "urn:ietf:rfc:3986"},
+			{"Observation", []any{"meta", "profile", 0}, "http://hl7.org/fhir/StructureDefinition/bp"},
+			{"Observation", []any{"category", 0, "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/observation-category"},
+			{"Observation", []any{"encounter", "reference"}, "Encounter/enc-7-1"},
+			{"Observation", []any{"context"}, nil},
+			{"Observation", []any{"code", "coding", 0, "code"}, "85354-9"},
+			{"Observation", []any{"component", 0, "valueQuantity", "value"}, 128.0},
+			{"Condition", []any{"clinicalStatus", "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/condition-clinical"},
+			{"Condition", []any{"clinicalStatus", "coding", 0, "code"}, "active"},
+			{"Condition", []any{"verificationStatus", "coding", 0, "code"}, "confirmed"},
+			{"Condition", []any{"category", 0, "coding", 0, "code"}, "problem-list-item"},
+			{"Condition", []any{"encounter", "reference"}, "Encounter/enc-7-1"},
+			{"Condition", []any{"recordedDate"}, "2015-05-02T09:30:00Z"},
+			{"Condition", []any{"assertedDate"}, nil},
+			{"AllergyIntolerance", []any{"clinicalStatus", "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"},
+			{"AllergyIntolerance", []any{"verificationStatus", "coding", 0, "code"}, "confirmed"},
+			{"AllergyIntolerance", []any{"recordedDate"}, "2010-03-01T10:00:00Z"},
+			{"AllergyIntolerance", []any{"code", "text"}, "Peanut (substance)"},
+			{"AllergyIntolerance", []any{"reaction", 0, "manifestation", 0, "coding", 0, "code"}, "247472004"},
+			{"MedicationRequest", []any{"requester", "reference"}, "Practitioner/pract-1"},
+			{"MedicationRequest", []any{"requester", "agent"}, nil},
+			{"MedicationRequest", []any{"encounter", "reference"}, "Encounter/enc-7-1"},
+			{"MedicationRequest", []any{"authoredOn"}, "2015-05-02T09:40:00Z"},
+			{"MedicationRequest", []any{"medicationCodeableConcept", "text"}, "lisinopril 10 MG Oral Tablet"},
+			{"Coverage", []any{"meta"}, nil}, // US Core 3.1.1 has no Coverage profile
+			{"Coverage", []any{"grouping"}, nil},
+			{"Coverage", []any{"class", 0, "type", "coding", 0, "code"}, "group"},
+			{"Coverage", []any{"class", 0, "value"}, "G-100"},
+			{"Coverage", []any{"class", 0, "name"}, "Acme Corp"},
+			{"Coverage", []any{"class", 1, "type", "coding", 0, "code"}, "plan"},
+			{"Coverage", []any{"class", 1, "name"}, "Gold PPO"},
+			{"Coverage", []any{"relationship", "coding", 0, "system"}, "http://terminology.hl7.org/CodeSystem/subscriber-relationship"},
+			{"Coverage", []any{"payor", 0, "display"}, "Aetna"},
+			{"Coverage", []any{"beneficiary", "reference"}, "Patient/pat-7"},
+		},
 	}
 	for _, v := range Versions() {
 		rs := byType(renderAll(v, fixtureHospital(), fixturePatient()))
@@ -583,9 +654,18 @@ func TestEdgeRecords(t *testing.T) {
 				}
 			case "selfpay":
 				cov := decode(t, rs["Coverage"][0])
-				want := map[string][]any{"dstu2": {"plan"}, "stu3": {"grouping", "planDisplay"}}[v.Release().Name]
-				if got, _ := get(cov, want...); got != "No Primary Insurance" {
+				want := map[string][]any{"dstu2": {"plan"}, "stu3": {"grouping", "planDisplay"}, "r4": {"type", "text"}}[v.Release().Name]
+				if got, _ := get(cov, want...); len(want) == 0 || got != "No Primary Insurance" {
 					t.Errorf("%s %s: plan %v", name, v.Release().Name, got)
+				}
+				if v.Release().Name == "r4" {
+					// R4 requires a payor: self-pay's is the patient.
+					if got, _ := get(cov, "payor", 0, "reference"); got != "Patient/"+p.Patient.ID {
+						t.Errorf("%s r4: payor %v, want the patient", name, got)
+					}
+					if got, _ := get(cov, "type", "coding", 0, "code"); got != "pay" {
+						t.Errorf("%s r4: type %v, want coverage-selfpay pay", name, got)
+					}
 				}
 			case "odd":
 				if got, _ := get(pat, "deceasedBoolean"); got != true {
@@ -593,7 +673,11 @@ func TestEdgeRecords(t *testing.T) {
 				}
 				for _, c := range rs["Condition"] {
 					m := decode(t, c)
-					if _, ok := m["abatementDateTime"]; ok && m["clinicalStatus"] == "active" {
+					status := m["clinicalStatus"]
+					if v.Release().Name == "r4" {
+						status, _ = get(m, "clinicalStatus", "coding", 0, "code")
+					}
+					if _, ok := m["abatementDateTime"]; ok && status == "active" {
 						t.Errorf("%s %s: active condition with abatement", name, v.Release().Name)
 					}
 				}
@@ -606,7 +690,7 @@ func TestEdgeRecords(t *testing.T) {
 				}
 				cov := decode(t, rs["Coverage"][0])
 				// STU3 links the patient as beneficiary; DSTU2 has only subscriber.
-				want := map[string]bool{"dstu2": true, "stu3": false}[v.Release().Name]
+				want := map[string]bool{"dstu2": true, "stu3": false, "r4": false}[v.Release().Name]
 				if _, ok := cov["subscriber"]; ok != want {
 					t.Errorf("%s %s: spouse's policy: subscriber present %v, want %v", name, v.Release().Name, ok, want)
 				}

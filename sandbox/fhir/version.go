@@ -31,7 +31,7 @@ type Version interface {
 }
 
 // renderers are the releases' renderers; each names its own row.
-func renderers() []Version { return []Version{DSTU2{}, STU3{}} }
+func renderers() []Version { return []Version{DSTU2{}, STU3{}, R4{}} }
 
 // Versions lists the supported releases in the order of the release table.
 // A row without a renderer is left out (and fails TestEveryReleaseRenders).

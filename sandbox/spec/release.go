@@ -102,7 +102,7 @@ func R4() Release {
 }
 
 // Releases is the table, oldest first.
-func Releases() []Release { return []Release{DSTU2(), STU3()} }
+func Releases() []Release { return []Release{DSTU2(), STU3(), R4()} }
 
 // Default is the release a server serves when none is configured.
 func Default() Release { return STU3() }

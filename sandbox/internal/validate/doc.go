@@ -1,6 +1,7 @@
 // Package validate checks FHIR JSON emitted by the sandbox against the
 // official definitions of its release, independently of the renderers that
-// produced it. Tests call STU3, DSTU2 or Release on every resource they see.
+// produced it. Tests call R4, STU3, DSTU2 or Release on every resource they
+// see.
 //
 // # Shared JSON rules (both releases)
 //
@@ -39,6 +40,19 @@
 // CodeableConcept, profile conformance, or that a literal reference
 // resolves. Upper camel case keys ("Gender") are accepted by the library;
 // the shared JSON rules reject them.
+//
+// # R4
+//
+// R4 runs the same pipeline as STU3 with fhirversion.R4: the shared JSON
+// rules, then the validating unmarshaller over the protos generated from
+// the R4 4.0.1 StructureDefinitions. It checks and leaves unchecked the
+// same kinds of thing as for STU3. Among what it rejects are the STU3
+// shapes R4 changed: a code where R4 has a CodeableConcept
+// (Condition.clinicalStatus), STU3-only elements (assertedDate, context,
+// Coverage.grouping, Encounter.reason, MedicationRequest.requester.agent),
+// and R4's new required elements (Coverage.beneficiary, Coverage.payor,
+// Coverage.class.value). Codes inside a CodeableConcept, extension
+// contents beyond their url and profiles (US Core) are not checked.
 //
 // # DSTU2
 //

@@ -21,3 +21,12 @@ func FuzzDSTU2(f *testing.F) {
 		_ = DSTU2(b)
 	})
 }
+
+func FuzzR4(f *testing.F) {
+	f.Add([]byte(`{"resourceType":"Patient","gender":"male"}`))
+	f.Add([]byte(`{"resourceType":"Condition","clinicalStatus":{"coding":[{"code":"active"}]},"subject":{"reference":"Patient/1"}}`))
+	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient"}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = R4(b)
+	})
+}

@@ -29,6 +29,8 @@ func Release(name string, resourceJSON []byte) error {
 		return DSTU2(resourceJSON)
 	case "3.0.1":
 		return STU3(resourceJSON)
+	case "4.0.1":
+		return R4(resourceJSON)
 	default:
 		return fmt.Errorf("validate %q (FHIR %s): %w", name, rel.FHIRVersion, ErrUnknownRelease)
 	}
