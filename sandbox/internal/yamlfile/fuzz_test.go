@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzParse holds Parse and the walk to their contract on any input: no
-// panic; every problem names the file and a line of the text (or none);
+// panic; every problem names the file and a line of the text (or none)
+// and fits on one line;
 // text that is not UTF-8 gets exactly that one problem; no root and no
 // problem only for text without a document; and the same text gives the
 // same problems twice.
@@ -19,7 +20,7 @@ func FuzzParse(f *testing.F) {
 		"", "# c\n", "---\n", "a: 1\n", "a: 1\n---\nb: 2\n", "a: 1\n---\nb: [\n",
 		"a: &x [1, 2]\nb: *x\n", "a: {<<: {b: 1}}\n", "a: !!binary aGk=\n", "a: !x {b: 1}\n",
 		"a: [1, 0x10, 010, .inf, True, ~, 2030-01-02]\n", "a: 1\na: 2\n", "{[a]: 1, 1: 2, ~: 3}\n",
-		"a: \"\xff\"\n", "\xef\xbb\xbfa: 1\n", strings.Repeat("[", 100) + strings.Repeat("]", 100),
+		"a: \"\xff\"\n", "!%0A x\n", "a: !!int \"1\\n2\"\n", "\xef\xbb\xbfa: 1\n", strings.Repeat("[", 100) + strings.Repeat("]", 100),
 	} {
 		f.Add([]byte(s))
 	}
@@ -33,7 +34,7 @@ func FuzzParse(f *testing.F) {
 		ps := d.Problems()
 		lines := 1 + lineBreaks(data)
 		for _, p := range ps {
-			if p.File != "f.yaml" || p.Line < 0 || p.Line > lines+1 || p.Msg == "" {
+			if p.File != "f.yaml" || p.Line < 0 || p.Line > lines+1 || p.Msg == "" || strings.ContainsAny(p.Msg, "\r\n") {
 				t.Fatalf("problem %+v is not located in the text (%d lines)", p, lines)
 			}
 		}

@@ -68,8 +68,10 @@ type Decoder struct {
 	problems []Problem
 }
 
-// Add records a problem at line (0 when no line applies).
+// Add records a problem at line (0 when no line applies). A line break in
+// msg is escaped, so that each line of an Error's text is one problem.
 func (d *Decoder) Add(line int, msg string) {
+	msg = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(msg)
 	d.problems = append(d.problems, Problem{File: d.File, Line: line, Msg: msg})
 }
 

@@ -20,6 +20,15 @@ func TestProblemString(t *testing.T) {
 	}
 }
 
+func TestAddKeepsAProblemOnOneLine(t *testing.T) {
+	t.Parallel()
+	d := &Decoder{File: "f"}
+	d.Add(2, "a\r\nb")
+	if got := NewError(d.Problems()).Error(); got != `f:2: a\r\nb` {
+		t.Errorf("Error() = %q", got)
+	}
+}
+
 func TestNewErrorSortsStablyByLine(t *testing.T) {
 	t.Parallel()
 	in := []Problem{

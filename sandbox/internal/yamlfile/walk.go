@@ -5,8 +5,10 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -63,10 +65,10 @@ func (d *Decoder) mismatch(n *yaml.Node, what, want string) {
 // not between lo and hi.
 func (d *Decoder) outOfBounds(n *yaml.Node, what, want string, lo, hi any) {
 	if d.Wording == Want {
-		d.Addf(n, "%s: want %s between %v and %v, got %s", what, want, lo, hi, n.Value)
+		d.Addf(n, "%s: want %s between %v and %v, got %s", what, want, lo, hi, shown(n.Value))
 		return
 	}
-	d.Addf(n, "%s must be between %v and %v, got %s", what, lo, hi, n.Value)
+	d.Addf(n, "%s must be between %v and %v, got %s", what, lo, hi, shown(n.Value))
 }
 
 // describe names what a node is, for "got ..." in messages.
@@ -85,6 +87,16 @@ func describe(n *yaml.Node) string {
 		return fmt.Sprintf("%q", n.Value)
 	}
 	return "a document"
+}
+
+// shown writes a value into a message as the user wrote it, or quoted when
+// it holds a line break or another unprintable character: a problem is one
+// line of an Error's text.
+func shown(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // IsNull reports whether n is a null scalar (null, ~ or nothing at all).
@@ -106,7 +118,7 @@ func (d *Decoder) Check(n *yaml.Node, what string) bool {
 	if !coreTag(n) {
 		// !!binary, !!set or an application tag would give a value a
 		// meaning the loaders do not implement.
-		d.Addf(n, "%s: YAML tag %s is not allowed; write the plain value", what, n.ShortTag())
+		d.Addf(n, "%s: YAML tag %s is not allowed; write the plain value", what, shown(n.ShortTag()))
 		return false
 	}
 	return true
@@ -276,7 +288,7 @@ func (d *Decoder) Int64(n *yaml.Node, what string, lo, hi int64) (int64, bool) {
 func (d *Decoder) unambiguous(n *yaml.Node, what string) bool {
 	digits := strings.ReplaceAll(strings.TrimLeft(n.Value, "+-"), "_", "")
 	if n.ShortTag() == "!!int" && len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9' {
-		d.Addf(n, "%s: %s has a leading 0, which YAML reads as octal; drop the 0, or write 0o for octal", what, n.Value)
+		d.Addf(n, "%s: %s has a leading 0, which YAML reads as octal; drop the 0, or write 0o for octal", what, shown(n.Value))
 		return false
 	}
 	return true

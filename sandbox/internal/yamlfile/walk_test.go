@@ -107,6 +107,8 @@ func TestCheck(t *testing.T) {
 		{name: "ordered map tag on a list", text: "v: !!omap [a: 1]\n",
 			walk: func(d *Decoder, v *yaml.Node) string { return fmt.Sprint(d.List(v, "v", func(*yaml.Node) {})) },
 			got:  "false", want: []string{"t.yaml:1: v: YAML tag !!omap is not allowed; write the plain value"}},
+		{name: "tag with a line break", text: "v: !%0A x\n", walk: str, got: " false",
+			want: []string{`t.yaml:1: v: YAML tag "!\n" is not allowed; write the plain value`}},
 		{name: "core tags are plain", text: "v: !!str 5\n", walk: str, got: "5 true"},
 	})
 }
@@ -148,6 +150,8 @@ func TestInt(t *testing.T) {
 			want: []string{"t.yaml:1: v must be between 0 and 9, got 12"}},
 		{name: "below", text: "v: -1\n", walk: integer(0, 9), got: "0 false",
 			want: []string{"t.yaml:1: v must be between 0 and 9, got -1"}},
+		{name: "not an integer after all", text: "v: !!int \"1\\n2\"\n", walk: integer(0, 9), got: "0 false",
+			want: []string{`t.yaml:1: v must be between 0 and 9, got "1\n2"`}},
 		{name: "want wording", wording: Want, text: "v: ten\n", walk: integer(0, 100), got: "0 false",
 			want: []string{`t.yaml:1: v: want a whole number, got "ten"`}},
 		{name: "want wording out of bounds", wording: Want, text: "v: 12\n", walk: integer(0, 9), got: "0 false",
