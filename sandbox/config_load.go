@@ -1,59 +1,32 @@
 package sandbox
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
+	"math"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/yamlfile"
 	"gopkg.in/yaml.v3"
 )
 
 // MaxConfigBytes caps a config file: anything larger is a mistake (or an
 // attack) and is refused before parsing.
-const MaxConfigBytes = 1 << 20
+const MaxConfigBytes = yamlfile.MaxBytes
 
 // Problem is one thing wrong with a configuration, located in its file.
-type Problem struct {
-	File string // empty for a config built in code
-	Line int    // 1-based; 0 when no line applies
-	Msg  string
-}
-
-func (p Problem) String() string {
-	switch {
-	case p.File != "" && p.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
-	case p.File != "":
-		return p.File + ": " + p.Msg
-	case p.Line > 0:
-		return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
-	}
-	return p.Msg
-}
+// File is empty for a config built in code.
+type Problem = yamlfile.Problem
 
 // ConfigError lists every problem found in a configuration, so a user fixes
-// them all in one go instead of one per run.
-type ConfigError struct {
-	Problems []Problem
-}
+// them all in one go instead of one per run. It is a type of its own, not
+// an alias of the shared error, so that errors.As tells a bad config from a
+// bad scenario file.
+type ConfigError yamlfile.Error
 
-func (e *ConfigError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+func (e *ConfigError) Error() string { return (*yamlfile.Error)(e).Error() }
 
 // LoadConfig reads a YAML config file and lays it over DefaultConfig. Every
 // problem (syntax, unknown keys, wrong types, duplicate keys, aliases, bad
@@ -61,9 +34,9 @@ func (e *ConfigError) Error() string {
 // lines read file:line: message. Relative fixture and key paths are made
 // relative to the file's directory.
 func LoadConfig(path string) (Config, error) {
-	data, err := readBounded(path, MaxConfigBytes)
-	if err != nil {
-		return Config{}, &ConfigError{Problems: []Problem{{File: path, Msg: err.Error()}}}
+	data, ps := yamlfile.Read(path)
+	if ps != nil {
+		return Config{}, &ConfigError{Problems: ps}
 	}
 	cfg, err := ParseConfig(path, data)
 	if err != nil {
@@ -86,59 +59,30 @@ func LoadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open config: %w", err)
-	}
-	defer f.Close()
-	// A FIFO or device would block or never end; only plain files are configs.
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot stat config: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, errors.New("config is not a regular file")
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read config: %w", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("config is larger than %d bytes", limit)
-	}
-	return data, nil
-}
-
 // ParseConfig decodes YAML config text over DefaultConfig and validates the
 // result. name labels problems (usually the file path).
 func ParseConfig(name string, data []byte) (Config, error) {
 	cfg := DefaultConfig()
-	d := &decoder{file: name, lines: map[string]int{}}
-	root, ok := d.parse(data)
-	if ok && root != nil {
+	d := &decoder{Decoder: yamlfile.Decoder{File: name, Wording: yamlfile.Want}, lines: map[string]int{}}
+	if root := d.Parse(data); root != nil {
 		d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	}
-	problems := d.problems
+	problems := d.Problems()
 	if len(problems) == 0 {
 		canonicalize(&cfg)
 		problems = validate(cfg, name, d.lineOf)
 	}
 	if len(problems) > 0 {
-		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
-		return Config{}, &ConfigError{Problems: problems}
+		return Config{}, (*ConfigError)(yamlfile.NewError(problems))
 	}
 	return cfg, nil
 }
 
+// decoder lays a node tree over a Config by reflection, through the shared
+// primitives, remembering where each setting was written.
 type decoder struct {
-	file     string
-	problems []Problem
-	lines    map[string]int // key path ("tenants[1].id") -> line of its value
-}
-
-func (d *decoder) add(line int, format string, args ...any) {
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	yamlfile.Decoder
+	lines map[string]int // key path ("tenants[1].id") -> line of its key or item
 }
 
 // lineOf finds the line of a key path, falling back to the nearest enclosing
@@ -157,78 +101,11 @@ func (d *decoder) lineOf(path string) int {
 	return 0
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parse turns text into one node tree, refusing non-UTF-8 input and
-// multi-document streams. A nil root with ok means an empty document.
-func (d *decoder) parse(data []byte) (root *yaml.Node, ok bool) {
-	if !utf8.Valid(data) {
-		line := 1 + bytes.Count(data[:firstInvalidUTF8(data)], []byte("\n"))
-		d.add(line, "file is not valid UTF-8")
-		return nil, false
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, true
-		}
-		d.syntax(err)
-		return nil, false
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		d.add(extra.Line, "a second YAML document is not allowed: put everything in one document")
-		return nil, false
-	case !errors.Is(err, io.EOF):
-		d.syntax(err)
-		return nil, false
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, true
-	}
-	return doc.Content[0], true
-}
-
-func (d *decoder) syntax(err error) {
-	msg := err.Error()
-	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		d.add(line, "yaml syntax: %s", m[2])
-		return
-	}
-	d.add(0, "yaml syntax: %s", strings.TrimPrefix(msg, "yaml: "))
-}
-
-func firstInvalidUTF8(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return len(b)
-}
-
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
 	dateType     = reflect.TypeOf(Date{})
 	timeType     = reflect.TypeOf(time.Time{})
 )
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	return fmt.Sprintf("%q", n.Value)
-}
 
 func label(path string) string {
 	if path == "" {
@@ -239,19 +116,13 @@ func label(path string) string {
 
 // decode lays node n over v, recording a problem for anything that does not
 // fit instead of stopping, so one run reports every mistake in the file.
-// It walks the tree itself (rather than yaml.Decoder with KnownFields) to
-// keep line numbers and to go on after the first error.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if _, ok := d.lines[path]; !ok {
 		d.lines[path] = n.Line
 	}
-	if n.Kind == yaml.AliasNode || n.Alias != nil {
-		// Refusing aliases outright rules out alias bombs; a config this
-		// small never needs them.
-		d.add(n.Line, "%s: YAML aliases (*%s) are not allowed", label(path), n.Value)
-		return
-	}
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+	what := label(path)
+	if yamlfile.IsNull(n) {
+		// An empty section keeps its defaults; an empty value clears it.
 		if v.Kind() != reflect.Struct || v.Type() == dateType || v.Type() == timeType {
 			v.Set(reflect.Zero(v.Type()))
 		}
@@ -259,28 +130,20 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Type() {
 	case durationType:
-		dur, err := time.ParseDuration(n.Value)
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" || err != nil {
-			d.add(n.Line, "%s: want a duration with a unit such as 90s, 15m or 1h, got %s", label(path), kindName(n))
-			return
+		// Bounds are validate's job, with the config's own wording.
+		if x, ok := d.Duration(n, what, math.MinInt64, math.MaxInt64); ok {
+			v.SetInt(int64(x))
 		}
-		v.SetInt(int64(dur))
 		return
 	case dateType:
-		t, err := time.Parse(time.DateOnly, n.Value)
-		if n.Kind != yaml.ScalarNode || err != nil {
-			d.add(n.Line, "%s: want a date YYYY-MM-DD, got %s", label(path), kindName(n))
-			return
+		if t, ok := d.Date(n, what); ok {
+			v.Set(reflect.ValueOf(Date{t}))
 		}
-		v.Set(reflect.ValueOf(Date{t.UTC()}))
 		return
 	case timeType:
-		t, err := parseTimestamp(n.Value)
-		if n.Kind != yaml.ScalarNode || err != nil {
-			d.add(n.Line, "%s: want a time such as 2027-12-31T00:00:00Z or a date 2027-12-31, got %s", label(path), kindName(n))
-			return
+		if t, ok := d.Time(n, what); ok {
+			v.Set(reflect.ValueOf(t))
 		}
-		v.Set(reflect.ValueOf(t))
 		return
 	}
 	switch v.Kind() {
@@ -292,132 +155,63 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(n, nv.Elem(), path)
 		v.Set(nv)
 	case reflect.Struct:
-		d.decodeStruct(n, v, path)
+		names, index := yamlFields(v.Type())
+		d.Keys(n, what, names, func(k, val *yaml.Node) {
+			child := k.Value
+			if path != "" {
+				child = path + "." + k.Value
+			}
+			d.lines[child] = k.Line
+			d.decode(val, v.Field(index[k.Value]), child)
+		})
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.add(n.Line, "%s: want a list, got %s", label(path), kindName(n))
-			return
+		// nil and empty are the same setting; one form keeps configs
+		// comparable, so an empty list stays nil.
+		s := reflect.Zero(v.Type())
+		if d.List(n, what, func(item *yaml.Node) {
+			s = reflect.Append(s, reflect.Zero(v.Type().Elem()))
+			i := s.Len() - 1
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}) {
+			v.Set(s)
 		}
-		if len(n.Content) == 0 {
-			// nil and empty are the same setting; one form keeps configs comparable.
-			v.Set(reflect.Zero(v.Type()))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-		v.Set(s)
 	case reflect.String:
-		if n.Kind != yaml.ScalarNode || !plainScalar(n) {
-			d.add(n.Line, "%s: want a string, got %s", label(path), kindName(n))
-			return
+		if s, ok := d.Str(n, what); ok {
+			v.SetString(s)
 		}
-		v.SetString(n.Value)
 	case reflect.Bool:
-		var b bool
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-			d.add(n.Line, "%s: want true or false, got %s", label(path), kindName(n))
-			return
+		if b, ok := d.Bool(n, what); ok {
+			v.SetBool(b)
 		}
-		v.SetBool(b)
 	case reflect.Int, reflect.Int64:
-		var i int64
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil || v.OverflowInt(i) {
-			d.add(n.Line, "%s: want a whole number, got %s", label(path), kindName(n))
-			return
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if v.Kind() == reflect.Int {
+			lo, hi = math.MinInt, math.MaxInt
 		}
-		v.SetInt(i)
+		if i, ok := d.Int64(n, what, lo, hi); ok {
+			v.SetInt(i)
+		}
 	default:
 		// Only reachable if Config gains a field of a new kind.
-		d.add(n.Line, "%s: unsupported setting type %s", label(path), v.Type())
+		d.Addf(n, "%s: unsupported setting type %s", what, v.Type())
 	}
 }
 
-// plainScalar accepts the core YAML scalar types as text (a tenant named
-// 1984 is fine) but not binary or application-specific tags.
-func plainScalar(n *yaml.Node) bool {
-	switch n.ShortTag() {
-	case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
-		return true
-	}
-	return false
-}
-
-func parseTimestamp(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
-}
-
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.add(n.Line, "%s: want a mapping of keys, got %s", label(path), kindName(n))
-		return
-	}
-	fields := yamlFields(v.Type())
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-			d.add(k.Line, "%s: YAML merge keys (<<) are not allowed", label(path))
-			continue
-		}
-		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
-			d.add(k.Line, "%s: keys must be plain names, got %s", label(path), kindName(k))
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			d.add(k.Line, "%s: duplicate key %q (first set at line %d)", label(path), k.Value, first)
-			continue
-		}
-		seen[k.Value] = k.Line
-		idx, ok := fields[k.Value]
-		if !ok {
-			d.add(k.Line, "%s: unknown key %q (known keys: %s)", label(path), k.Value, strings.Join(fieldNames(v.Type()), ", "))
-			continue
-		}
-		child := k.Value
-		if path != "" {
-			child = path + "." + k.Value
-		}
-		d.lines[child] = k.Line
-		d.decode(val, v.Field(idx), child)
-	}
-}
-
-func yamlFields(t reflect.Type) map[string]int {
-	m := make(map[string]int, t.NumField())
+// yamlFields lists the keys of a struct type in field order, for messages,
+// and maps each to its field index.
+func yamlFields(t reflect.Type) (names []string, index map[string]int) {
+	index = make(map[string]int, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
-		if name := yamlName(t.Field(i)); name != "" {
-			m[name] = i
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
 		}
-	}
-	return m
-}
-
-func fieldNames(t reflect.Type) []string {
-	var names []string
-	for i := 0; i < t.NumField(); i++ {
-		if name := yamlName(t.Field(i)); name != "" {
-			names = append(names, name)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
 		}
+		names = append(names, name)
+		index[name] = i
 	}
-	return names
-}
-
-func yamlName(f reflect.StructField) string {
-	if !f.IsExported() {
-		return ""
-	}
-	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-	if name == "-" {
-		return ""
-	}
-	return name
+	return names, index
 }

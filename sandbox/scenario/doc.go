@@ -17,7 +17,8 @@
 // scenario effects applied to it, for the request inspector and for the
 // journal expectations of a scenario.
 //
-// Files are parsed once from the yaml.Node tree so that every problem
-// (unknown keys, wrong types, duplicate keys, aliases, extra documents, bad
-// values) is reported at once as file:line: message.
+// Files are parsed once into a yaml.Node tree and walked with the decoding
+// layer the config loader uses (sandbox/internal/yamlfile), so that every
+// problem (unknown keys, wrong types, duplicate keys, aliases, tags, extra
+// documents, bad values) is reported at once as file:line: message.
 package scenario
