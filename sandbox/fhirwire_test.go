@@ -13,6 +13,7 @@ import (
 	"time"
 
 	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 // partner is a running sandbox with auth on and two tenants, reached over
@@ -127,7 +128,7 @@ func TestPartnerFlow(t *testing.T) {
 	}
 
 	tok := p.token("teams-patients-app", "change-me-dev-secret", "{"+strings.ToUpper(ContosoTenant)+"}")
-	for _, path := range []string{"/stu3/Patient/pat-1", "/dstu2/Patient/pat-1", "/stu3/Observation?patient=pat-2&category=vital-signs&_sort=-date", "/dstu2/Observation?patient=pat-2&_sort:desc=date&category=vital-signs"} {
+	for _, path := range []string{"/stu3/Patient/pat-1", "/dstu2/Patient/pat-1", "/r4/Patient/pat-1", "/r4/Observation?patient=pat-2&category=vital-signs&_sort=-date", "/stu3/Observation?patient=pat-2&category=vital-signs&_sort=-date", "/dstu2/Observation?patient=pat-2&_sort:desc=date&category=vital-signs"} {
 		if st, _, m := p.fhir("GET", path, tok, ""); st != 200 || m == nil {
 			t.Errorf("%s: %d", path, st)
 		}
@@ -151,7 +152,8 @@ func TestTenantIsolation(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("isolation seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
-	for _, release := range []string{"dstu2", "stu3"} {
+	for _, rel := range spec.Releases() {
+		release := rel.Name
 		// same id, different hospitals
 		_, _, pa := p.fhir("GET", "/"+release+"/Patient/pat-1", a, "")
 		_, _, pb := p.fhir("GET", "/"+release+"/Patient/pat-1", b, "")

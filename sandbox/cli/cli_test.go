@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -87,7 +89,8 @@ type bundle struct {
 
 func TestGenerate(t *testing.T) {
 	t.Parallel()
-	for _, version := range []string{"dstu2", "stu3"} {
+	for _, rel := range spec.Releases() {
+		version := rel.Name
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
 			args := []string{"generate", "--patients", "4", "--seed", "9", "--fhir-version", version}

@@ -61,7 +61,7 @@ func checkCommand() *ucli.Command {
 		Name:  "check",
 		Usage: "check a partner's FHIR server against the Patients app contract",
 		Description: `Reads the target's metadata, picks the conformance scenario of its release
-(patients-app-dstu2 for fhirVersion 1.0.2, patients-app-stu3 for 3.0.x),
+(patients-app-` + spec.NameChoices() + ` by the metadata's fhirVersion: ` + releaseVersions() + `),
 and runs every query of the Patients app interface against it with the
 checks on minimum fields. --target is the FHIR base URL; the token URL
 comes from the metadata's oauth-uris extension.

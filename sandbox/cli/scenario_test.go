@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
 func TestScenarioListShowValidate(t *testing.T) {
@@ -87,8 +88,9 @@ func TestCheck(t *testing.T) {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	for _, release := range []string{"dstu2", "stu3"} {
-		code, out, errOut := runCLI(context.Background(), "check", "--target", srv.URL+"/"+release,
+	for _, rel := range spec.Releases() {
+		release := rel.Name
+		code, out, errOut := runCLI(context.Background(), "check", "--target", srv.URL+rel.Base(),
 			"--client-id", "teams-patients-app", "--client-secret", "change-me-dev-secret", "--tenant", sandbox.ContosoTenant)
 		if code != 0 || !strings.Contains(out, "patients-app-"+release) || strings.Contains(out, "FAIL") {
 			t.Errorf("check %s: %d\n%s\n%s", release, code, out, errOut)

@@ -607,6 +607,12 @@ func TestTotalAndPrefer(t *testing.T) {
 				}
 			}
 
+			// a Bundle larger than net/http's first buffer still has a length
+			big := f.do(t, "GET", "/Observation?_count=100", nil)
+			if len(big.body) < 8<<10 || big.header.Get("Content-Length") != strconv.Itoa(len(big.body)) {
+				t.Errorf("%d-byte searchset: Content-Length %q", len(big.body), big.header.Get("Content-Length"))
+			}
+
 			fam := `"family":"Prefer"`
 			if rel == spec.DSTU2() { // DSTU2 family is a list
 				fam = `"family":["Prefer"]`

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -111,6 +112,10 @@ func (a *API) write(w http.ResponseWriter, r *http.Request, f format, status int
 			body = buf.Bytes()
 		}
 	}
+	// an explicit length: net/http only computes one for bodies that fit
+	// its first buffer, and a search Bundle sent chunked costs the client
+	// a parse of the framing and the server a write per chunk
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
