@@ -641,3 +641,64 @@ func TestTotalAndPrefer(t *testing.T) {
 		})
 	}
 }
+
+// TestSameAnswersInEveryRelease: every query of the interface gives the
+// same total and the same ids in every release, because every release
+// renders the same records.
+func TestSameAnswersInEveryRelease(t *testing.T) {
+	t.Parallel()
+	var fixtures []*apiFixture
+	for _, v := range Versions() {
+		fixtures = append(fixtures, newAPIFixture(t, v, 40))
+	}
+	h := fixtures[0].hosp
+	nonEmpty := 0 // answers with matches: the comparison must not be of empty pages
+	for _, i := range []int{0, 7, 13, 22, 39} {
+		p := h.Patient(i)
+		pid := p.Patient.ID
+		fam := strings.ToLower(string([]rune(p.Patient.Name.Family)[:min(3, len([]rune(p.Patient.Name.Family)))]))
+		var first []string // the answers of the first release, to compare the others with
+		for fi, f := range fixtures {
+			rel := f.v.Release()
+			family, sort := "family", "_sort=-date"
+			if rel == spec.DSTU2() { // what the client sends to a DSTU2 server
+				family, sort = "family:contains", "_sort:desc=date"
+			}
+			queries := []string{
+				"/Patient?" + family + "=" + url.QueryEscape(fam) + "&_count=100",
+				"/Patient?_id=" + pid,
+				"/Observation?patient=" + pid + "&category=vital-signs&" + sort + "&_count=100",
+				"/Condition?patient=" + pid + "&_count=100",
+				"/Encounter?patient=" + pid + "&_sort:desc=date&_count=1",
+				"/AllergyIntolerance?patient=" + pid + "&_count=100",
+				"/" + rel.MedicationType + "?patient=" + pid + "&_count=100",
+				"/Coverage?patient=" + pid,
+			}
+			for qi, q := range queries {
+				r := f.do(t, "GET", q, nil)
+				if r.status != 200 {
+					t.Fatalf("%s %s: %d %s", rel.Name, q, r.status, r.body)
+				}
+				var ids []string
+				entries, _ := r.json["entry"].([]any)
+				for _, e := range entries {
+					ids = append(ids, fmt.Sprint(at(e, "resource.id")))
+				}
+				got := fmt.Sprintf("total %v ids %v", r.json["total"], ids)
+				if fi == 0 {
+					first = append(first, got)
+					if len(ids) > 0 {
+						nonEmpty++
+					}
+					continue
+				}
+				if got != first[qi] {
+					t.Errorf("%s %s: %s, but %s answers %s", rel.Name, q, got, fixtures[0].v.Release().Name, first[qi])
+				}
+			}
+		}
+	}
+	if nonEmpty < 25 {
+		t.Errorf("only %d of 40 answers had matches", nonEmpty)
+	}
+}
