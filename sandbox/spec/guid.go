@@ -19,8 +19,7 @@ func ParseGUID(s string) (string, error) {
 	if len(s) != 36 {
 		return "", ErrBadGUID
 	}
-	var b strings.Builder
-	b.Grow(36)
+	upper := false
 	for i := 0; i < 36; i++ {
 		c := s[i]
 		switch i {
@@ -32,12 +31,16 @@ func ParseGUID(s string) (string, error) {
 			switch {
 			case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
 			case c >= 'A' && c <= 'F':
-				c += 'a' - 'A'
+				upper = true
 			default:
 				return "", ErrBadGUID
 			}
 		}
-		b.WriteByte(c)
 	}
-	return b.String(), nil
+	if !upper {
+		// canonical already, as every token's and config's GUID is: the
+		// per-request lookups allocate nothing
+		return s, nil
+	}
+	return strings.ToLower(s), nil
 }

@@ -32,3 +32,12 @@ func FuzzParseGUID(f *testing.F) {
 		}
 	})
 }
+
+// TestParseGUIDCanonicalIsFree: every FHIR request looks its token's
+// tenant up, and that GUID is canonical already.
+func TestParseGUIDCanonicalIsFree(t *testing.T) {
+	const g = "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c"
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseGUID(g) }); n != 0 {
+		t.Errorf("ParseGUID of a canonical GUID allocates %v times", n)
+	}
+}

@@ -121,21 +121,14 @@ func (r *Registry) Remove(id string) error {
 
 // Get returns a tenant by GUID (any case, braces allowed).
 func (r *Registry) Get(id string) (Tenant, bool) {
-	// ids from tokens and the config are canonical already: look them up
-	// as they are before parsing
-	r.mu.RLock()
-	e := r.tenants[id]
-	r.mu.RUnlock()
-	if e != nil {
-		return e.t, true
-	}
 	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return Tenant{}, false
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if e = r.tenants[cid]; e == nil {
+	e := r.tenants[cid]
+	if e == nil {
 		return Tenant{}, false
 	}
 	return e.t, true
