@@ -13,49 +13,29 @@ var _ Version = DSTU2{}
 // Release implements Version.
 func (DSTU2) Release() spec.Release { return spec.DSTU2() }
 
-// RenderHospital implements Version: the hospital Organization, the payor
-// Organizations, the Practitioners and the Locations, in that order.
-func (DSTU2) RenderHospital(h *seed.Hospital, emit func(Resource)) {
-	if h == nil {
-		return
-	}
-	emit = withID(emit)
-	emit(organizationDSTU2(&h.Organization))
-	for i := range h.Payors {
-		emit(organizationDSTU2(&h.Payors[i]))
-	}
-	for i := range h.Practitioners {
-		emit(practitionerDSTU2(&h.Practitioners[i], &h.Organization))
-	}
-	for i := range h.Locations {
-		emit(location(&h.Locations[i], &h.Organization))
-	}
+// RenderHospital implements Version.
+func (v DSTU2) RenderHospital(h *seed.Hospital, emit func(Resource)) {
+	v.shapes().renderHospital(h, emit)
 }
 
 // RenderPatient implements Version.
-func (DSTU2) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
-	if p == nil {
-		return
-	}
-	emit = withID(emit)
-	emit(patientDSTU2(p))
-	for i := range p.Encounters {
-		emit(encounterDSTU2(p, &p.Encounters[i]))
-	}
-	for i := range p.Vitals {
-		emit(observationDSTU2(p, &p.Vitals[i]))
-	}
-	for i := range p.Conditions {
-		emit(conditionDSTU2(p, &p.Conditions[i]))
-	}
-	for i := range p.Allergies {
-		emit(allergyDSTU2(p, &p.Allergies[i]))
-	}
-	for i := range p.Meds {
-		emit(medicationOrderDSTU2(p, &p.Meds[i]))
-	}
-	if p.Coverage != nil {
-		emit(coverageDSTU2(p, p.Coverage))
+func (v DSTU2) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
+	v.shapes().renderPatient(p, emit)
+}
+
+// shapes are the release's writers of each resource.
+func (DSTU2) shapes() shapes {
+	return shapes{
+		organization: organizationDSTU2,
+		practitioner: practitionerDSTU2,
+		location:     location,
+		patient:      patientDSTU2,
+		encounter:    encounterDSTU2,
+		observation:  observationDSTU2,
+		condition:    conditionDSTU2,
+		allergy:      allergyDSTU2,
+		medication:   medicationOrderDSTU2,
+		coverage:     coverageDSTU2,
 	}
 }
 

@@ -113,49 +113,27 @@ func r4Coding(c seed.Coding) seed.Coding {
 	return c
 }
 
-// RenderHospital implements Version: the hospital Organization, the payor
-// Organizations, the Practitioners and the Locations, in that order.
-func (R4) RenderHospital(h *seed.Hospital, emit func(Resource)) {
-	if h == nil {
-		return
-	}
-	emit = withID(emit)
-	emit(organizationR4(&h.Organization))
-	for i := range h.Payors {
-		emit(organizationR4(&h.Payors[i]))
-	}
-	for i := range h.Practitioners {
-		emit(practitionerR4(&h.Practitioners[i]))
-	}
-	for i := range h.Locations {
-		emit(locationR4(&h.Locations[i], &h.Organization))
-	}
+// RenderHospital implements Version.
+func (v R4) RenderHospital(h *seed.Hospital, emit func(Resource)) { v.shapes().renderHospital(h, emit) }
+
+// RenderPatient implements Version.
+func (v R4) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
+	v.shapes().renderPatient(p, emit)
 }
 
-// RenderPatient implements Version, in the order of the other releases.
-func (R4) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
-	if p == nil {
-		return
-	}
-	emit = withID(emit)
-	emit(patientR4(p))
-	for i := range p.Encounters {
-		emit(encounterR4(p, &p.Encounters[i]))
-	}
-	for i := range p.Vitals {
-		emit(observationR4(p, &p.Vitals[i]))
-	}
-	for i := range p.Conditions {
-		emit(conditionR4(p, &p.Conditions[i]))
-	}
-	for i := range p.Allergies {
-		emit(allergyR4(p, &p.Allergies[i]))
-	}
-	for i := range p.Meds {
-		emit(medicationRequestR4(p, &p.Meds[i]))
-	}
-	if p.Coverage != nil {
-		emit(coverageR4(p, p.Coverage))
+// shapes are the release's writers of each resource.
+func (R4) shapes() shapes {
+	return shapes{
+		organization: organizationR4,
+		practitioner: func(p *seed.Practitioner, _ *seed.Organization) Resource { return practitionerR4(p) },
+		location:     locationR4,
+		patient:      patientR4,
+		encounter:    encounterR4,
+		observation:  observationR4,
+		condition:    conditionR4,
+		allergy:      allergyR4,
+		medication:   medicationRequestR4,
+		coverage:     coverageR4,
 	}
 }
 

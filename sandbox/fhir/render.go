@@ -474,6 +474,69 @@ func (w *jw) text(n *narrative) {
 	w.close()
 }
 
+// shapes are one release's writers of each resource. Every release emits a
+// record's resources through them in the one order below, so releases
+// cannot drift apart in what they serve: the same ids, the same counts.
+type shapes struct {
+	organization func(*seed.Organization) Resource
+	practitioner func(p *seed.Practitioner, hospital *seed.Organization) Resource
+	location     func(l *seed.Location, hospital *seed.Organization) Resource
+	patient      func(*seed.PatientRecord) Resource
+	encounter    func(*seed.PatientRecord, *seed.Encounter) Resource
+	observation  func(*seed.PatientRecord, *seed.Observation) Resource
+	condition    func(*seed.PatientRecord, *seed.Condition) Resource
+	allergy      func(*seed.PatientRecord, *seed.Allergy) Resource
+	medication   func(*seed.PatientRecord, *seed.Medication) Resource
+	coverage     func(*seed.PatientRecord, *seed.Coverage) Resource
+}
+
+// renderHospital emits the hospital Organization, the payor Organizations, the
+// Practitioners and the Locations, in that order.
+func (s shapes) renderHospital(h *seed.Hospital, emit func(Resource)) {
+	if h == nil {
+		return
+	}
+	emit = withID(emit)
+	emit(s.organization(&h.Organization))
+	for i := range h.Payors {
+		emit(s.organization(&h.Payors[i]))
+	}
+	for i := range h.Practitioners {
+		emit(s.practitioner(&h.Practitioners[i], &h.Organization))
+	}
+	for i := range h.Locations {
+		emit(s.location(&h.Locations[i], &h.Organization))
+	}
+}
+
+// renderPatient emits the Patient, then its encounters, vital signs,
+// conditions, allergies, medications and coverage.
+func (s shapes) renderPatient(p *seed.PatientRecord, emit func(Resource)) {
+	if p == nil {
+		return
+	}
+	emit = withID(emit)
+	emit(s.patient(p))
+	for i := range p.Encounters {
+		emit(s.encounter(p, &p.Encounters[i]))
+	}
+	for i := range p.Vitals {
+		emit(s.observation(p, &p.Vitals[i]))
+	}
+	for i := range p.Conditions {
+		emit(s.condition(p, &p.Conditions[i]))
+	}
+	for i := range p.Allergies {
+		emit(s.allergy(p, &p.Allergies[i]))
+	}
+	for i := range p.Meds {
+		emit(s.medication(p, &p.Meds[i]))
+	}
+	if p.Coverage != nil {
+		emit(s.coverage(p, p.Coverage))
+	}
+}
+
 // withID drops resources without an id: they can be neither read, stored
 // nor referenced, so a record missing one is left out rather than served.
 func withID(emit func(Resource)) func(Resource) {

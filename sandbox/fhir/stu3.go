@@ -13,49 +13,29 @@ var _ Version = STU3{}
 // Release implements Version.
 func (STU3) Release() spec.Release { return spec.STU3() }
 
-// RenderHospital implements Version: the hospital Organization, the payor
-// Organizations, the Practitioners and the Locations, in that order.
-func (STU3) RenderHospital(h *seed.Hospital, emit func(Resource)) {
-	if h == nil {
-		return
-	}
-	emit = withID(emit)
-	emit(organizationSTU3(&h.Organization))
-	for i := range h.Payors {
-		emit(organizationSTU3(&h.Payors[i]))
-	}
-	for i := range h.Practitioners {
-		emit(practitionerSTU3(&h.Practitioners[i]))
-	}
-	for i := range h.Locations {
-		emit(location(&h.Locations[i], &h.Organization))
-	}
+// RenderHospital implements Version.
+func (v STU3) RenderHospital(h *seed.Hospital, emit func(Resource)) {
+	v.shapes().renderHospital(h, emit)
 }
 
 // RenderPatient implements Version.
-func (STU3) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
-	if p == nil {
-		return
-	}
-	emit = withID(emit)
-	emit(patientSTU3(p))
-	for i := range p.Encounters {
-		emit(encounterSTU3(p, &p.Encounters[i]))
-	}
-	for i := range p.Vitals {
-		emit(observationSTU3(p, &p.Vitals[i]))
-	}
-	for i := range p.Conditions {
-		emit(conditionSTU3(p, &p.Conditions[i]))
-	}
-	for i := range p.Allergies {
-		emit(allergySTU3(p, &p.Allergies[i]))
-	}
-	for i := range p.Meds {
-		emit(medicationRequestSTU3(p, &p.Meds[i]))
-	}
-	if p.Coverage != nil {
-		emit(coverageSTU3(p, p.Coverage))
+func (v STU3) RenderPatient(p *seed.PatientRecord, emit func(Resource)) {
+	v.shapes().renderPatient(p, emit)
+}
+
+// shapes are the release's writers of each resource.
+func (STU3) shapes() shapes {
+	return shapes{
+		organization: organizationSTU3,
+		practitioner: func(p *seed.Practitioner, _ *seed.Organization) Resource { return practitionerSTU3(p) },
+		location:     location,
+		patient:      patientSTU3,
+		encounter:    encounterSTU3,
+		observation:  observationSTU3,
+		condition:    conditionSTU3,
+		allergy:      allergySTU3,
+		medication:   medicationRequestSTU3,
+		coverage:     coverageSTU3,
 	}
 }
 
