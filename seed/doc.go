@@ -47,7 +47,7 @@
 //	i%50 == 7    newest encounter in progress (no end)
 //	i%50 == 21   gender unknown (even i/50) or other (odd i/50)
 //	i%50 == 29   no coverage on file
-//	i%50 == 33   adult under 65 without insurance ("No Primary Insurance", the patient is the payor)
+//	i%50 == 33   adult under 65 without insurance ("No Primary Insurance", the patient is the payor; member id = the MRN, group "Self-pay")
 //	i%50 == 45   deceased, 55 to 95 years old, after the last encounter
 //
 // Beyond these, Spanish-speaking patients, a second given name, suffixes,

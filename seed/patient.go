@@ -1250,7 +1250,24 @@ func (g *patientGen) coverage() {
 	if !g.death.IsZero() {
 		c.End = g.death
 	}
+	if payor < 0 {
+		selfPayIdentity(c, p.MRN)
+	}
 	g.rec.Coverage = c
+}
+
+// selfPayIdentity gives a self-pay policy the member id, group and plan
+// codes an insured one has, so every release can write subscriberId and a
+// named group (the STU3 interface's minimum fields) for every Coverage.
+// The values are derived, not drawn: taking them from the patient's random
+// stream would shift every later draw and change data outside Coverage.
+// The member id is the MRN, the one identifier a self-paying patient has
+// at the hospital that bills them.
+func selfPayIdentity(c *Coverage, mrn string) {
+	c.SubscriberID = mrn
+	c.GroupName = "Self-pay"
+	c.GroupValue = "SELF-PAY"
+	c.PlanValue = "SELF-PAY"
 }
 
 // ---- dates ----

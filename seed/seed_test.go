@@ -756,6 +756,9 @@ func TestAllergiesAndCoverage(t *testing.T) {
 			if c.Payor.Type != "Patient" {
 				t.Errorf("%s self-pay with payor %+v", c.ID, c.Payor)
 			}
+			if c.SubscriberID != r.Patient.MRN || c.GroupName == "" || c.GroupValue == "" || c.PlanValue == "" {
+				t.Errorf("%s self-pay without member id, group or plan code: %+v", c.ID, c)
+			}
 		case age >= 65 && c.Payor.Display != "Medicare" && c.Payor.Display != "Dual Eligible":
 			t.Errorf("%s: %d years old on %s", c.ID, age, c.Payor.Display)
 		case age < 65 && (c.Payor.Display == "Medicare" || c.Payor.Display == "Dual Eligible"):
