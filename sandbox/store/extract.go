@@ -15,8 +15,39 @@ type value struct {
 	lo, hi int64  // date range [lo, hi) in Unix seconds
 }
 
+// splitPath splits a parameter path into its segments at the dots outside
+// parentheses, so that a segment's filter may hold a URL.
+func splitPath(path string) []string {
+	var segs []string
+	depth, start := 0, 0
+	for i := 0; i < len(path); i++ {
+		switch path[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case '.':
+			if depth == 0 {
+				segs = append(segs, path[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(segs, path[start:])
+}
+
+// cutFilter splits a segment "extension(URL)" into its element name and
+// the url its items must have; a plain segment has no filter.
+func cutFilter(seg string) (name, url string) {
+	if name, rest, ok := strings.Cut(seg, "("); ok && strings.HasSuffix(rest, ")") {
+		return name, rest[:len(rest)-1]
+	}
+	return seg, ""
+}
+
 // walk calls fn for every value reached by following path from v, walking
-// arrays transparently.
+// arrays transparently. A segment "name(URL)" keeps only the items of name
+// whose url is URL: extensions are told apart by url, not by element name.
 func walk(v any, path []string, fn func(any)) {
 	if len(path) == 0 {
 		if arr, ok := v.([]any); ok {
@@ -30,12 +61,32 @@ func walk(v any, path []string, fn func(any)) {
 	}
 	switch t := v.(type) {
 	case map[string]any:
-		if next, ok := t[path[0]]; ok {
+		name, url := cutFilter(path[0])
+		next, ok := t[name]
+		switch {
+		case !ok:
+		case url == "":
 			walk(next, path[1:], fn)
+		default:
+			walkURL(next, url, path[1:], fn)
 		}
 	case []any:
 		for _, e := range t {
 			walk(e, path, fn)
+		}
+	}
+}
+
+// walkURL walks path from the items of v (an array or one item) whose url
+// is url.
+func walkURL(v any, url string, path []string, fn func(any)) {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	for _, e := range items {
+		if m, ok := e.(map[string]any); ok && m["url"] == url {
+			walk(m, path, fn)
 		}
 	}
 }

@@ -28,7 +28,9 @@ func (t ParamType) String() string {
 // Param declares one search parameter of a resource type: its name, type
 // and the element paths whose values it indexes. A path is a dot-separated
 // list of element names; arrays are walked transparently, so "name.given"
-// reaches every given name of every HumanName.
+// reaches every given name of every HumanName. A segment may end in a
+// url in parentheses, "extension(http://example.org/x).valueReference",
+// to follow only the items (extensions) whose url it is.
 type Param struct {
 	Name  string
 	Type  ParamType

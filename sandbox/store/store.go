@@ -204,14 +204,18 @@ func (s *Store) indexValues(p *parsed) []value {
 	var vals []value
 	for i, prm := range s.defs[p.typ] {
 		for _, path := range prm.Paths {
-			segs := strings.Split(path, ".")
-			root, ok := p.element(segs[0])
+			segs := splitPath(path)
+			name, url := cutFilter(segs[0])
+			root, ok := p.element(name)
 			if !ok {
 				continue
 			}
-			walk(root, segs[1:], func(v any) {
-				vals = extract(uint16(i), prm.Type, v, vals)
-			})
+			add := func(v any) { vals = extract(uint16(i), prm.Type, v, vals) }
+			if url != "" {
+				walkURL(root, url, segs[1:], add)
+			} else {
+				walk(root, segs[1:], add)
+			}
 		}
 	}
 	return vals

@@ -300,3 +300,38 @@ func TestRefuseSortModifiers(t *testing.T) {
 		}
 	}
 }
+
+// TestExtensionPath: a path segment "extension(URL)" indexes only the
+// extensions with that url, whether extension is the root element or
+// nested, so another extension's reference never matches.
+func TestExtensionPath(t *testing.T) {
+	t.Parallel()
+	const u = "http://hl7.org/fhir/3.0/StructureDefinition/extension-Coverage.beneficiary"
+	defs := Definitions{"Coverage": {
+		{Name: "patient", Type: Reference, Target: "Patient", Paths: []string{"extension(" + u + ").valueReference"}},
+		{Name: "nested", Type: Reference, Target: "Patient", Paths: []string{"issuer.extension(" + u + ").valueReference"}},
+	}}
+	s := New(defs, fixedNow)
+	docs := []string{
+		`{"resourceType":"Coverage","id":"c1","extension":[{"url":"http://example.org/other","valueReference":{"reference":"Patient/p2"}},{"url":"` + u + `","valueReference":{"reference":"Patient/p1"}}]}`,
+		`{"resourceType":"Coverage","id":"c2","extension":[{"url":"http://example.org/other","valueReference":{"reference":"Patient/p1"}}]}`,
+		`{"resourceType":"Coverage","id":"c3","issuer":{"extension":[{"url":"` + u + `","valueReference":{"reference":"Patient/p1"}}]}}`,
+	}
+	for _, j := range docs {
+		if _, err := s.Put([]byte(j), "", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for query, want := range map[string]string{"patient=p1": "c1", "patient=p2": "", "nested=p1": "c3"} {
+		q, err := defs.ParseQuery("Coverage", parseKV(query), Options{DefaultCount: 10, MaxCount: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(s.Search(q)); got != want {
+			t.Errorf("Coverage?%s = %q, want %q", query, got, want)
+		}
+	}
+	if got := splitPath("a.extension(http://x.org/y).valueReference"); len(got) != 3 || got[1] != "extension(http://x.org/y)" {
+		t.Errorf("splitPath = %q", got)
+	}
+}
