@@ -702,3 +702,61 @@ func TestSameAnswersInEveryRelease(t *testing.T) {
 		t.Errorf("only %d of 40 answers had matches", nonEmpty)
 	}
 }
+
+// TestCoverageOfEveryPatient: Coverage?patient= finds every patient's
+// coverage in every release, dependants' included (DSTU2 through the
+// beneficiary extension), and every Coverage carries the STU3 interface's
+// minimum fields, self-pay too: subscriberId and a named group. Who holds
+// the policy is said the same way in every release: the patient as
+// subscriber for relationship self, no subscriber otherwise.
+func TestCoverageOfEveryPatient(t *testing.T) {
+	t.Parallel()
+	const n = 60 // holds the self-pay edge case (i%50 == 33), minors and adults
+	for _, v := range Versions() {
+		t.Run(v.Release().Name, func(t *testing.T) {
+			t.Parallel()
+			f := newAPIFixture(t, v, n)
+			rel := v.Release().Name
+			kinds := map[string]int{}
+			for i := range n {
+				p := f.hosp.Patient(i)
+				r := f.do(t, "GET", "/Coverage?patient="+p.Patient.ID, nil)
+				if p.Coverage == nil {
+					if at(r.json, "total") != float64(0) {
+						t.Errorf("%s has no coverage, but Coverage?patient= answers %s", p.Patient.ID, r.body)
+					}
+					continue
+				}
+				if at(r.json, "total") != float64(1) || at(r.json, "entry.0.resource.id") != p.Coverage.ID {
+					t.Errorf("Coverage?patient=%s (relationship %s): %.300s", p.Patient.ID, p.Coverage.Relationship, r.body)
+					continue
+				}
+				cov := at(r.json, "entry.0.resource")
+				kinds[p.Coverage.Relationship]++
+				if p.Coverage.PlanName == "No Primary Insurance" {
+					kinds["self-pay"]++
+				}
+				subID, group := "subscriberId", "grouping.groupDisplay"
+				switch rel {
+				case "dstu2":
+					subID, group = "subscriberId.value", "group"
+				case "r4":
+					group = "class.0.name"
+				}
+				if str(at(cov, subID)) == "" || str(at(cov, group)) == "" {
+					t.Errorf("%s: no %s or %s: %v", p.Coverage.ID, subID, group, cov)
+				}
+				wantSub := ""
+				if p.Coverage.Relationship == "self" {
+					wantSub = "Patient/" + p.Patient.ID
+				}
+				if got := str(at(cov, "subscriber.reference")); got != wantSub {
+					t.Errorf("%s (relationship %s): subscriber %q, want %q", p.Coverage.ID, p.Coverage.Relationship, got, wantSub)
+				}
+			}
+			if kinds["self"] == 0 || kinds["child"] == 0 || kinds["self-pay"] == 0 {
+				t.Errorf("the population lacks a kind of coverage: %v", kinds)
+			}
+		})
+	}
+}

@@ -281,8 +281,26 @@ func medicationOrderDSTU2(r *seed.PatientRecord, m *seed.Medication) Resource {
 // coverageDSTU2 writes the DSTU2 Coverage, which has no payor element: the
 // insurer is "issuer" and the plan and group are plain strings, which the
 // client shows as text ("No Primary Insurance").
+//
+// Who is covered and who holds the policy say the same thing in every
+// release. DSTU2 Coverage has no beneficiary, so the covered patient is
+// written with the cross-version extension for STU3's
+// Coverage.beneficiary (FHIR's convention for an element of another
+// release), on every Coverage, and Coverage?patient= follows that
+// extension as STU3 and R4 follow beneficiary. subscriber names the patient
+// only when the patient holds the policy, as in STU3 and R4: a dependant's
+// policy holder is a person the sandbox does not model, so DSTU2 does not
+// claim the dependant holds it.
 func coverageDSTU2(r *seed.PatientRecord, c *seed.Coverage) Resource {
 	w := begin("Coverage", c.ID, coverageNarrative(c))
+	if pat := patientRef(r); hasRef(pat) {
+		w.arr("extension")
+		w.open("")
+		w.str("url", extBeneficiaryDSTU2)
+		w.ref("valueReference", pat)
+		w.close()
+		w.closeArr()
+	}
 	w.ref("issuer", issuerDSTU2(c.Payor))
 	w.datePeriod("period", c.Start, c.End)
 	if c.SubscriberID != "" {
@@ -292,11 +310,16 @@ func coverageDSTU2(r *seed.PatientRecord, c *seed.Coverage) Resource {
 	}
 	w.str("group", firstNonEmpty(c.GroupValue, c.GroupName))
 	w.str("plan", firstNonEmpty(c.PlanName, c.PlanValue))
-	// DSTU2 Coverage has no beneficiary: subscriber is the only link to the
-	// patient, and the server's Coverage?patient= search follows it.
-	w.ref("subscriber", patientRef(r))
+	if subscriberIsPatient(c) {
+		w.ref("subscriber", patientRef(r))
+	}
 	return w.finish("Coverage", c.ID)
 }
+
+// extBeneficiaryDSTU2 is the cross-version extension that carries STU3's
+// Coverage.beneficiary in a DSTU2 Coverage (url pattern
+// http://hl7.org/fhir/[version]/StructureDefinition/extension-[path]).
+const extBeneficiaryDSTU2 = "http://hl7.org/fhir/3.0/StructureDefinition/extension-Coverage.beneficiary"
 
 // subscriberIsPatient reports whether the patient holds the policy; for a
 // spouse's or parent's policy the subscriber is a person the sandbox does

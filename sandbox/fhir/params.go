@@ -81,7 +81,12 @@ func (DSTU2) SearchParams() store.Definitions {
 			sp("datewritten", spDate, "When the order was written", "dateWritten"),
 		},
 		"Coverage": {
-			spRef("patient", "Patient", "The covered patient (not a DSTU2 base parameter; the Patients app sends it)", "subscriber"),
+			// DSTU2 Coverage has no beneficiary: the covered patient is in
+			// the STU3 beneficiary extension every generated Coverage
+			// carries (see coverageDSTU2). subscriber is kept as a second
+			// path so a Coverage written by a client without the extension
+			// is still found by its policy-holding patient.
+			spRef("patient", "Patient", "The covered patient (not a DSTU2 base parameter; the Patients app sends it): the STU3 beneficiary extension, or the subscriber", "extension("+extBeneficiaryDSTU2+").valueReference", "subscriber"),
 			spRef("subscriber", "Patient", "The subscriber", "subscriber"),
 			spRef("issuer", "Organization", "The insurer", "issuer"),
 			sp("identifier", spToken, "The coverage identifier", "identifier", "subscriberId"),
