@@ -237,7 +237,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string, resol
 		case http.MethodPut:
 			withStore(func(s *store.Store) *Error { return a.update(w, r, f, s, typ, id) })
 		case http.MethodDelete:
-			withStore(func(s *store.Store) *Error { return a.remove(w, s, typ, id) })
+			withStore(func(s *store.Store) *Error { return a.remove(w, r, s, typ, id) })
 		default:
 			withStore(func(s *store.Store) *Error { return a.read(w, r, f, s, typ, id, "") })
 		}

@@ -760,3 +760,98 @@ func TestCoverageOfEveryPatient(t *testing.T) {
 		})
 	}
 }
+
+// TestConditionalRequests: a DELETE with a stale If-Match is 412 and
+// deletes nothing; a read with If-Modified-Since is 304 when the resource
+// has not changed since (lastUpdated at second precision, as HTTP dates
+// are), If-None-Match taking precedence; the metadata statement says so
+// where the release has conditionalRead.
+func TestConditionalRequests(t *testing.T) {
+	t.Parallel()
+	for _, v := range Versions() {
+		t.Run(v.Release().Name, func(t *testing.T) {
+			t.Parallel()
+			f := newAPIFixture(t, v, 3)
+			rel := v.Release()
+
+			// a resource written at a fractional second: its Last-Modified
+			// (whole seconds) must count as "not modified since" itself
+			written := apiRefDate.Add(90*time.Minute + 400*time.Millisecond)
+			_, err := f.st.Put([]byte(`{"resourceType":"Patient","id":"cond-1","gender":"female"}`), "", written)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := f.do(t, "GET", "/Patient/cond-1", nil)
+			lm := r.header.Get("Last-Modified")
+			if r.status != 200 || lm != written.Format(http.TimeFormat) {
+				t.Fatalf("read: %d Last-Modified %q", r.status, lm)
+			}
+			if got := str(at(r.json, "meta.lastUpdated")); !strings.HasPrefix(got, "2026-01-01T01:30:00.4") {
+				t.Fatalf("meta.lastUpdated %q, want the fractional second kept", got)
+			}
+			sec := written.Truncate(time.Second)
+			for _, c := range []struct {
+				name string
+				hdr  []string
+				want int
+			}{
+				{"its own Last-Modified", []string{"If-Modified-Since", lm}, 304},
+				{"a later date", []string{"If-Modified-Since", sec.Add(time.Hour).Format(http.TimeFormat)}, 304},
+				{"a second before", []string{"If-Modified-Since", sec.Add(-time.Second).Format(http.TimeFormat)}, 200},
+				{"an unparsable date", []string{"If-Modified-Since", "yesterday"}, 200},
+				{"the current ETag", []string{"If-None-Match", `W/"1"`}, 304},
+				{"If-None-Match wins over If-Modified-Since", []string{"If-None-Match", `W/"9"`, "If-Modified-Since", lm}, 200},
+			} {
+				r := f.do(t, "GET", "/Patient/cond-1", nil, c.hdr...)
+				if r.status != c.want {
+					t.Errorf("%s: %d, want %d", c.name, r.status, c.want)
+				}
+				if c.want == 304 && (len(r.body) != 0 || r.header.Get("ETag") != `W/"1"` || r.header.Get("Last-Modified") != lm) {
+					t.Errorf("%s: 304 with body %q, ETag %q, Last-Modified %q", c.name, r.body, r.header.Get("ETag"), r.header.Get("Last-Modified"))
+				}
+			}
+			// a generated resource, written by Populate at apiRefDate
+			if r := f.do(t, "GET", "/Patient/pat-1", nil, "If-Modified-Since", apiRefDate.Format(http.TimeFormat)); r.status != 304 {
+				t.Errorf("generated resource, If-Modified-Since its lastUpdated: %d", r.status)
+			}
+
+			// DELETE with a stale If-Match: 412, the resource stays
+			upd := `{"resourceType":"Patient","id":"cond-1","gender":"male"}`
+			if r := f.do(t, "PUT", "/Patient/cond-1", strings.NewReader(upd), "Content-Type", rel.MediaType); r.status != 200 {
+				t.Fatalf("update: %d %s", r.status, r.body)
+			}
+			for _, stale := range []string{`W/"1"`, "1"} {
+				if r := f.do(t, "DELETE", "/Patient/cond-1", nil, "If-Match", stale); r.status != 412 || at(r.json, "resourceType") != "OperationOutcome" {
+					t.Errorf("DELETE If-Match %s (stale): %d %s", stale, r.status, r.body)
+				}
+			}
+			if r := f.do(t, "GET", "/Patient/cond-1", nil); r.status != 200 || at(r.json, "meta.versionId") != "2" {
+				t.Errorf("after a stale conditional delete: %d %s", r.status, r.body)
+			}
+			if r := f.do(t, "DELETE", "/Patient/nobody", nil, "If-Match", `W/"1"`); r.status != 412 {
+				t.Errorf("DELETE If-Match of a missing resource: %d", r.status)
+			}
+			if r := f.do(t, "DELETE", "/Patient/cond-1", nil, "If-Match", `W/"2"`); r.status != 204 {
+				t.Errorf("DELETE If-Match current: %d %s", r.status, r.body)
+			}
+			if r := f.do(t, "GET", "/Patient/cond-1", nil); r.status != 410 {
+				t.Errorf("read after conditional delete: %d", r.status)
+			}
+
+			// the statement says what reads honour, where it can
+			r = f.do(t, "GET", "/metadata", nil)
+			want := "full-support"
+			if !rel.ConditionalRead {
+				want = ""
+			}
+			for i, res := range at(r.json, "rest.0.resource").([]any) {
+				if got := str(at(res, "conditionalRead")); got != want {
+					t.Errorf("metadata resource %d (%v): conditionalRead %q, want %q", i, at(res, "type"), got, want)
+				}
+			}
+			if rel.Name == "dstu2" && rel.ConditionalRead {
+				t.Error("DSTU2 Conformance has no conditionalRead")
+			}
+		})
+	}
+}

@@ -46,6 +46,7 @@ type (
 		Versioning        string           `json:"versioning,omitempty"`
 		ReadHistory       bool             `json:"readHistory"`
 		UpdateCreate      bool             `json:"updateCreate"`
+		ConditionalRead   string           `json:"conditionalRead,omitempty"`
 		ConditionalCreate bool             `json:"conditionalCreate"`
 		ConditionalUpdate bool             `json:"conditionalUpdate"`
 		ConditionalDelete string           `json:"conditionalDelete,omitempty"`
@@ -173,6 +174,12 @@ func (a *API) Statement(base string) []byte {
 			Versioning:        "versioned",
 			UpdateCreate:      true,
 			ConditionalDelete: "not-supported",
+		}
+		if rel.ConditionalRead {
+			// reads honour both If-None-Match and If-Modified-Since
+			// (see notModified): "full-support" in the conditional-read
+			// codes, which "modified-since" alone would understate
+			res.ConditionalRead = "full-support"
 		}
 		for _, p := range defs[t] {
 			res.SearchParam = append(res.SearchParam, capSearchParam{Name: p.Name, Type: p.Type.String(), Documentation: p.Doc})

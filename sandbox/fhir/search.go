@@ -268,12 +268,25 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.St
 		return errorf(http.StatusNotFound, "not-found", "%s/%s has no version %q here (only the current version, %d, is kept)", typ, id, vid, d.Version)
 	}
 	setVersionHeaders(w, d)
-	if match := r.Header.Get("If-None-Match"); match != "" && match == etag(d) {
+	if notModified(r, d) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	a.write(w, r, f, http.StatusOK, d.JSON)
 	return nil
+}
+
+// notModified answers a conditional read (RFC 9110 §13.2.2): If-None-Match
+// when present, else If-Modified-Since. HTTP dates have whole seconds, so
+// lastUpdated is compared truncated to the second: a resource written at
+// 10:00:00.400 has not changed since "10:00:00 GMT", which is what its own
+// Last-Modified says. An unparsable date is ignored, as RFC 9110 asks.
+func notModified(r *http.Request, d *store.Doc) bool {
+	if match := r.Header.Get("If-None-Match"); match != "" {
+		return match == etag(d)
+	}
+	since, err := http.ParseTime(r.Header.Get("If-Modified-Since"))
+	return err == nil && !d.Updated.Truncate(time.Second).After(since)
 }
 
 func etag(d *store.Doc) string { return `W/"` + strconv.Itoa(d.Version) + `"` }

@@ -63,8 +63,8 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, f format, s *store.
 	}
 	if match := r.Header.Get("If-Match"); match != "" {
 		cur, err := s.Get(typ, id)
-		if err != nil || etag(cur) != match && strings.Trim(match, `W/"`) != strconv.Itoa(cur.Version) {
-			return errorf(http.StatusPreconditionFailed, "conflict", "If-Match %s does not match the current version of %s/%s", match, typ, id)
+		if err != nil || !matchesVersion(match, cur) {
+			return preconditionFailed(match, typ, id)
 		}
 	}
 	res, err := s.Put(body, id, a.o.Now())
@@ -79,13 +79,34 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, f format, s *store.
 	return nil
 }
 
-// remove answers DELETE Type/id.
-func (a *API) remove(w http.ResponseWriter, s *store.Store, typ, id string) *Error {
-	if _, err := s.Delete(typ, id); err != nil {
+// remove answers DELETE Type/id. With If-Match, a version other than the
+// current one (or no current version) is 412 and deletes nothing: the
+// client's copy is stale, and deleting would lose a change it never saw.
+func (a *API) remove(w http.ResponseWriter, r *http.Request, s *store.Store, typ, id string) *Error {
+	var err error
+	if match := r.Header.Get("If-Match"); match != "" {
+		_, err = s.DeleteIf(typ, id, func(cur *store.Doc) bool { return cur != nil && matchesVersion(match, cur) })
+	} else {
+		_, err = s.Delete(typ, id)
+	}
+	if errors.Is(err, store.ErrPrecondition) {
+		return preconditionFailed(r.Header.Get("If-Match"), typ, id)
+	}
+	if err != nil {
 		return storeError(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// matchesVersion reports whether an If-Match value names d's version: its
+// ETag (W/"3") or, leniently, the bare version ("3", W/3) clients send.
+func matchesVersion(match string, d *store.Doc) bool {
+	return etag(d) == match || strings.Trim(match, `W/"`) == strconv.Itoa(d.Version)
+}
+
+func preconditionFailed(match, typ, id string) *Error {
+	return errorf(http.StatusPreconditionFailed, "conflict", "If-Match %s does not match the current version of %s/%s", match, typ, id)
 }
 
 // written answers a create or update: the version headers and Location,

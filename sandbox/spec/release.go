@@ -40,6 +40,10 @@ type Release struct {
 	Total bool
 	// PreferOutcome: writes honour Prefer: return=OperationOutcome.
 	PreferOutcome bool
+	// ConditionalRead: the statement's rest.resource has conditionalRead
+	// (STU3 added it; DSTU2 Conformance cannot say that reads honour
+	// If-None-Match and If-Modified-Since, though they do).
+	ConditionalRead bool
 }
 
 // Base is the release's base path under the server root: "/stu3".
@@ -77,6 +81,7 @@ func STU3() Release {
 		AcceptUnknown:         true,
 		BatchInteraction:      true,
 		OutcomeInResponse:     true,
+		ConditionalRead:       true,
 		// STU3 dropped the modifiers; they stay accepted because the
 		// Patients app sends _sort:desc=date for Encounter to every release
 		SortModifiers: true,
@@ -98,6 +103,7 @@ func R4() Release {
 		SortModifiers:         true, // as in STU3
 		Total:                 true,
 		PreferOutcome:         true,
+		ConditionalRead:       true,
 	}
 }
 

@@ -18,6 +18,10 @@ var ErrNotFound = errors.New("resource not found")
 // ErrGone is returned when reading a deleted resource.
 var ErrGone = errors.New("resource deleted")
 
+// ErrPrecondition is returned by a conditional write whose condition does
+// not hold for the current version.
+var ErrPrecondition = errors.New("precondition failed")
+
 // Doc is one stored resource. It is immutable once stored: an update makes
 // a new Doc, so a reader holding a Doc never sees it change.
 type Doc struct {
@@ -271,6 +275,30 @@ func (s *Store) Delete(typ, id string) (existed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.tables[typ]; t == nil || t.byID[id] == nil {
+		return false, nil
+	}
+	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
+		return false, err
+	}
+	return s.deleteLocked(typ, id), nil
+}
+
+// DeleteIf removes a resource only if cond accepts its current version
+// (nil when there is none); otherwise it deletes nothing and answers
+// ErrPrecondition. The check and the delete happen under one write lock,
+// so no write can slip between them (a stale If-Match never deletes a
+// newer version).
+func (s *Store) DeleteIf(typ, id string, cond func(*Doc) bool) (existed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cur *Doc
+	if t := s.tables[typ]; t != nil {
+		cur = t.byID[id]
+	}
+	if !cond(cur) {
+		return false, ErrPrecondition
+	}
+	if cur == nil {
 		return false, nil
 	}
 	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
