@@ -855,3 +855,47 @@ func TestConditionalRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestSortOnPeriod pins how _sort keys Encounter date, a Period, in every
+// release (as README says): ascending by the period's lower bound (start;
+// none: before every start), descending by its upper bound (end at its
+// precision; open, as while in progress: after every end), resources
+// without a period last in both directions. So descending is not ascending
+// reversed: enc-long starts before and ends after enc-short, and comes
+// first both ways.
+func TestSortOnPeriod(t *testing.T) {
+	t.Parallel()
+	encs := map[string]string{
+		"enc-short":    `"period":{"start":"2025-01-01T10:00:00Z","end":"2025-01-01T11:00:00Z"}`,
+		"enc-long":     `"period":{"start":"2025-01-01T09:00:00Z","end":"2025-01-01T12:00:00Z"}`,
+		"enc-open":     `"period":{"start":"2025-01-02T08:00:00Z"}`,
+		"enc-no-start": `"period":{"end":"2024-12-31"}`,
+		"enc-none":     `"status":"finished"`,
+	}
+	for _, v := range Versions() {
+		st := store.New(v.SearchParams(), func() time.Time { return apiRefDate })
+		for id, body := range encs {
+			if _, err := st.Put([]byte(`{"resourceType":"Encounter","id":"`+id+`",`+body+`}`), "", time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for sort, want := range map[string]string{
+			"_sort=date":      "enc-no-start,enc-long,enc-short,enc-open,enc-none",
+			"_sort=-date":     "enc-open,enc-long,enc-short,enc-no-start,enc-none",
+			"_sort:desc=date": "enc-open,enc-long,enc-short,enc-no-start,enc-none",
+		} {
+			k, val, _ := strings.Cut(sort, "=")
+			q, err := v.SearchParams().ParseQuery("Encounter", []store.KV{{Key: k, Value: val}}, store.Options{DefaultCount: 10, MaxCount: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range st.Search(q).Matches {
+				got = append(got, d.ID)
+			}
+			if g := strings.Join(got, ","); g != want {
+				t.Errorf("%s Encounter?%s = %s, want %s", v.Release().Name, sort, g, want)
+			}
+		}
+	}
+}
