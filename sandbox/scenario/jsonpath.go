@@ -75,3 +75,63 @@ func lookup(v any, path string) (any, bool) {
 	}
 	return v, true
 }
+
+// lookupEach follows a path whose segments may include "*", every element
+// of an array, and calls fn with the concrete path and value (ok false when
+// a later segment is missing) of each element reached. An empty or missing
+// array under "*" reaches nothing: "entry.*.resource.status" checks every
+// entry of a searchset, and an empty searchset passes, so a check of the
+// fields of whatever a search returns does not depend on the data having
+// any. A path without "*" reaches exactly one value, as lookup does.
+func lookupEach(v any, path string, fn func(concrete string, v any, ok bool)) {
+	steps, err := parsePath(path)
+	if err != nil {
+		fn(path, nil, false)
+		return
+	}
+	var rec func(v any, steps []pathStep, at string)
+	rec = func(v any, steps []pathStep, at string) {
+		join := func(seg string) string {
+			if at == "" {
+				return seg
+			}
+			return at + "." + seg
+		}
+		for i, s := range steps {
+			if s.key == "*" {
+				arr, _ := v.([]any)
+				for k, e := range arr {
+					rec(e, steps[i+1:], join(strconv.Itoa(k)))
+				}
+				return
+			}
+			seg := s.key
+			if s.index >= 0 {
+				seg = strconv.Itoa(s.index)
+			}
+			at = join(seg)
+			switch x := v.(type) {
+			case map[string]any:
+				var ok bool
+				if v, ok = x[seg]; !ok {
+					if i+1 < len(steps) && steps[i+1].key == "*" {
+						return // a missing array has no element (FHIR omits empty arrays)
+					}
+					fn(at, nil, false)
+					return
+				}
+			case []any:
+				if s.index < 0 || s.index >= len(x) {
+					fn(at, nil, false)
+					return
+				}
+				v = x[s.index]
+			default:
+				fn(at, nil, false)
+				return
+			}
+		}
+		fn(at, v, true)
+	}
+	rec(v, steps, "")
+}

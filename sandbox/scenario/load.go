@@ -718,6 +718,9 @@ func (d *decoder) step(n *yaml.Node, idx int) Step {
 			if s, ok := d.Str(v, what+".capture "+k.Value); ok {
 				if _, err := parsePath(s); err != nil {
 					d.Addf(v, "%s.capture %s: %v", what, k.Value, err)
+				} else if strings.Contains(s, "*") {
+					// a variable holds one value; "*" reaches any number
+					d.Addf(v, "%s.capture %s: %q has a \"*\" segment, but a capture takes one value", what, k.Value, s)
 				}
 				st.Capture[k.Value] = s
 				d.vars[k.Value] = true

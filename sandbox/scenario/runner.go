@@ -397,8 +397,26 @@ func snippet(b []byte) string {
 	return s
 }
 
+// checkJSON checks one expectation on every value its path reaches (one,
+// or each element under a "*" segment; none passes, see lookupEach) and
+// answers the first failure, named by its concrete path.
 func checkJSON(doc any, je JSONExpect) string {
-	v, ok := lookup(doc, je.Path)
+	if !strings.Contains(je.Path, "*") {
+		v, ok := lookup(doc, je.Path)
+		return checkValue(v, ok, je)
+	}
+	var fail string
+	lookupEach(doc, je.Path, func(at string, v any, ok bool) {
+		if fail == "" {
+			one := je
+			one.Path = at
+			fail = checkValue(v, ok, one)
+		}
+	})
+	return fail
+}
+
+func checkValue(v any, ok bool, je JSONExpect) string {
 	switch je.Op {
 	case OpExists:
 		if !ok {

@@ -250,3 +250,41 @@ steps:
 		t.Errorf("step = %+v", rep.Steps[1])
 	}
 }
+
+// TestCheckJSONEveryElement: a "*" segment checks every element of an
+// array, names the failing one by its index, and passes when there is no
+// element (an empty searchset), while a field missing under an element
+// still fails.
+func TestCheckJSONEveryElement(t *testing.T) {
+	t.Parallel()
+	var full, empty, none any
+	for s, dst := range map[string]*any{
+		`{"entry":[{"resource":{"status":"active","code":{"coding":[{"code":"a"}]}}},{"resource":{"status":"active"}}]}`: &full,
+		`{"entry":[]}`:         &empty,
+		`{"type":"searchset"}`: &none,
+	} {
+		if err := json.Unmarshal([]byte(s), dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		doc  any
+		je   JSONExpect
+		want string // substring of the failure; "" passes
+	}{
+		{full, JSONExpect{Path: "entry.*.resource.status", Op: OpExists}, ""},
+		{full, JSONExpect{Path: "entry.*.resource.status", Op: OpEq, Value: "active"}, ""},
+		{full, JSONExpect{Path: "entry.*.resource.code.coding.0.code", Op: OpExists}, "entry.1.resource.code is absent"},
+		{full, JSONExpect{Path: "entry[*].resource.status", Op: OpEq, Value: "x"}, "entry.0.resource.status"},
+		{full, JSONExpect{Path: "entry.*.resource.id", Op: OpAbsent}, ""},
+		{empty, JSONExpect{Path: "entry.*.resource.code.coding.0.code", Op: OpExists}, ""},
+		{none, JSONExpect{Path: "entry.*.resource.code", Op: OpExists}, ""},
+		{none, JSONExpect{Path: "type.*", Op: OpExists}, ""},
+	}
+	for _, c := range cases {
+		got := checkJSON(c.doc, c.je)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s %s: %q, want %q", c.je.Path, c.je.Op, got, c.want)
+		}
+	}
+}
