@@ -8,6 +8,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/scenarios"
 )
 
@@ -75,6 +76,51 @@ func TestLibraryAgainstSandbox(t *testing.T) {
 				var b strings.Builder
 				_ = rep.WriteText(&b)
 				t.Errorf("%s", b.String())
+			}
+		})
+	}
+}
+
+// TestConformanceChecksHaveData: the conformance scenarios check the
+// minimum fields of every resource a search returns ("entry.*"), which an
+// empty search passes. Against the sandbox's own data every such search
+// must return something, or the checks would pass without checking: the
+// scenario is run with each of those steps also requiring a first entry.
+func TestConformanceChecksHaveData(t *testing.T) {
+	t.Parallel()
+	for _, rel := range spec.Releases() {
+		t.Run(rel.Name, func(t *testing.T) {
+			t.Parallel()
+			data, err := fs.ReadFile(scenarios.FS, rel.ConformanceScenario()+".yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := scenario.Load(rel.ConformanceScenario()+".yaml", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for i := range s.Steps {
+				exp := &s.Steps[i].Expect
+				for _, je := range exp.JSON {
+					if strings.HasPrefix(je.Path, "entry.*.resource.") {
+						exp.JSON = append(exp.JSON, scenario.JSONExpect{Path: "entry.0.resource", Op: scenario.OpExists})
+						checked++
+						break
+					}
+				}
+			}
+			if checked < 6 { // vital signs, conditions, encounter, allergies, medications, coverage
+				t.Errorf("%d steps check the fields of every entry, want 6", checked)
+			}
+			rep, err := sandbox.RunScenario(t.Context(), s, sandbox.ScenarioRun{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Passed() {
+				var b strings.Builder
+				_ = rep.WriteText(&b)
+				t.Errorf("a search of the sandbox's own data came back empty:\n%s", b.String())
 			}
 		})
 	}
