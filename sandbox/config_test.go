@@ -226,7 +226,7 @@ func TestLoadConfigFiles(t *testing.T) {
 		return p
 	}
 	t.Run("relative paths follow the file", func(t *testing.T) {
-		p := write("rel.yaml", []byte("auth: {signing_key_file: keys/k.pem}\ntenants:\n  - {id: "+ContosoTenant+", name: C, fixtures: [extra.ndjson, /abs/x.json]}\n"))
+		p := write("rel.yaml", []byte("auth: {signing_key_file: keys/k.pem}\ntenants:\n  - {id: "+ContosoTenant+", name: C, fixtures: [extra.ndjson, /abs/x.json, {path: d/, fhir_version: dstu2}]}\n"))
 		cfg, err := LoadConfig(p)
 		if err != nil {
 			t.Fatal(err)
@@ -234,8 +234,8 @@ func TestLoadConfigFiles(t *testing.T) {
 		if got, want := cfg.Auth.SigningKeyFile, filepath.Join(dir, "keys", "k.pem"); got != want {
 			t.Errorf("signing_key_file = %q, want %q", got, want)
 		}
-		if got := cfg.Tenants[0].Fixtures; got[0] != filepath.Join(dir, "extra.ndjson") || got[1] != "/abs/x.json" {
-			t.Errorf("fixtures = %q", got)
+		if got := cfg.Tenants[0].Fixtures; got[0].Path != filepath.Join(dir, "extra.ndjson") || got[1].Path != "/abs/x.json" || got[2] != (FixtureConfig{Path: filepath.Join(dir, "d"), FHIRVersion: "dstu2"}) {
+			t.Errorf("fixtures = %+v", got)
 		}
 	})
 	t.Run("oversize file refused", func(t *testing.T) {

@@ -36,7 +36,7 @@ func TestFixturesLoadedAtStart(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.Auth.Required = false // the open "EHR mode": the first tenant serves
-	cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "Fixture clinic", Fixtures: []string{bundleFile, ndjsonFile}}}
+	cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "Fixture clinic", Fixtures: []FixtureConfig{{Path: bundleFile}, {Path: ndjsonFile, FHIRVersion: "stu3"}}}}
 	cfg.Clients[0].Tenants = []string{"*"}
 	s, err := New(cfg, Options{})
 	if err != nil {
@@ -65,8 +65,8 @@ func TestFixturesLoadedAtStart(t *testing.T) {
 
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(bad, []byte(`{"resourceType":"Patient","id":"ok"}`+"\n"+`{"resourceType":"Patient","id":"a","id":"b"}`+"\n"), 0o600)
-	cfg.Tenants[0].Fixtures = []string{bad}
-	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "value 2") || !strings.Contains(err.Error(), "duplicate") {
+	cfg.Tenants[0].Fixtures = []FixtureConfig{{Path: bad}}
+	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), bad+": entry 2: ") || !strings.Contains(err.Error(), "duplicate") {
 		t.Errorf("bad fixture: %v", err)
 	}
 }

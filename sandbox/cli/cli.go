@@ -54,9 +54,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var ue *usageError
 	var ce *sandbox.ConfigError
+	var fe *sandbox.FixtureError
 	switch {
 	case errors.As(err, &ce):
 		fmt.Fprintf(stderr, "fhirsandbox: invalid configuration:\n%v\n", ce)
+		return exitUsage
+	case errors.As(err, &fe):
+		// like a bad config, the fix is in the files: exit 2
+		fmt.Fprintf(stderr, "fhirsandbox: invalid fixtures:\n%v\n", fe)
 		return exitUsage
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "fhirsandbox: %v\nRun 'fhirsandbox --help' or 'fhirsandbox COMMAND --help' for usage.\n", ue)
