@@ -148,10 +148,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case fixtureType:
 		// the short form, a bare path, predates the mapping and stays
-		if n.Kind == yaml.ScalarNode {
+		switch n.Kind {
+		case yaml.ScalarNode:
 			if s, ok := d.Str(n, what); ok {
 				v.Set(reflect.ValueOf(FixtureConfig{Path: s}))
 			}
+			return
+		case yaml.MappingNode, yaml.AliasNode:
+			// a mapping is decoded as the struct below; an alias is
+			// refused there in the shared words
+		default:
+			d.Addf(n, "%s: want a path or a mapping {path, fhir_version}, got a list", what)
 			return
 		}
 	}

@@ -157,6 +157,33 @@ limits: {default_count: 500}
 			{24, "admin.token: too short"},
 			{25, "limits.default_count: 500 is out of range"},
 		}},
+		{"fixtures: a path or a mapping", `tenants:
+  - id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
+    name: A
+    fixtures_validation: strict
+    fixtures:
+      - a.json
+      - {path: b.json, fhir_version: r5}
+      - {fhir_version: stu3}
+      - "bad[glob"
+`, []want{
+			{4, `tenants[0].fixtures_validation: "strict" is not a validation mode (want error or warn)`},
+			{7, `tenants[0].fixtures[1].fhir_version: "r5" is not a supported release`},
+			{8, "tenants[0].fixtures[2]: empty path"},
+			{9, `tenants[0].fixtures[3]: "bad[glob" is not a valid glob`},
+		}},
+		{"fixtures: types first", `tenants:
+  - id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
+    name: A
+    fixtures:
+      - {path: c.json, release: r4}
+      - [x]
+      - {path: [y]}
+`, []want{
+			{5, `tenants[0].fixtures[0]: unknown key "release" (known: path, fhir_version)`},
+			{6, "tenants[0].fixtures[1]: want a path or a mapping {path, fhir_version}, got a list"},
+			{7, "tenants[0].fixtures[2].path"},
+		}},
 		{"upstream auth", `tenants:
   - id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
     name: Up
