@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/yamlfile"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
@@ -118,6 +121,11 @@ func expandFixture(path string) ([]string, error) {
 	return files, nil
 }
 
+// FixtureFiles lists the files a fixture path loads, as serve and the
+// import command read it: the file itself, or a directory's or a glob's
+// .json and .ndjson files in name order.
+func FixtureFiles(path string) ([]string, error) { return expandFixture(path) }
+
 // dataFiles keeps the regular .json and .ndjson files of names, sorted.
 func dataFiles(names []string) []string {
 	var out []string
@@ -193,28 +201,52 @@ func (s *Server) fixtureReleases(t tenant.Tenant) []string {
 	return rels
 }
 
+// storeLoaders keeps the fixture loader of each tenant store, so that an
+// import resolves the fullUrls of the fixtures and imports loaded before
+// it, as a fixture file does those of the files before it. The mutex also
+// serialises loads into one store: a loader is not safe for concurrent
+// use. A store a remapped tenant dropped keeps its small entry.
+type storeLoaders struct {
+	mu sync.Mutex
+	m  map[*store.Store]*fhir.FixtureLoader
+}
+
+// loaderFor returns st's loader, made on first use with the tenant's
+// validation mode; l.mu must be held.
+func (s *Server) loaderFor(st *store.Store, t tenant.Tenant, release string) *fhir.FixtureLoader {
+	if l := s.loaders.m[st]; l != nil {
+		return l
+	}
+	_, mode := s.fixtureConfigs(t)
+	opts := fhir.FixtureOptions{Validate: func(b []byte) error { return fhirvalidate.Release(release, b) }}
+	if mode == "warn" {
+		opts.Warn = func(file string, p fhir.FixtureProblem) {
+			s.log.Warn("fixture resource invalid; loaded anyway", "tenant", t.ID, "file", file, "problem", p.String())
+		}
+	}
+	l := fhir.NewFixtureLoader(st, opts)
+	if s.loaders.m == nil {
+		s.loaders.m = map[*store.Store]*fhir.FixtureLoader{}
+	}
+	s.loaders.m[st] = l
+	return l
+}
+
 // loadFixtures loads the fixture files of one release into st. Every
 // problem of every file is returned as one *FixtureError.
 func (s *Server) loadFixtures(st *store.Store, t tenant.Tenant, release string) error {
 	files, problems := s.fixturePlan(t)
-	_, mode := s.fixtureConfigs(t)
-	opts := fhir.FixtureOptions{Validate: func(b []byte) error { return fhirvalidate.Release(release, b) }}
-	var file string
-	if mode == "warn" {
-		opts.Warn = func(p fhir.FixtureProblem) {
-			s.log.Warn("fixture resource invalid; loaded anyway", "file", file, "problem", p.String())
-		}
-	}
-	l := fhir.NewFixtureLoader(st, opts)
+	s.loaders.mu.Lock()
+	defer s.loaders.mu.Unlock()
+	l := s.loaderFor(st, t, release)
 	for _, f := range files {
 		if f.release != release {
 			continue
 		}
-		file = f.path
 		if !f.parsed {
 			f.entries, f.problems = readFixture(f.path)
 		}
-		n, ps := l.LoadEntries(f.entries, f.problems)
+		n, ps := l.LoadEntries(f.path, f.entries, f.problems)
 		if len(ps) > 0 {
 			problems = append(problems, fixtureProblems(f.path, ps)...)
 			continue
@@ -225,4 +257,56 @@ func (s *Server) loadFixtures(st *store.Store, t tenant.Tenant, release string) 
 		return &FixtureError{Problems: problems}
 	}
 	return nil
+}
+
+// fixtureImporter is the admin API's Importer: a file loaded into a
+// running tenant like a fixture at start. Its writes go through the store
+// and its write hook, so a state file journals them like API writes.
+type fixtureImporter struct{ s *Server }
+
+func (im fixtureImporter) Import(tenantID, release, name string, data []byte) (admin.ImportResult, error) {
+	s := im.s
+	id, err := spec.ParseGUID(tenantID)
+	if err != nil {
+		return admin.ImportResult{}, fmt.Errorf("no tenant %q: %w", clip(tenantID), admin.ErrNotFound)
+	}
+	var t tenant.Tenant
+	found := false
+	for _, tt := range s.tenants.List() {
+		if tt.ID == id {
+			t, found = tt, true
+		}
+	}
+	switch {
+	case !found:
+		return admin.ImportResult{}, fmt.Errorf("no tenant %s: %w", id, admin.ErrNotFound)
+	case t.Upstream != "":
+		return admin.ImportResult{}, fmt.Errorf("tenant %s is proxied to %s; import into its server instead: %w", id, t.Upstream, admin.ErrConflict)
+	}
+	entries, problems := fhir.ParseFixture(name, data)
+	if release == "" {
+		if rel, _ := fhir.DetectRelease(entries); rel != "" {
+			release = rel
+		} else {
+			release = s.cfg.FHIRVersion
+		}
+	} else if _, ok := spec.Lookup(release); !ok || strings.ToLower(release) != release {
+		return admin.ImportResult{}, fmt.Errorf("fhir_version %q is not a supported release (want %s): %w", clip(release), spec.NameList(), admin.ErrInvalid)
+	}
+	st, err := s.tenants.Store(t.ID, release)
+	if err != nil {
+		return admin.ImportResult{}, err
+	}
+	s.loaders.mu.Lock()
+	n, ps := s.loaderFor(st, t, release).LoadEntries(name, entries, problems)
+	s.loaders.mu.Unlock()
+	res := admin.ImportResult{Release: release, Stored: n}
+	if len(ps) > 0 {
+		for _, p := range ps {
+			res.Problems = append(res.Problems, p.String())
+		}
+		return res, fmt.Errorf("%s: %d problems, nothing stored: %w", name, len(ps), admin.ErrInvalid)
+	}
+	s.log.Info("fixture imported", "tenant", t.ID, "file", name, "release", release, "resources", n)
+	return res, nil
 }

@@ -60,6 +60,7 @@ type Server struct {
 	adminToken string
 	handler    http.Handler
 	tenants    *tenant.Registry
+	loaders    storeLoaders // fixture loader of each tenant store
 	auth       *auth.Authority
 	apis       []*fhir.API
 	router     *tenant.Router

@@ -89,7 +89,7 @@ config file, then the built-in defaults.`
 
 func newApp(stdout, stderr io.Writer) *ucli.App {
 	onUsage := func(_ *ucli.Context, err error, _ bool) error { return &usageError{msg: err.Error()} }
-	cmds := []*ucli.Command{serveCommand(), generateCommand(), versionCommand(), clientsCommand(), tenantsCommand(), tokenCommand(), scenarioCommand(), checkCommand()}
+	cmds := []*ucli.Command{serveCommand(), generateCommand(), versionCommand(), clientsCommand(), tenantsCommand(), importCommand(), tokenCommand(), scenarioCommand(), checkCommand()}
 	// urfave/cli's built-in help flag and help command are package
 	// globals it writes to on every run; each app gets its own help flag
 	// instead, so Main can run concurrently (in tests) without races.

@@ -270,9 +270,9 @@ type FixtureOptions struct {
 	// Validate, when set, checks every resource (after its references are
 	// resolved); a failure is a problem of the entry.
 	Validate func(resource []byte) error
-	// Warn, when set, receives validation failures instead, and the
-	// resource is loaded all the same.
-	Warn func(FixtureProblem)
+	// Warn, when set, receives validation failures instead, with the
+	// file's name, and the resource is loaded all the same.
+	Warn func(name string, p FixtureProblem)
 	// Updated is the lastUpdated of a resource whose meta has none; zero
 	// means the store's clock.
 	Updated time.Time
@@ -298,12 +298,12 @@ func NewFixtureLoader(s *store.Store, o FixtureOptions) *FixtureLoader {
 // problem of the file is returned.
 func (l *FixtureLoader) Load(name string, data []byte) (stored int, problems []FixtureProblem) {
 	entries, problems := ParseFixture(name, data)
-	return l.LoadEntries(entries, problems)
+	return l.LoadEntries(name, entries, problems)
 }
 
 // LoadEntries stores entries ParseFixture returned, with the problems it
 // found: nothing is stored when there is one.
-func (l *FixtureLoader) LoadEntries(entries []FixtureEntry, problems []FixtureProblem) (int, []FixtureProblem) {
+func (l *FixtureLoader) LoadEntries(name string, entries []FixtureEntry, problems []FixtureProblem) (int, []FixtureProblem) {
 	refs := make([]refEntry, len(entries))
 	for i, en := range entries {
 		refs[i] = refEntry{FullURL: en.FullURL, Type: en.Type, OldID: en.OldID, NewID: en.ID, JSON: en.Resource}
@@ -334,7 +334,7 @@ func (l *FixtureLoader) LoadEntries(entries []FixtureEntry, problems []FixturePr
 			if err := l.o.Validate(ops[i].JSON); err != nil {
 				vp := FixtureProblem{Entry: en.Index, Path: "resource", Msg: err.Error()}
 				if l.o.Warn != nil {
-					l.o.Warn(vp)
+					l.o.Warn(name, vp)
 				} else {
 					problems = append(problems, vp)
 				}

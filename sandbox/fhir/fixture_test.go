@@ -249,7 +249,7 @@ func TestFixtureLoaderValidation(t *testing.T) {
 		t.Errorf("error mode: %d %v", n, ps)
 	}
 	var warned []string
-	n, ps := NewFixtureLoader(s, FixtureOptions{Validate: check, Warn: func(p FixtureProblem) { warned = append(warned, p.String()) }}).Load("v.ndjson", data)
+	n, ps := NewFixtureLoader(s, FixtureOptions{Validate: check, Warn: func(_ string, p FixtureProblem) { warned = append(warned, p.String()) }}).Load("v.ndjson", data)
 	if n != 2 || ps != nil || strings.Join(warned, "|") != "entry 2: resource: gender: missing" {
 		t.Errorf("warn mode: %d %v %v", n, ps, warned)
 	}
