@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +159,7 @@ clients:
 		}
 		var c struct{ Total int }
 		_ = json.Unmarshal([]byte(b), &c)
-		return release + "=" + string(rune('0'+c.Total))
+		return release + "=" + strconv.Itoa(c.Total)
 	}
 	if got := count("dstu2") + " " + count("stu3") + " " + count("r4"); got != "dstu2=5 stu3=5 r4=0" {
 		t.Errorf("patients per release: %s", got)
