@@ -174,19 +174,50 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 		for _, p := range paths {
 			ff := fixtureFile{path: p, release: fc.FHIRVersion}
 			if ff.release == "" {
+				ff.release = s.detected.get(p)
+			}
+			if ff.release == "" {
 				ff.entries, ff.problems = readFixture(p)
 				ff.parsed = true
 				rel, why := fhir.DetectRelease(ff.entries)
 				if rel == "" {
 					rel = s.cfg.FHIRVersion
 					s.log.Info("fixture release not detected; using fhir_version", "file", p, "reason", why, "release", rel)
+				} else {
+					s.log.Info("fixture release detected", "file", p, "release", rel)
 				}
 				ff.release = rel
+				if len(ff.problems) == 0 {
+					s.detected.set(p, rel)
+				}
 			}
 			files = append(files, ff)
 		}
 	}
 	return files, problems
+}
+
+// detectedReleases remembers the release detected for each fixture file,
+// so the stores of a tenant's several releases, built at start and on
+// first use, read a file to detect its release once, not once per build.
+type detectedReleases struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (d *detectedReleases) get(path string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m[path]
+}
+
+func (d *detectedReleases) set(path, release string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string]string{}
+	}
+	d.m[path] = release
 }
 
 // fixtureReleases lists the releases a tenant's fixtures go into.
