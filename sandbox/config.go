@@ -66,9 +66,22 @@ type TenantConfig struct {
 	// Upstream is the base URL of a real FHIR server to proxy to instead.
 	Upstream     string        `yaml:"upstream,omitempty"`
 	UpstreamAuth *UpstreamAuth `yaml:"upstream_auth,omitempty"`
-	// Fixtures are Bundle or NDJSON files loaded into the tenant at start;
-	// relative paths are relative to the config file.
-	Fixtures []string `yaml:"fixtures,omitempty"`
+	// Fixtures are Bundle or NDJSON files, directories or globs loaded
+	// into the tenant at start; relative paths are relative to the config
+	// file. Each is written as a path or as {path, fhir_version}.
+	Fixtures []FixtureConfig `yaml:"fixtures,omitempty"`
+	// FixturesValidation is "error" (the default: an invalid resource
+	// fails the start) or "warn" (it is loaded and each problem logged).
+	FixturesValidation string `yaml:"fixtures_validation,omitempty"`
+}
+
+// FixtureConfig is one fixture path and, optionally, the release its
+// files are in; without one the release is detected from the content
+// (fhir.DetectRelease), and is the config's fhir_version when that
+// cannot tell.
+type FixtureConfig struct {
+	Path        string `yaml:"path"`
+	FHIRVersion string `yaml:"fhir_version,omitempty"`
 }
 
 // UpstreamAuth is how the sandbox authenticates to an upstream server:

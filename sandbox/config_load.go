@@ -53,7 +53,7 @@ func LoadConfig(path string) (Config, error) {
 	cfg.StateFile = rel(cfg.StateFile)
 	for i := range cfg.Tenants {
 		for j, f := range cfg.Tenants[i].Fixtures {
-			cfg.Tenants[i].Fixtures[j] = rel(f)
+			cfg.Tenants[i].Fixtures[j].Path = rel(f.Path)
 		}
 	}
 	return cfg, nil
@@ -105,6 +105,7 @@ var (
 	durationType = reflect.TypeOf(time.Duration(0))
 	dateType     = reflect.TypeOf(Date{})
 	timeType     = reflect.TypeOf(time.Time{})
+	fixtureType  = reflect.TypeOf(FixtureConfig{})
 )
 
 func label(path string) string {
@@ -145,6 +146,21 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.Set(reflect.ValueOf(t))
 		}
 		return
+	case fixtureType:
+		// the short form, a bare path, predates the mapping and stays
+		switch n.Kind {
+		case yaml.ScalarNode:
+			if s, ok := d.Str(n, what); ok {
+				v.Set(reflect.ValueOf(FixtureConfig{Path: s}))
+			}
+			return
+		case yaml.MappingNode, yaml.AliasNode:
+			// a mapping is decoded as the struct below; an alias is
+			// refused there in the shared words
+		default:
+			d.Addf(n, "%s: want a path or a mapping {path, fhir_version}, got a list", what)
+			return
+		}
 	}
 	switch v.Kind() {
 	case reflect.Pointer:

@@ -157,6 +157,33 @@ limits: {default_count: 500}
 			{24, "admin.token: too short"},
 			{25, "limits.default_count: 500 is out of range"},
 		}},
+		{"fixtures: a path or a mapping", `tenants:
+  - id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
+    name: A
+    fixtures_validation: strict
+    fixtures:
+      - a.json
+      - {path: b.json, fhir_version: r5}
+      - {fhir_version: stu3}
+      - "bad[glob"
+`, []want{
+			{4, `tenants[0].fixtures_validation: "strict" is not a validation mode (want error or warn)`},
+			{7, `tenants[0].fixtures[1].fhir_version: "r5" is not a supported release`},
+			{8, "tenants[0].fixtures[2]: empty path"},
+			{9, `tenants[0].fixtures[3]: "bad[glob" is not a valid glob`},
+		}},
+		{"fixtures: types first", `tenants:
+  - id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
+    name: A
+    fixtures:
+      - {path: c.json, release: r4}
+      - [x]
+      - {path: [y]}
+`, []want{
+			{5, `tenants[0].fixtures[0]: unknown key "release" (known: path, fhir_version)`},
+			{6, "tenants[0].fixtures[1]: want a path or a mapping {path, fhir_version}, got a list"},
+			{7, "tenants[0].fixtures[2].path"},
+		}},
 		{"upstream auth", `tenants:
   - id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
     name: Up
@@ -226,7 +253,7 @@ func TestLoadConfigFiles(t *testing.T) {
 		return p
 	}
 	t.Run("relative paths follow the file", func(t *testing.T) {
-		p := write("rel.yaml", []byte("auth: {signing_key_file: keys/k.pem}\ntenants:\n  - {id: "+ContosoTenant+", name: C, fixtures: [extra.ndjson, /abs/x.json]}\n"))
+		p := write("rel.yaml", []byte("auth: {signing_key_file: keys/k.pem}\ntenants:\n  - {id: "+ContosoTenant+", name: C, fixtures: [extra.ndjson, /abs/x.json, {path: d/, fhir_version: dstu2}]}\n"))
 		cfg, err := LoadConfig(p)
 		if err != nil {
 			t.Fatal(err)
@@ -234,8 +261,8 @@ func TestLoadConfigFiles(t *testing.T) {
 		if got, want := cfg.Auth.SigningKeyFile, filepath.Join(dir, "keys", "k.pem"); got != want {
 			t.Errorf("signing_key_file = %q, want %q", got, want)
 		}
-		if got := cfg.Tenants[0].Fixtures; got[0] != filepath.Join(dir, "extra.ndjson") || got[1] != "/abs/x.json" {
-			t.Errorf("fixtures = %q", got)
+		if got := cfg.Tenants[0].Fixtures; got[0].Path != filepath.Join(dir, "extra.ndjson") || got[1].Path != "/abs/x.json" || got[2] != (FixtureConfig{Path: filepath.Join(dir, "d"), FHIRVersion: "dstu2"}) {
+			t.Errorf("fixtures = %+v", got)
 		}
 	})
 	t.Run("oversize file refused", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -119,9 +120,23 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 			checkUpstreamAuth(*t.UpstreamAuth, p+".upstream_auth", add)
 		}
 		for j, f := range t.Fixtures {
-			if strings.TrimSpace(f) == "" {
-				add(fmt.Sprintf("%s.fixtures[%d]", p, j), "empty path")
+			fp := fmt.Sprintf("%s.fixtures[%d]", p, j)
+			if strings.TrimSpace(f.Path) == "" {
+				add(fp, "empty path")
 			}
+			if f.FHIRVersion != "" {
+				if _, ok := spec.Lookup(f.FHIRVersion); !ok || strings.ToLower(f.FHIRVersion) != f.FHIRVersion {
+					add(fp+".fhir_version", "%q is not a supported release (want %s)", clip(f.FHIRVersion), spec.NameList())
+				}
+			}
+			if _, err := filepath.Match(f.Path, ""); err != nil {
+				add(fp, "%q is not a valid glob: %v", clip(f.Path), err)
+			}
+		}
+		switch t.FixturesValidation {
+		case "", "error", "warn":
+		default:
+			add(p+".fixtures_validation", "%q is not a validation mode (want error or warn)", clip(t.FixturesValidation))
 		}
 	}
 

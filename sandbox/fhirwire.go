@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
@@ -33,27 +34,13 @@ func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, erro
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 	}
-	for _, path := range t.Fixtures {
-		if err := s.loadFixture(st, path); err != nil {
-			return nil, fmt.Errorf("tenant %s: fixture %s: %w", t.ID, path, err)
+	if len(t.Fixtures) > 0 {
+		if err := s.loadFixtures(st, t, release); err != nil {
+			return nil, err
 		}
 	}
 	s.journalWrites(st, t.ID, release) // stores built after the state was restored
 	return st, nil
-}
-
-func (s *Server) loadFixture(st *store.Store, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	n, err := fhir.LoadFixture(st, f, s.newID)
-	if err != nil {
-		return err
-	}
-	s.log.Info("fixture loaded", "file", path, "resources", n)
-	return nil
 }
 
 // newID returns a random resource id (created resources, Bundles).
@@ -72,21 +59,46 @@ func (s *Server) newID() string {
 func (s *Server) newTenants() (*tenant.Registry, error) {
 	reg := tenant.NewRegistry(s.buildStore)
 	for _, tc := range s.cfg.Tenants {
-		if _, err := reg.Add(tenant.Tenant{ID: tc.ID, Name: tc.Name, Upstream: tc.Upstream, Patients: tc.Patients, Seed: tc.Seed, Fixtures: tc.Fixtures}); err != nil {
+		if _, err := reg.Add(tenant.Tenant{ID: tc.ID, Name: tc.Name, Upstream: tc.Upstream, Patients: tc.Patients, Seed: tc.Seed, Fixtures: fixturePaths(tc.Fixtures)}); err != nil {
 			return nil, err
 		}
 	}
-	// the default release is built now, so a bad fixture fails the start;
-	// the other is built on its first request (a large population costs
-	// memory per release)
+	// the default release, and every release a fixture goes into, are
+	// built now, so a bad fixture fails the start; the others are built on
+	// their first request (a large population costs memory per release).
+	// The problems of every fixture file are reported together.
 	var errs []error
+	var problems []Problem
+	seen := map[Problem]bool{}
 	for _, t := range reg.List() {
 		if t.Upstream != "" {
 			continue
 		}
-		if _, err := reg.Store(t.ID, s.cfg.FHIRVersion); err != nil {
-			errs = append(errs, err)
+		rels := []string{s.cfg.FHIRVersion}
+		for _, r := range s.fixtureReleases(t) {
+			if !slices.Contains(rels, r) {
+				rels = append(rels, r)
+			}
 		}
+		for _, rel := range rels {
+			_, err := reg.Store(t.ID, rel)
+			var fe *FixtureError
+			switch {
+			case errors.As(err, &fe):
+				// a missing file fails every release's build: once is enough
+				for _, p := range fe.Problems {
+					if !seen[p] {
+						seen[p] = true
+						problems = append(problems, p)
+					}
+				}
+			case err != nil:
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		errs = append(errs, &FixtureError{Problems: problems})
 	}
 	return reg, errors.Join(errs...)
 }

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,7 +38,7 @@ func TestFixturesLoadedAtStart(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.Auth.Required = false // the open "EHR mode": the first tenant serves
-	cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "Fixture clinic", Fixtures: []string{bundleFile, ndjsonFile}}}
+	cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "Fixture clinic", Fixtures: []FixtureConfig{{Path: bundleFile}, {Path: ndjsonFile, FHIRVersion: "stu3"}}}}
 	cfg.Clients[0].Tenants = []string{"*"}
 	s, err := New(cfg, Options{})
 	if err != nil {
@@ -65,8 +67,43 @@ func TestFixturesLoadedAtStart(t *testing.T) {
 
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(bad, []byte(`{"resourceType":"Patient","id":"ok"}`+"\n"+`{"resourceType":"Patient","id":"a","id":"b"}`+"\n"), 0o600)
-	cfg.Tenants[0].Fixtures = []string{bad}
-	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "value 2") || !strings.Contains(err.Error(), "duplicate") {
+	cfg.Tenants[0].Fixtures = []FixtureConfig{{Path: bad}}
+	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), bad+": entry 2: ") || !strings.Contains(err.Error(), "duplicate") {
 		t.Errorf("bad fixture: %v", err)
+	}
+}
+
+// TestFixturesValidation: with fixtures_validation error (the default) a
+// resource the release's validator refuses fails the start, named by
+// file, entry and path; with warn it is served and the problem logged.
+func TestFixturesValidation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "invalid.ndjson")
+	os.WriteFile(file, []byte(`{"resourceType":"Patient","id":"ok","gender":"female"}`+"\n"+`{"resourceType":"Patient","id":"odd","gender":"sometimes"}`+"\n"), 0o600)
+	for _, mode := range []string{"", "error", "warn"} {
+		cfg := DefaultConfig()
+		cfg.Auth.Required = false
+		cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "V", FixturesValidation: mode, Fixtures: []FixtureConfig{{Path: file, FHIRVersion: "stu3"}}}}
+		cfg.Clients[0].Tenants = []string{"*"}
+		var logs bytes.Buffer
+		s, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if mode != "warn" {
+			var fe *FixtureError
+			if !errors.As(err, &fe) || len(fe.Problems) != 1 || !strings.HasPrefix(fe.Problems[0].String(), file+": entry 2: resource: ") || !strings.Contains(err.Error(), "sometimes") {
+				t.Errorf("mode %q: %v", mode, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("warn: %v", err)
+		}
+		srv := newHTTPTest(t, s)
+		if st, b := srv.get("/stu3/Patient/odd"); st != 200 {
+			t.Errorf("warn: invalid resource not served: %d %s", st, b)
+		}
+		if !strings.Contains(logs.String(), "loaded anyway") || !strings.Contains(logs.String(), "entry 2: resource: ") {
+			t.Errorf("warn: not logged:\n%s", logs.String())
+		}
 	}
 }

@@ -60,6 +60,8 @@ type Server struct {
 	adminToken string
 	handler    http.Handler
 	tenants    *tenant.Registry
+	loaders    storeLoaders     // fixture loader of each tenant store
+	detected   detectedReleases // release detected for each fixture file
 	auth       *auth.Authority
 	apis       []*fhir.API
 	router     *tenant.Router

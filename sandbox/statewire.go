@@ -98,7 +98,7 @@ func (s *Server) newAdmin() admin.Service {
 // guards (loopback only unless admin.allow_remote, cross-origin
 // protection, the admin token).
 func (s *Server) adminAPI() http.Handler {
-	return admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote, Journal: s.requests, Scenarios: scenarioSwitch{s}, Logger: s.log})
+	return admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote, Journal: s.requests, Scenarios: scenarioSwitch{s}, Importer: fixtureImporter{s}, Logger: s.log})
 }
 
 // portalHandler is the registration portal (its own guards: loopback only

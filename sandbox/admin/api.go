@@ -40,6 +40,9 @@ type APIOptions struct {
 	Journal Journal
 	// Scenarios serves /admin/api/scenarios; nil leaves those routes out.
 	Scenarios Scenarios
+	// Importer serves POST /admin/api/tenants/{id}/import; nil leaves
+	// the route out.
+	Importer Importer
 	// Logger receives what a caller is not shown (a scenario library
 	// that loaded only in part). Default: discard.
 	Logger *slog.Logger
@@ -68,6 +71,9 @@ func NewAPI(svc Service, opts APIOptions) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	mountLive(route, opts, log)
+	if opts.Importer != nil {
+		route("/admin/api/tenants/{id}/import", map[string]http.HandlerFunc{"POST": importHandler(opts.Importer)})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no admin API route "+r.URL.Path)
 	})

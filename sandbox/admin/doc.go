@@ -32,6 +32,9 @@
 //	GET    /admin/api/tenants/{id}                     one tenant
 //	PATCH  /admin/api/tenants/{id}                     any of name, patients, seed, upstream, down
 //	DELETE /admin/api/tenants/{id}                     204 (409 while a client names it)
+//	POST   /admin/api/tenants/{id}/import?fhir_version=R&name=F
+//	                                                    Bundle/NDJSON body -> {"release","stored"};
+//	                                                    422 {"error","message","problems"} (APIOptions.Importer)
 //	GET    /admin/api/requests                         recent requests {"entries":[...]} (?client=&tenant=&since=&limit=)
 //	DELETE /admin/api/requests                         204, the journal emptied (sequence numbers carry on)
 //	GET    /admin/api/requests/stream                  the same, live (server-sent events)

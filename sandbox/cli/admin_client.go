@@ -104,21 +104,29 @@ func (e *apiError) Error() string {
 // (when not nil). It returns the raw answer body for --json.
 func (a *adminClient) call(ctx context.Context, method, path string, in, out any) ([]byte, error) {
 	var body io.Reader
+	ct := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, err
 		}
-		body = bytes.NewReader(b)
+		body, ct = bytes.NewReader(b), "application/json"
 	}
+	return a.send(ctx, method, path, body, ct, out)
+}
+
+// send is call with a body that is not JSON of the CLI's making (an
+// import's FHIR file). On an error answer it returns the raw body too, for
+// answers that carry more than the message (an import's problems).
+func (a *adminClient) send(ctx context.Context, method, path string, body io.Reader, contentType string, out any) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	res, err := a.http.Do(req)
 	if err != nil {
@@ -134,7 +142,7 @@ func (a *adminClient) call(ctx context.Context, method, path string, in, out any
 		if json.Unmarshal(raw, &ae.body) != nil || ae.body.Error == "" {
 			ae.body = admin.ErrorJSON{Error: "http_error", Message: fmt.Sprintf("%s %s failed", method, path)}
 		}
-		return nil, ae
+		return raw, ae
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {

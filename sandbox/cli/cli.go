@@ -54,9 +54,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var ue *usageError
 	var ce *sandbox.ConfigError
+	var fe *sandbox.FixtureError
 	switch {
 	case errors.As(err, &ce):
 		fmt.Fprintf(stderr, "fhirsandbox: invalid configuration:\n%v\n", ce)
+		return exitUsage
+	case errors.As(err, &fe):
+		// like a bad config, the fix is in the files: exit 2
+		fmt.Fprintf(stderr, "fhirsandbox: invalid fixtures:\n%v\n", fe)
 		return exitUsage
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "fhirsandbox: %v\nRun 'fhirsandbox --help' or 'fhirsandbox COMMAND --help' for usage.\n", ue)
@@ -84,7 +89,7 @@ config file, then the built-in defaults.`
 
 func newApp(stdout, stderr io.Writer) *ucli.App {
 	onUsage := func(_ *ucli.Context, err error, _ bool) error { return &usageError{msg: err.Error()} }
-	cmds := []*ucli.Command{serveCommand(), generateCommand(), versionCommand(), clientsCommand(), tenantsCommand(), tokenCommand(), scenarioCommand(), checkCommand()}
+	cmds := []*ucli.Command{serveCommand(), generateCommand(), versionCommand(), clientsCommand(), tenantsCommand(), importCommand(), tokenCommand(), scenarioCommand(), checkCommand()}
 	// urfave/cli's built-in help flag and help command are package
 	// globals it writes to on every run; each app gets its own help flag
 	// instead, so Main can run concurrently (in tests) without races.

@@ -291,3 +291,40 @@ func TestServePrecedence(t *testing.T) {
 		t.Errorf("a bad environment value: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestServeBadFixtures: every problem of every fixture file (a missing
+// file, an XML file, a bad entry, a dangling reference, an unknown release
+// in the config) is listed at once, and serve exits 2 as for a bad config.
+func TestServeBadFixtures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	xml := write("a.json", `<Bundle xmlns="http://hl7.org/fhir"/>`)
+	bad := write("b.ndjson", `{"resourceType":"Patient","id":"ok"}`+"\n"+`{"resourceType":"Patient","id":"p","managingOrganization":{"reference":"urn:uuid:x"}}`+"\n"+`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","id":"a"},"request":{"method":"PUT","url":"Patient/b"}}]}`)
+	cfg := write("c.yaml", "listen: 127.0.0.1:0\nfhir_version: r4\ntenants:\n  - id: 00000000-0000-0000-0000-00000000c0de\n    name: X\n    fixtures: [a.json, {path: b.ndjson, fhir_version: stu3}, missing.json, \"empty-dir/*.json\"]\n")
+	code, out, errOut := runCLI(context.Background(), "serve", "--config", cfg)
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{
+		"invalid fixtures",
+		xml + ": FHIR XML is not supported; convert it to JSON",
+		bad + `: entry 2: resource.managingOrganization.reference: reference "urn:uuid:x" names no entry`,
+		bad + `: entry 3: request.url: Patient/b does not match the resource id "a"`,
+		filepath.Join(dir, "missing.json") + ": no such file or directory",
+		filepath.Join(dir, "empty-dir/*.json") + ": the glob matches no .json or .ndjson file",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(out, "listening") {
+		t.Errorf("server started despite bad fixtures:\n%s", out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -210,11 +211,12 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 }
 
 // transaction applies every entry or none. POST entries get new ids, and
-// references to their fullUrl (urn:uuid:...) anywhere in the Bundle are
-// rewritten to the new Type/id.
+// references to another entry (its fullUrl, urn:uuid included, or its old
+// Type/id) and conditional references are rewritten to Type/id by
+// resolveReferences, the fixture loader's rewriting too.
 func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entryResult, *Error) {
 	ops := make([]store.Op, len(in.Entry))
-	rewrite := map[string]string{}
+	refs := make([]refEntry, len(in.Entry))
 	for i, en := range in.Entry {
 		if en.Request == nil {
 			return nil, &Error{Status: http.StatusBadRequest, Code: "required", Diagnostics: "entry " + strconv.Itoa(i) + " has no request", Location: "Bundle.entry[" + strconv.Itoa(i) + "].request"}
@@ -226,33 +228,35 @@ func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entr
 		if !a.types[segs[0]] {
 			return nil, errorf(http.StatusBadRequest, "not-supported", "entry %d: resource type %q is not supported", i, segs[0])
 		}
+		refs[i] = refEntry{FullURL: en.FullURL, Type: segs[0], JSON: en.Resource}
+		if id, ok := idOf(en.Resource); ok {
+			refs[i].OldID = id
+		}
 		switch {
 		case en.Request.Method == http.MethodPost && len(segs) == 1 && query == "":
 			ops[i] = store.Op{Type: segs[0], ID: a.o.NewID(), JSON: en.Resource}
-			if en.FullURL != "" {
-				rewrite[en.FullURL] = segs[0] + "/" + ops[i].ID
-			}
 		case en.Request.Method == http.MethodPut && len(segs) == 2 && query == "":
 			ops[i] = store.Op{Type: segs[0], ID: segs[1], JSON: en.Resource}
-			if en.FullURL != "" && strings.HasPrefix(en.FullURL, "urn:") {
-				rewrite[en.FullURL] = segs[0] + "/" + segs[1]
-			}
 		case en.Request.Method == http.MethodDelete && len(segs) == 2 && query == "":
 			ops[i] = store.Op{Type: segs[0], ID: segs[1]}
+			refs[i].JSON = nil
 		default:
 			return nil, errorf(http.StatusBadRequest, "not-supported", "entry %d: %s %s is not supported in a transaction (POST Type, PUT Type/id, DELETE Type/id)", i, en.Request.Method, en.Request.URL)
 		}
 		if ops[i].JSON != nil && len(ops[i].JSON) == 0 {
 			return nil, errorf(http.StatusBadRequest, "required", "entry %d has no resource", i)
 		}
+		if ops[i].JSON != nil {
+			refs[i].NewID = ops[i].ID
+		}
 	}
-	if len(rewrite) > 0 {
-		for i := range ops {
-			for from, to := range rewrite {
-				if ops[i].JSON != nil {
-					ops[i].JSON = bytes.ReplaceAll(ops[i].JSON, []byte(`"`+from+`"`), []byte(`"`+to+`"`))
-				}
-			}
+	if ps := resolveReferences(refs, refTargets{}, s, s.Definitions()); len(ps) > 0 {
+		p := ps[0]
+		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid", Diagnostics: fmt.Sprintf("entry %d: %s: %s", p.Entry, p.Path, p.Msg), Location: fmt.Sprintf("Bundle.entry[%d].resource.%s", p.Entry, p.Path)}
+	}
+	for i := range ops {
+		if ops[i].JSON != nil {
+			ops[i].JSON = refs[i].JSON
 		}
 	}
 	applied, err := s.Apply(ops)

@@ -1,11 +1,17 @@
 package store
 
+import "time"
+
 // Op is one write of a transaction: a resource to put under ID, or, when
 // JSON is nil, a delete of Type/ID.
 type Op struct {
 	Type string
 	ID   string
 	JSON []byte
+	// KeepMeta stores the resource with its own meta.versionId (a
+	// positive integer) and meta.lastUpdated instead of the store's, so a
+	// fixture exported from another server keeps its history markers.
+	KeepMeta bool
 }
 
 // OpResult is what one Op did.
@@ -19,6 +25,12 @@ type OpResult struct {
 // before the first one is stored, and the writes happen under one lock so
 // no reader sees half a transaction.
 func (s *Store) Apply(ops []Op) ([]OpResult, error) {
+	return s.ApplyAt(ops, time.Time{})
+}
+
+// ApplyAt is Apply with the lastUpdated to give the resources; zero means
+// now.
+func (s *Store) ApplyAt(ops []Op, updated time.Time) ([]OpResult, error) {
 	preps := make([]*Prepared, len(ops))
 	for i, op := range ops {
 		if op.JSON == nil {
@@ -36,7 +48,10 @@ func (s *Store) Apply(ops []Op) ([]OpResult, error) {
 		}
 		preps[i] = pr
 	}
-	now := s.now()
+	now := updated
+	if now.IsZero() {
+		now = s.now()
+	}
 	out := make([]OpResult, len(ops))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -48,7 +63,15 @@ func (s *Store) Apply(ops []Op) ([]OpResult, error) {
 			out[i].Existed = s.deleteLocked(op.Type, op.ID)
 			continue
 		}
-		r, err := s.putLocked(preps[i].p, preps[i].vals, op.ID, now)
+		at, version := now, 0
+		if op.KeepMeta {
+			v, u := preps[i].p.ownMeta()
+			if !u.IsZero() {
+				at = u
+			}
+			version = v
+		}
+		r, err := s.putVersionLocked(preps[i].p, preps[i].vals, op.ID, at, version)
 		if err != nil {
 			// encode failures cannot happen for parsed input; report
 			// rather than hide one if it ever does

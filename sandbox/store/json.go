@@ -39,13 +39,16 @@ type member struct {
 // decoded only when a search parameter needs them (element), so large
 // elements such as the narrative are never unmarshalled.
 type parsed struct {
-	raw     []byte // the resource as given
-	typ     string
-	id      string
-	meta    []member // meta's members other than versionId and lastUpdated
-	members []member // everything but resourceType, id and meta
-	compact bool     // no whitespace between tokens: members are copied as they are
-	decoded map[string]any
+	raw  []byte // the resource as given
+	typ  string
+	id   string
+	meta []member // meta's members other than versionId and lastUpdated
+	// metaVersion and metaUpdated are the resource's own meta.versionId
+	// and meta.lastUpdated, raw: only a fixture load keeps them (Op.KeepMeta)
+	metaVersion, metaUpdated json.RawMessage
+	members                  []member // everything but resourceType, id and meta
+	compact                  bool     // no whitespace between tokens: members are copied as they are
+	decoded                  map[string]any
 }
 
 // parse splits a resource into ordered top-level members, checking the
@@ -78,7 +81,12 @@ func parse(b []byte) (*parsed, error) {
 				return nil, invalidErr("meta must be a JSON object")
 			}
 			for _, mm := range metas {
-				if mm.key != "versionId" && mm.key != "lastUpdated" { // the server owns these
+				switch mm.key { // the server owns these
+				case "versionId":
+					p.metaVersion = mm.raw
+				case "lastUpdated":
+					p.metaUpdated = mm.raw
+				default:
 					p.meta = append(p.meta, mm)
 				}
 			}
@@ -90,6 +98,24 @@ func parse(b []byte) (*parsed, error) {
 		return nil, invalidErr("the resource has no resourceType")
 	}
 	return p, nil
+}
+
+// ownMeta returns the resource's own meta.versionId, when it is a
+// positive integer (the store numbers versions), and meta.lastUpdated,
+// when it is a valid instant; zero values otherwise.
+func (p *parsed) ownMeta() (version int, updated time.Time) {
+	var v, u string
+	if json.Unmarshal(p.metaVersion, &v) == nil {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			version = n
+		}
+	}
+	if json.Unmarshal(p.metaUpdated, &u) == nil {
+		if t, err := time.Parse(time.RFC3339Nano, u); err == nil {
+			updated = t
+		}
+	}
+	return version, updated
 }
 
 // element decodes one top-level element for index extraction, once.

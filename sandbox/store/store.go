@@ -228,6 +228,12 @@ func (s *Store) indexValues(p *parsed) []value {
 // putLocked stores a parsed resource with its index values; s.mu must be
 // held for writing.
 func (s *Store) putLocked(p *parsed, vals []value, id string, updated time.Time) (PutResult, error) {
+	return s.putVersionLocked(p, vals, id, updated, 0)
+}
+
+// putVersionLocked is putLocked with the version to give, when positive,
+// instead of the next one.
+func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated time.Time, version int) (PutResult, error) {
 	for i := range vals {
 		v := &vals[i]
 		v.str, v.system, v.text = s.internLocked(v.str), s.internLocked(v.system), s.internLocked(v.text)
@@ -247,6 +253,9 @@ func (s *Store) putLocked(p *parsed, vals []value, id string, updated time.Time)
 		}
 		s.seq++
 		d.seq = s.seq
+	}
+	if version > 0 {
+		d.Version = version
 	}
 	j, err := p.encode(id, d.Version, d.Updated)
 	if err != nil {

@@ -335,3 +335,35 @@ func TestExtensionPath(t *testing.T) {
 		t.Errorf("splitPath = %q", got)
 	}
 }
+
+// TestApplyKeepMeta: an op with KeepMeta keeps the resource's own
+// versionId (a positive integer) and lastUpdated (a valid instant); other
+// values, and ops without it, get the store's.
+func TestApplyKeepMeta(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC)
+	tests := []struct {
+		name    string
+		meta    string
+		keep    bool
+		version int
+		updated time.Time
+	}{
+		{"kept", `{"versionId":"9","lastUpdated":"2020-01-02T03:04:05.678+01:00"}`, true, 9, time.Date(2020, 1, 2, 2, 4, 5, 678e6, time.UTC)},
+		{"not asked", `{"versionId":"9","lastUpdated":"2020-01-02T03:04:05Z"}`, false, 1, at},
+		{"not a number, not an instant", `{"versionId":"v9","lastUpdated":"yesterday"}`, true, 1, at},
+		{"no meta", `{"tag":[]}`, true, 1, at},
+	}
+	for i, tt := range tests {
+		s := newTestStore(t)
+		id := fmt.Sprintf("k%d", i)
+		res, err := s.ApplyAt([]Op{{Type: "Patient", ID: id, JSON: []byte(`{"resourceType":"Patient","id":"` + id + `","meta":` + tt.meta + `}`), KeepMeta: tt.keep}}, at)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		d := res[0].Doc
+		if d.Version != tt.version || !d.Updated.Equal(tt.updated) || !strings.Contains(string(d.JSON), `"versionId":"`+fmt.Sprint(tt.version)+`"`) {
+			t.Errorf("%s: v%d %v %s", tt.name, d.Version, d.Updated, d.JSON)
+		}
+	}
+}
