@@ -354,8 +354,8 @@ func (t *table) keys(v value) []string {
 	case Reference:
 		_, id, _ := strings.Cut(v.str, "/")
 		return []string{v.str, "id:" + id}
-	case Date:
-		return nil
+	case Date, Number, Quantity:
+		return nil // compared by range, never looked up
 	}
 	return []string{v.str}
 }
@@ -533,6 +533,8 @@ func (t *table) postingKeys(f Filter) (keys []string, ok bool) {
 			keys = append(keys, v.Code)
 		case f.Type == Reference:
 			keys = append(keys, "id:"+v.Code)
+		case f.Type == URI && f.Modifier == "":
+			keys = append(keys, v.Code)
 		default:
 			return nil, false
 		}
@@ -721,9 +723,51 @@ func (t *table) match(d *Doc, f Filter) bool {
 					return true
 				}
 			}
+		case URI:
+			for _, fv := range f.Values {
+				switch f.Modifier {
+				case "below":
+					if strings.HasPrefix(v.str, fv.Code) {
+						return true
+					}
+				case "above":
+					if strings.HasPrefix(fv.Code, v.str) {
+						return true
+					}
+				default:
+					if v.str == fv.Code {
+						return true
+					}
+				}
+			}
+		case Number:
+			for _, fv := range f.Values {
+				if numMatch(fv, v.num()) {
+					return true
+				}
+			}
+		case Quantity:
+			for _, fv := range f.Values {
+				if quantityUnitMatch(fv, v) && numMatch(fv, v.num()) {
+					return true
+				}
+			}
 		}
 	}
 	return false
+}
+
+// quantityUnitMatch: a quantity search value with |system|code names the
+// unit by system and code; with an empty system (5.4||mg) the code may be
+// the value's code or its unit.
+func quantityUnitMatch(fv FilterValue, v value) bool {
+	switch {
+	case !fv.HasSystem || fv.System == "" && fv.Code == "":
+		return true
+	case fv.System == "":
+		return fv.Code == v.str || fv.Code == v.text
+	}
+	return fv.System == v.system && (fv.Code == "" || fv.Code == v.str)
 }
 
 func tokenMatchAny(v value, f Filter) bool {
@@ -798,7 +842,9 @@ func (t *table) compareOn(a, b *Doc, k SortKey) int {
 		return -1
 	}
 	c := 0
-	if av.s != "" || bv.s != "" {
+	if av.num {
+		c = cmp.Compare(av.f, bv.f)
+	} else if av.s != "" || bv.s != "" {
 		c = strings.Compare(av.s, bv.s)
 	} else {
 		c = cmp.Compare(av.n, bv.n)
@@ -810,8 +856,10 @@ func (t *table) compareOn(a, b *Doc, k SortKey) int {
 }
 
 type sortVal struct {
-	s string
-	n int64
+	s   string
+	n   int64
+	f   float64 // number and quantity
+	num bool
 }
 
 func (t *table) sortValue(d *Doc, k SortKey) (sortVal, bool) {
@@ -828,12 +876,19 @@ func (t *table) sortValue(d *Doc, k SortKey) (sortVal, bool) {
 			continue
 		}
 		var sv sortVal
-		if t.params[k.param].Type == Date {
+		switch t.params[k.param].Type {
+		case Date:
 			sv.n = v.lo
 			if k.Desc {
 				sv.n = v.hi
 			}
-		} else {
+		case Number, Quantity:
+			sv.f, sv.num = v.num(), true
+			if !found || (!k.Desc && sv.f < best.f) || (k.Desc && sv.f > best.f) {
+				best, found = sv, true
+			}
+			continue
+		default:
 			sv.s = v.str
 		}
 		// ascending takes the smallest value, descending the largest
