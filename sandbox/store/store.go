@@ -35,6 +35,10 @@ type Doc struct {
 type Store struct {
 	defs Definitions
 	now  func() time.Time
+	// segs are the parameters' paths split at the dots, per type, param
+	// and path, once: splitting them for every resource written cost an
+	// allocation per path, and the official tables declare many.
+	segs map[string][][][]string
 
 	mu     sync.RWMutex
 	tables map[string]*table
@@ -93,7 +97,17 @@ type table struct {
 
 // New returns an empty store for a release's search parameter definitions.
 func New(defs Definitions, now func() time.Time) *Store {
-	return &Store{defs: defs, now: now, tables: map[string]*table{}}
+	segs := make(map[string][][][]string, len(defs))
+	for typ, ps := range defs {
+		bySeg := make([][][]string, len(ps))
+		for i, p := range ps {
+			for _, path := range p.Paths {
+				bySeg[i] = append(bySeg[i], strings.Split(path, "."))
+			}
+		}
+		segs[typ] = bySeg
+	}
+	return &Store{defs: defs, now: now, segs: segs, tables: map[string]*table{}}
 }
 
 // Definitions returns the search parameters the store indexes.
@@ -202,9 +216,9 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 // the write lock is taken.
 func (s *Store) indexValues(p *parsed) []value {
 	var vals []value
+	paths := s.segs[p.typ]
 	for i, prm := range s.defs[p.typ] {
-		for _, path := range prm.Paths {
-			segs := strings.Split(path, ".")
+		for _, segs := range paths[i] {
 			root, ok := p.element(segs[0])
 			if !ok {
 				continue
