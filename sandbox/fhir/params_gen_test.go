@@ -138,3 +138,35 @@ func TestOfficialParamsMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestOfficialTypesThroughAPI posts a transaction of types the hospital
+// never generates, as a Synthea export sends them, and searches them by
+// their official parameters; the fixture validates every response.
+func TestOfficialTypesThroughAPI(t *testing.T) {
+	t.Parallel()
+	f := newAPIFixture(t, R4{}, 2)
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+{"fullUrl":"urn:uuid:6b1c4f3e-0000-4000-8000-000000000001","resource":{"resourceType":"Immunization","status":"completed","vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"140"}]},"patient":{"reference":"Patient/pat-1"},"occurrenceDateTime":"2020-10-01T10:00:00Z","primarySource":true},"request":{"method":"POST","url":"Immunization"}},
+{"fullUrl":"urn:uuid:6b1c4f3e-0000-4000-8000-000000000002","resource":{"resourceType":"Procedure","status":"completed","code":{"coding":[{"system":"http://snomed.info/sct","code":"73761001"}]},"subject":{"reference":"Patient/pat-1"},"performedDateTime":"2019-01-01T10:00:00Z"},"request":{"method":"POST","url":"Procedure"}}]}`
+	r := f.do(t, "POST", "/", strings.NewReader(tx), "Content-Type", "application/fhir+json")
+	if r.status != 200 || at(r.json, "type") != "transaction-response" {
+		t.Fatalf("transaction: %d %.1000s", r.status, r.body)
+	}
+	for _, q := range []struct {
+		q    string
+		want int
+	}{
+		{"/Immunization?patient=pat-1&vaccine-code=http://hl7.org/fhir/sid/cvx|140&date=2020", 1},
+		{"/Immunization?patient=pat-2", 0},
+		{"/Procedure?subject=Patient/pat-1&date=lt2020&_include=Procedure:patient", 2},
+	} {
+		r := f.do(t, "GET", q.q, nil)
+		if r.status != 200 || len(entries(r)) != q.want {
+			t.Errorf("%s: %d, %d entries, want %d: %.1000s", q.q, r.status, len(entries(r)), q.want, r.body)
+		}
+	}
+	r = f.do(t, "GET", "/metadata", nil)
+	if !strings.Contains(string(r.body), `"type":"Immunization"`) {
+		t.Error("metadata does not list Immunization")
+	}
+}
