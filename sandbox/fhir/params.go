@@ -1,6 +1,32 @@
 package fhir
 
-import "github.com/fhirsandbox/fhirsandbox/sandbox/store"
+import (
+	"slices"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
+)
+
+//go:generate go run ./internal/spgen/cmd/spgen -defs searchparams/stu3.json -version 3.0.1 -func stu3Official -out params_stu3_gen.go
+//go:generate go run ./internal/spgen/cmd/spgen -defs searchparams/r4.json -version 4.0.1 -func r4Official -out params_r4_gen.go
+
+// mergeParams lays the hand-written parameters over the official ones:
+// for every type the hand-written parameters come first, in their order (so
+// the metadata statement lists them as before), and win on a name clash,
+// because they carry what the Patients app relies on (Coverage's patient,
+// paths the generated data fills); the official parameters they do not name
+// follow. Types only the official table knows keep its parameters.
+func mergeParams(official, hand store.Definitions) store.Definitions {
+	for typ, hps := range hand {
+		merged := slices.Clone(hps)
+		for _, p := range official[typ] {
+			if !slices.ContainsFunc(hps, func(h store.Param) bool { return h.Name == p.Name }) {
+				merged = append(merged, p)
+			}
+		}
+		official[typ] = merged
+	}
+	return official
+}
 
 // sp is shorthand for the parameter tables below.
 func sp(name string, typ store.ParamType, doc string, paths ...string) store.Param {
@@ -100,10 +126,18 @@ func (DSTU2) SearchParams() store.Definitions {
 	}
 }
 
-// SearchParams returns the STU3 (3.0.1) search parameters the sandbox
-// supports, named as in the STU3 base specification. Coverage's patient
-// is not a base parameter: the Patients app sends it, so it is honoured.
+// SearchParams returns the STU3 (3.0.1) search parameters: every resource
+// type of the release with the official parameters the store can index
+// (params_stu3_gen.go), merged with the hand-written ones below.
 func (STU3) SearchParams() store.Definitions {
+	return mergeParams(stu3Official(), stu3HandParams())
+}
+
+// stu3HandParams are the STU3 parameters of the resources the sandbox
+// generates, named as in the STU3 base specification, with documentation
+// saying what the hospital's data holds. Coverage's patient is not a base
+// parameter: the Patients app sends it, so it is honoured.
+func stu3HandParams() store.Definitions {
 	return store.Definitions{
 		"Patient": append(commonPatientParams(),
 			spRef("general-practitioner", "", "Patient's nominated general practitioner", "generalPractitioner")),
@@ -226,13 +260,20 @@ func organizationParams() []store.Param {
 	}
 }
 
-// SearchParams returns the R4 (4.0.1) search parameters the sandbox
-// supports, named and pathed as in the R4 base specification's
+// SearchParams returns the R4 (4.0.1) search parameters: every resource
+// type of the release with the official parameters the store can index
+// (params_r4_gen.go), merged with the hand-written ones below.
+func (R4) SearchParams() store.Definitions {
+	return mergeParams(r4Official(), r4HandParams())
+}
+
+// r4HandParams are the R4 parameters of the resources the sandbox
+// generates, named and pathed as in the R4 base specification's
 // search-parameters.json (version 4.0.1). R4 renamed STU3's context links
 // to encounter, Condition's asserted-date to recorded-date, Encounter's
 // reason to reason-code, and made Coverage's patient a base parameter; it
 // replaced Coverage group and plan with class-type and class-value.
-func (R4) SearchParams() store.Definitions {
+func r4HandParams() store.Definitions {
 	return store.Definitions{
 		"Patient": append(commonPatientParams(),
 			spRef("general-practitioner", "", "Patient's nominated general practitioner", "generalPractitioner"),

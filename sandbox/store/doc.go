@@ -7,7 +7,8 @@
 // parameter definitions (name, type, element paths). Responses are written
 // from the stored bytes; nothing on the read path re-marshals a resource.
 //
-// Searches intersect exact indexes (tokens, references, ids) first and
-// filter the few remaining candidates; string searches scan the distinct
+// Searches intersect exact indexes (tokens, references, uris, ids) first and
+// filter the few remaining candidates (dates, numbers and quantities are
+// compared by range there); string searches scan the distinct
 // normalised values of a parameter rather than every resource.
 package store

@@ -12,7 +12,7 @@ type value struct {
 	str    string // folded string, token code/value, or "Type/id" reference
 	system string // token system
 	text   string // folded CodeableConcept text and coding displays (token :text); the original text of a string
-	lo, hi int64  // date range [lo, hi) in Unix seconds
+	lo, hi int64  // date range [lo, hi) in Unix seconds; number and quantity: lo holds the value (see num)
 }
 
 // splitPath splits a parameter path into its segments at the dots outside
@@ -44,6 +44,17 @@ func cutFilter(seg string) (name, url string) {
 	}
 	return seg, ""
 }
+
+// numValue is the value a number or quantity index key is made of. The
+// number lives in lo as float64 bits rather than in a field of its own:
+// every resource carries dozens of index keys, and a wider value would cost
+// every parameter type memory for the benefit of two.
+func numValue(param uint16, f float64) value {
+	return value{param: param, lo: int64(math.Float64bits(f))}
+}
+
+// num is the number of a number or quantity index key.
+func (v value) num() float64 { return math.Float64frombits(uint64(v.lo)) }
 
 // walk calls fn for every value reached by following path from v, walking
 // arrays transparently. A segment "name(URL)" keeps only the items of name
@@ -170,12 +181,41 @@ func extract(param uint16, typ ParamType, v any, out []value) []value {
 			}
 		}
 	case Reference:
-		if t, ok := v.(map[string]any); ok {
+		switch t := v.(type) {
+		case map[string]any:
 			if ref, ok := t["reference"].(string); ok {
 				if r := normalizeRef(ref); r != "" {
 					out = append(out, value{param: param, str: r})
 				}
 			}
+		case string: // a canonical (R4 reference parameters on canonical elements)
+			ref, _, _ := strings.Cut(t, "|") // without its |version
+			if r := normalizeRef(ref); r != "" {
+				out = append(out, value{param: param, str: r})
+			}
+		}
+	case Number:
+		if f, ok := v.(float64); ok {
+			out = append(out, numValue(param, f))
+		}
+	case Quantity:
+		// Quantity, and its profiles Age, Duration, Distance, Count; Money
+		// (R4) has a currency where a quantity has a code.
+		if t, ok := v.(map[string]any); ok {
+			if f, ok := t["value"].(float64); ok {
+				q := numValue(param, f)
+				q.system, _ = t["system"].(string)
+				q.str, _ = t["code"].(string)
+				if q.str == "" {
+					q.str, _ = t["currency"].(string)
+				}
+				q.text, _ = t["unit"].(string)
+				out = append(out, q)
+			}
+		}
+	case URI:
+		if t, ok := v.(string); ok {
+			out = append(out, value{param: param, str: t})
 		}
 	}
 	return out

@@ -46,9 +46,17 @@ type parsed struct {
 	// metaVersion and metaUpdated are the resource's own meta.versionId
 	// and meta.lastUpdated, raw: only a fixture load keeps them (Op.KeepMeta)
 	metaVersion, metaUpdated json.RawMessage
-	members                  []member // everything but resourceType, id and meta
-	compact                  bool     // no whitespace between tokens: members are copied as they are
-	decoded                  map[string]any
+	members                  []member        // everything but resourceType, id and meta
+	compact                  bool            // no whitespace between tokens: members are copied as they are
+	decoded                  []decodedMember // parallel to members, made on first use
+}
+
+// decodedMember is a member decoded for index extraction. A slice beside
+// members rather than a map by name: a resource is indexed once, through
+// a handful of elements, and a map cost more than the lookups it saved.
+type decodedMember struct {
+	v    any
+	done bool
 }
 
 // parse splits a resource into ordered top-level members, checking the
@@ -120,23 +128,23 @@ func (p *parsed) ownMeta() (version int, updated time.Time) {
 
 // element decodes one top-level element for index extraction, once.
 func (p *parsed) element(name string) (any, bool) {
-	if v, ok := p.decoded[name]; ok {
-		return v, v != nil
-	}
-	if p.decoded == nil {
-		p.decoded = make(map[string]any, 4)
-	}
-	for _, m := range p.members {
-		if m.key == name {
+	for i, m := range p.members {
+		if m.key != name {
+			continue
+		}
+		if p.decoded == nil {
+			p.decoded = make([]decodedMember, len(p.members))
+		}
+		d := &p.decoded[i]
+		if !d.done {
+			d.done = true
 			var v any
 			if json.Unmarshal(m.raw, &v) == nil {
-				p.decoded[name] = v
-				return v, true
+				d.v = v
 			}
-			break
 		}
+		return d.v, d.v != nil
 	}
-	p.decoded[name] = nil
 	return nil, false
 }
 

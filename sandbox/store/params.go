@@ -9,6 +9,11 @@ const (
 	Token
 	Date
 	Reference
+	// Quantity, URI and Number come after the original four so their
+	// values (stored nowhere but in memory) keep their meaning.
+	Quantity
+	URI
+	Number
 )
 
 func (t ParamType) String() string {
@@ -21,6 +26,12 @@ func (t ParamType) String() string {
 		return "date"
 	case Reference:
 		return "reference"
+	case Quantity:
+		return "quantity"
+	case URI:
+		return "uri"
+	case Number:
+		return "number"
 	}
 	return "unknown"
 }

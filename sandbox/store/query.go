@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -48,7 +49,7 @@ type Query struct {
 type Filter struct {
 	Name     string
 	Type     ParamType
-	Modifier string // "", "contains", "exact", "missing", "text", "not"
+	Modifier string // "", "contains", "exact", "missing", "text", "not", "below", "above"
 	param    int    // index in the type's parameters; -1 for _id, -2 for _lastUpdated
 	target   string
 	Missing  bool // for :missing
@@ -58,11 +59,14 @@ type Filter struct {
 // FilterValue is one alternative of a filter.
 type FilterValue struct {
 	Raw       string
-	Prefix    string // date: eq ne gt lt ge le sa eb
-	System    string // token
-	HasSystem bool   // token value had a "|"
-	Code      string // token code, folded string, or reference "Type/id" / id
+	Prefix    string // date: eq ne gt lt ge le sa eb; number and quantity also ap
+	System    string // token, quantity
+	HasSystem bool   // token value had a "|"; quantity value had a system or code
+	Code      string // token code, folded string, reference "Type/id" / id, uri, quantity code or unit
 	lo, hi    int64
+	// num is a number or quantity value; [numLo, numHi) is the range its
+	// precision implies ("5.4" is [5.35, 5.45)), which eq and ne compare to.
+	num, numLo, numHi float64
 }
 
 // SortKey orders results by a parameter.
@@ -291,6 +295,14 @@ func parseFilter(d Definitions, resourceType string, ps []Param, name, mod, raw 
 			f.target = mod
 			f.Modifier = ""
 		}
+	case URI:
+		if mod != "" && mod != "below" && mod != "above" {
+			return f, true, modErr(key, mod)
+		}
+	case Number, Quantity:
+		if mod != "" {
+			return f, true, modErr(key, mod)
+		}
 	}
 	vals := splitValues(raw)
 	if len(vals) > MaxValuesPerParam {
@@ -341,10 +353,80 @@ func parseFilter(d Definitions, resourceType string, ps []Param, name, mod, raw 
 				ref = f.target + "/" + ref
 			}
 			fv.Code = ref
+		case URI:
+			fv.Code = v
+		case Number, Quantity:
+			if err := parseNumber(&fv, p.Type, key, v); err != nil {
+				return f, true, err
+			}
 		}
 		f.Values = append(f.Values, fv)
 	}
 	return f, true, nil
+}
+
+// parseNumber reads a number search value ([prefix]number) or a quantity
+// one ([prefix]number[|system|code]) into fv.
+func parseNumber(fv *FilterValue, typ ParamType, key, v string) error {
+	fv.Prefix = "eq"
+	if len(v) > 2 {
+		switch v[:2] {
+		case "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap":
+			fv.Prefix, v = v[:2], v[2:]
+		}
+	}
+	n := v
+	if typ == Quantity {
+		var unit string
+		var ok bool
+		if n, unit, ok = strings.Cut(v, "|"); ok {
+			sys, code, ok := strings.Cut(unit, "|")
+			if !ok {
+				return &ParamError{Param: key, Code: "value", Msg: fmt.Sprintf("%q is not a quantity (number, or number|system|code)", fv.Raw)}
+			}
+			fv.System, fv.Code, fv.HasSystem = sys, code, true
+		}
+	}
+	f, err := strconv.ParseFloat(n, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return &ParamError{Param: key, Code: "value", Msg: fmt.Sprintf("%q is not a %s (a decimal number, optionally after a prefix eq, ne, gt, lt, ge, le, sa, eb or ap)", fv.Raw, typ)}
+	}
+	// the precision the client wrote: "5.4" means [5.35, 5.45); an
+	// exponent makes the value exact
+	half := 0.5
+	if _, frac, ok := strings.Cut(n, "."); ok && !strings.ContainsAny(n, "eE") {
+		half = 0.5 * math.Pow10(-len(frac))
+	} else if strings.ContainsAny(n, "eE") {
+		half = 0
+	}
+	fv.num, fv.numLo, fv.numHi = f, f-half, f+half
+	if half == 0 {
+		fv.numHi = math.Nextafter(f, math.Inf(1)) // [f, f]: just f
+	}
+	return nil
+}
+
+// numMatch applies a number prefix to a resource's value x, as the FHIR
+// search page defines the prefixes: eq and ne against the range the
+// search value's precision implies, ap within 10% of it.
+func numMatch(fv FilterValue, x float64) bool {
+	switch fv.Prefix {
+	case "eq":
+		return x >= fv.numLo && x < fv.numHi
+	case "ne":
+		return !(x >= fv.numLo && x < fv.numHi)
+	case "gt", "sa":
+		return x > fv.num
+	case "lt", "eb":
+		return x < fv.num
+	case "ge":
+		return x >= fv.num
+	case "le":
+		return x <= fv.num
+	case "ap":
+		return math.Abs(x-fv.num) <= math.Abs(fv.num)*0.1 || x >= fv.numLo && x < fv.numHi
+	}
+	return false
 }
 
 func isTypeName(s string) bool {

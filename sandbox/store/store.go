@@ -39,6 +39,10 @@ type Doc struct {
 type Store struct {
 	defs Definitions
 	now  func() time.Time
+	// segs are the parameters' paths split at the dots (splitPath), per type, param
+	// and path, once: splitting them for every resource written cost an
+	// allocation per path, and the official tables declare many.
+	segs map[string][][][]string
 
 	mu     sync.RWMutex
 	tables map[string]*table
@@ -97,7 +101,17 @@ type table struct {
 
 // New returns an empty store for a release's search parameter definitions.
 func New(defs Definitions, now func() time.Time) *Store {
-	return &Store{defs: defs, now: now, tables: map[string]*table{}}
+	segs := make(map[string][][][]string, len(defs))
+	for typ, ps := range defs {
+		bySeg := make([][][]string, len(ps))
+		for i, p := range ps {
+			for _, path := range p.Paths {
+				bySeg[i] = append(bySeg[i], splitPath(path))
+			}
+		}
+		segs[typ] = bySeg
+	}
+	return &Store{defs: defs, now: now, segs: segs, tables: map[string]*table{}}
 }
 
 // Definitions returns the search parameters the store indexes.
@@ -206,9 +220,9 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 // the write lock is taken.
 func (s *Store) indexValues(p *parsed) []value {
 	var vals []value
+	paths := s.segs[p.typ]
 	for i, prm := range s.defs[p.typ] {
-		for _, path := range prm.Paths {
-			segs := splitPath(path)
+		for _, segs := range paths[i] {
 			name, url := cutFilter(segs[0])
 			root, ok := p.element(name)
 			if !ok {
@@ -395,8 +409,8 @@ func (t *table) keys(v value) []string {
 	case Reference:
 		_, id, _ := strings.Cut(v.str, "/")
 		return []string{v.str, "id:" + id}
-	case Date:
-		return nil
+	case Date, Number, Quantity:
+		return nil // compared by range, never looked up
 	}
 	return []string{v.str}
 }
@@ -574,6 +588,8 @@ func (t *table) postingKeys(f Filter) (keys []string, ok bool) {
 			keys = append(keys, v.Code)
 		case f.Type == Reference:
 			keys = append(keys, "id:"+v.Code)
+		case f.Type == URI && f.Modifier == "":
+			keys = append(keys, v.Code)
 		default:
 			return nil, false
 		}
@@ -762,9 +778,51 @@ func (t *table) match(d *Doc, f Filter) bool {
 					return true
 				}
 			}
+		case URI:
+			for _, fv := range f.Values {
+				switch f.Modifier {
+				case "below":
+					if strings.HasPrefix(v.str, fv.Code) {
+						return true
+					}
+				case "above":
+					if strings.HasPrefix(fv.Code, v.str) {
+						return true
+					}
+				default:
+					if v.str == fv.Code {
+						return true
+					}
+				}
+			}
+		case Number:
+			for _, fv := range f.Values {
+				if numMatch(fv, v.num()) {
+					return true
+				}
+			}
+		case Quantity:
+			for _, fv := range f.Values {
+				if quantityUnitMatch(fv, v) && numMatch(fv, v.num()) {
+					return true
+				}
+			}
 		}
 	}
 	return false
+}
+
+// quantityUnitMatch: a quantity search value with |system|code names the
+// unit by system and code; with an empty system (5.4||mg) the code may be
+// the value's code or its unit.
+func quantityUnitMatch(fv FilterValue, v value) bool {
+	switch {
+	case !fv.HasSystem || fv.System == "" && fv.Code == "":
+		return true
+	case fv.System == "":
+		return fv.Code == v.str || fv.Code == v.text
+	}
+	return fv.System == v.system && (fv.Code == "" || fv.Code == v.str)
 }
 
 func tokenMatchAny(v value, f Filter) bool {
@@ -839,7 +897,9 @@ func (t *table) compareOn(a, b *Doc, k SortKey) int {
 		return -1
 	}
 	c := 0
-	if av.s != "" || bv.s != "" {
+	if av.num {
+		c = cmp.Compare(av.f, bv.f)
+	} else if av.s != "" || bv.s != "" {
 		c = strings.Compare(av.s, bv.s)
 	} else {
 		c = cmp.Compare(av.n, bv.n)
@@ -851,8 +911,10 @@ func (t *table) compareOn(a, b *Doc, k SortKey) int {
 }
 
 type sortVal struct {
-	s string
-	n int64
+	s   string
+	n   int64
+	f   float64 // number and quantity
+	num bool
 }
 
 func (t *table) sortValue(d *Doc, k SortKey) (sortVal, bool) {
@@ -869,12 +931,19 @@ func (t *table) sortValue(d *Doc, k SortKey) (sortVal, bool) {
 			continue
 		}
 		var sv sortVal
-		if t.params[k.param].Type == Date {
+		switch t.params[k.param].Type {
+		case Date:
 			sv.n = v.lo
 			if k.Desc {
 				sv.n = v.hi
 			}
-		} else {
+		case Number, Quantity:
+			sv.f, sv.num = v.num(), true
+			if !found || (!k.Desc && sv.f < best.f) || (k.Desc && sv.f > best.f) {
+				best, found = sv, true
+			}
+			continue
+		default:
 			sv.s = v.str
 		}
 		// ascending takes the smallest value, descending the largest
