@@ -3,6 +3,7 @@ package fhir
 import (
 	"slices"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
@@ -65,10 +66,31 @@ func commonPatientParams() []store.Param {
 	}
 }
 
-// SearchParams returns the DSTU2 (1.0.2) search parameters the sandbox
-// supports, named as in the DSTU2 base specification. Coverage's patient
-// is not a base parameter: the Patients app sends it, so it is honoured.
+// SearchParams returns the DSTU2 (1.0.2) search parameters: the
+// hand-written ones below for the types the sandbox generates, a patient
+// link for the clinical types real exports carry, and every other type of
+// the release's definitions storable, readable and searchable by _id and
+// _lastUpdated. (The release's SearchParameter definitions are not
+// available as data here, unlike STU3's and R4's, so no other parameter
+// is claimed.)
 func (DSTU2) SearchParams() store.Definitions {
+	all := store.Definitions{}
+	types, err := validate.DSTU2ResourceTypes()
+	if err != nil { // the embedded definitions always parse (TestDSTU2EveryType)
+		return dstu2HandParams()
+	}
+	for _, t := range types {
+		if t != "Parameters" { // an operation's message, never stored
+			all[t] = []store.Param{}
+		}
+	}
+	return mergeParams(all, dstu2HandParams())
+}
+
+// dstu2HandParams are the DSTU2 search parameters the sandbox supports,
+// named as in the DSTU2 base specification. Coverage's patient is not a
+// base parameter: the Patients app sends it, so it is honoured.
+func dstu2HandParams() store.Definitions {
 	return store.Definitions{
 		"Patient": append(commonPatientParams(),
 			spRef("careprovider", "Practitioner", "Patient's nominated care provider", "careProvider")),
@@ -123,6 +145,12 @@ func (DSTU2) SearchParams() store.Definitions {
 		"Location":     locationParams(),
 		"Practitioner": practitionerParams(),
 		"Organization": organizationParams(),
+		// DSTU2's patient parameters of the clinical types a Synthea
+		// export carries beside the interface's
+		"Immunization":     {spRef("patient", "Patient", "The patient vaccinated", "patient")},
+		"Procedure":        {spRef("patient", "Patient", "The patient the procedure was performed on", "subject")},
+		"DiagnosticReport": {spRef("patient", "Patient", "The subject of the report, when a patient", "subject")},
+		"CarePlan":         {spRef("patient", "Patient", "Who the care plan is for", "subject")},
 	}
 }
 

@@ -3,6 +3,7 @@ package fhir
 import (
 	"testing"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
@@ -31,5 +32,25 @@ func TestEveryReleaseRenders(t *testing.T) {
 	}
 	if _, ok := Lookup("r5"); ok {
 		t.Error("Lookup found a release that is not in the table")
+	}
+}
+
+// TestDSTU2EveryType: every resource type of the DSTU2 definitions is
+// served, as a real export holds them; the generated types keep their
+// parameters.
+func TestDSTU2EveryType(t *testing.T) {
+	t.Parallel()
+	types, err := validate.DSTU2ResourceTypes()
+	if err != nil || len(types) < 90 {
+		t.Fatalf("DSTU2 types: %d, %v", len(types), err)
+	}
+	defs := DSTU2{}.SearchParams()
+	for _, typ := range types {
+		if _, ok := defs[typ]; !ok && typ != "Parameters" {
+			t.Errorf("%s is not served", typ)
+		}
+	}
+	if len(defs["Observation"]) < 5 || len(defs["Immunization"]) != 1 {
+		t.Errorf("Observation has %d parameters, Immunization %d", len(defs["Observation"]), len(defs["Immunization"]))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -446,4 +447,14 @@ func checkNumber(lit, typeName string) error {
 		return fmt.Errorf("%s %s out of 32-bit range", typeName, lit)
 	}
 	return nil
+}
+
+// DSTU2ResourceTypes lists the resource types of the DSTU2 (1.0.2)
+// definitions, sorted: every type a DSTU2 server may hold.
+func DSTU2ResourceTypes() ([]string, error) {
+	d, err := loadDSTU2()
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(slices.Values(d.Resources)), nil
 }
