@@ -90,7 +90,8 @@ func TestFixturesValidation(t *testing.T) {
 		s, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if mode != "warn" {
 			var fe *FixtureError
-			if !errors.As(err, &fe) || len(fe.Problems) != 1 || !strings.HasPrefix(fe.Problems[0].String(), file+": entry 2: resource: ") || !strings.Contains(err.Error(), "sometimes") {
+			if !errors.As(err, &fe) || len(fe.Problems) != 2 || !strings.HasPrefix(fe.Problems[0].String(), file+": entry 2: resource: ") || !strings.Contains(err.Error(), "sometimes") ||
+				!strings.Contains(fe.Problems[1].String(), "1 resource is invalid") || !strings.Contains(fe.Problems[1].String(), "fixtures_validation: warn") {
 				t.Errorf("mode %q: %v", mode, err)
 			}
 			continue

@@ -270,6 +270,7 @@ func (s *Server) loadFixtures(st *store.Store, t tenant.Tenant, release string) 
 	s.loaders.mu.Lock()
 	defer s.loaders.mu.Unlock()
 	l := s.loaderFor(st, t, release)
+	invalid := 0 // problems that are validation failures
 	for _, f := range files {
 		if f.release != release {
 			continue
@@ -280,11 +281,24 @@ func (s *Server) loadFixtures(st *store.Store, t tenant.Tenant, release string) 
 		n, ps := l.LoadEntries(f.path, f.entries, f.problems)
 		if len(ps) > 0 {
 			problems = append(problems, fixtureProblems(f.path, ps)...)
+			for _, p := range ps {
+				if p.Invalid {
+					invalid++
+				}
+			}
 			continue
 		}
 		s.log.Info("fixture loaded", "tenant", t.ID, "file", f.path, "release", release, "resources", n)
 	}
 	if len(problems) > 0 {
+		if invalid > 0 {
+			// real exports hold invalid FHIR; say how to load it anyway
+			what := fmt.Sprintf("%d resources are", invalid)
+			if invalid == 1 {
+				what = "1 resource is"
+			}
+			problems = append(problems, Problem{Msg: what + " invalid for their release: fix them, or set fixtures_validation: warn on tenant " + t.ID + " to load them and log each problem"})
+		}
 		return &FixtureError{Problems: problems}
 	}
 	return nil

@@ -25,6 +25,9 @@ type FixtureProblem struct {
 	Entry int    // 1-based entry (resource) of the file; 0 for the file as a whole
 	Path  string // JSON path within the entry ("request.url", "resource.subject.reference"); "" for the entry
 	Msg   string
+	// Invalid marks a resource the release's validator refuses (the only
+	// kind of problem fixtures_validation: warn lets through).
+	Invalid bool
 }
 
 // String reads "entry N: path: message", the file name left to the caller.
@@ -332,7 +335,7 @@ func (l *FixtureLoader) LoadEntries(name string, entries []FixtureEntry, problem
 		}
 		if l.o.Validate != nil {
 			if err := l.o.Validate(ops[i].JSON); err != nil {
-				vp := FixtureProblem{Entry: en.Index, Path: "resource", Msg: err.Error()}
+				vp := FixtureProblem{Entry: en.Index, Path: "resource", Msg: err.Error(), Invalid: true}
 				if l.o.Warn != nil {
 					l.o.Warn(name, vp)
 				} else {
