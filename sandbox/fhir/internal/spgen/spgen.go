@@ -136,6 +136,7 @@ const (
 func Translate(defs []Def) (map[string][]Param, []Skip) {
 	out := map[string][]Param{}
 	var skipped []Skip
+	re := newPatterns()
 	for _, d := range defs {
 		for _, base := range d.Base {
 			if base == "Resource" || base == "DomainResource" {
@@ -144,7 +145,7 @@ func Translate(defs []Def) (map[string][]Param, []Skip) {
 			if _, ok := out[base]; !ok {
 				out[base] = nil
 			}
-			p, why := translate(d, base)
+			p, why := re.translate(d, base)
 			if why != "" {
 				skipped = append(skipped, Skip{Type: base, Name: d.Code, Why: why})
 				continue
@@ -164,13 +165,20 @@ func Translate(defs []Def) (map[string][]Param, []Skip) {
 	return out, skipped
 }
 
-var (
-	pathRE  = regexp.MustCompile(`^[A-Z][A-Za-z]*(\.[a-z][A-Za-z0-9]*)+$`)
-	whereRE = regexp.MustCompile(`\.where\(resolve\(\) is ([A-Z][A-Za-z]*)\)$`)
-	asRE    = regexp.MustCompile(`^(.*?)(?: as |\.as\()([A-Za-z]+)\)?$`)
-)
+// patterns are the expression forms translate understands.
+type patterns struct{ path, where, as *regexp.Regexp }
 
-func translate(d Def, base string) (Param, string) {
+func newPatterns() patterns {
+	return patterns{
+		path:  regexp.MustCompile(`^[A-Z][A-Za-z]*(\.[a-z][A-Za-z0-9]*)+$`),
+		where: regexp.MustCompile(`\.where\(resolve\(\) is ([A-Z][A-Za-z]*)\)$`),
+		as:    regexp.MustCompile(`^(.*?)(?: as |\.as\()([A-Za-z]+)\)?$`),
+	}
+}
+
+func translate(d Def, base string) (Param, string) { return newPatterns().translate(d, base) }
+
+func (re patterns) translate(d Def, base string) (Param, string) {
 	if storeType(d.Type) == "" {
 		return Param{}, WhyType
 	}
@@ -200,16 +208,16 @@ func translate(d Def, base string) (Param, string) {
 			}
 		}
 		target := ""
-		if m := whereRE.FindStringSubmatch(alt); m != nil {
+		if m := re.where.FindStringSubmatch(alt); m != nil {
 			target, alt = m[1], strings.TrimSuffix(alt, m[0])
 		} else {
 			whereAll = false
 		}
 		cast := ""
-		if m := asRE.FindStringSubmatch(alt); m != nil && (strings.Contains(alt, " as ") || strings.HasSuffix(alt, ")")) {
+		if m := re.as.FindStringSubmatch(alt); m != nil && (strings.Contains(alt, " as ") || strings.HasSuffix(alt, ")")) {
 			alt, cast = m[1], m[2]
 		}
-		if !pathRE.MatchString(alt) {
+		if !re.path.MatchString(alt) {
 			return Param{}, WhyFunction
 		}
 		path := strings.TrimPrefix(alt, base+".")
