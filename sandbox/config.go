@@ -152,6 +152,7 @@ type LimitsConfig struct {
 	MaxCount         int   `yaml:"max_count"`
 	DefaultCount     int   `yaml:"default_count"`
 	MaxBundleEntries int   `yaml:"max_bundle_entries"`
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 }
 
 // Date is a calendar date (YYYY-MM-DD) at midnight UTC.
@@ -208,6 +209,7 @@ func DefaultConfig() Config {
 			MaxCount:         100,
 			DefaultCount:     20,
 			MaxBundleEntries: 500,
+			MaxResponseBytes: spec.DefaultMaxResponseBytes,
 		},
 	}
 }

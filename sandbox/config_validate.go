@@ -202,6 +202,9 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 	if l.MaxBundleEntries < 1 || l.MaxBundleEntries > 10_000 {
 		add("limits.max_bundle_entries", "%d is out of range (want 1 to 10000)", l.MaxBundleEntries)
 	}
+	if l.MaxResponseBytes < 64<<10 || l.MaxResponseBytes > 1<<30 {
+		add("limits.max_response_bytes", "%d is out of range (want %d to %d)", l.MaxResponseBytes, 64<<10, 1<<30)
+	}
 	return ps
 }
 

@@ -168,6 +168,7 @@ func (s *Server) newFHIRAPIs() []*fhir.API {
 			Limits: fhir.Limits{
 				MaxBodyBytes: s.cfg.Limits.MaxBodyBytes, DefaultCount: s.cfg.Limits.DefaultCount,
 				MaxCount: s.cfg.Limits.MaxCount, MaxBundleEntries: s.cfg.Limits.MaxBundleEntries, MaxQueryParams: spec.MaxQueryParams,
+				MaxResponseBytes: s.cfg.Limits.MaxResponseBytes,
 			},
 			Published: s.cfg.ReferenceDate.Time,
 			Drift:     s.metadataDrift,

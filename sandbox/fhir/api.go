@@ -18,11 +18,14 @@ type Limits struct {
 	MaxCount         int   // _count above this is clamped
 	MaxBundleEntries int   // batch and transaction entries
 	MaxQueryParams   int   // parameters in one query string
+	// MaxResponseBytes bounds a searchset and a batch response; zero
+	// means spec.DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 }
 
 // DefaultLimits are the limits used when Options leaves them zero.
 func DefaultLimits() Limits {
-	return Limits{MaxBodyBytes: 1 << 20, DefaultCount: 20, MaxCount: 100, MaxBundleEntries: 500, MaxQueryParams: 100}
+	return Limits{MaxBodyBytes: 1 << 20, DefaultCount: 20, MaxCount: 100, MaxBundleEntries: 500, MaxQueryParams: 100, MaxResponseBytes: spec.DefaultMaxResponseBytes}
 }
 
 // Security lists the OAuth endpoints the metadata advertises, as paths
@@ -78,6 +81,10 @@ type API struct {
 func NewAPI(o Options) *API {
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits()
+	}
+	if o.Limits.MaxResponseBytes <= 0 {
+		// callers that set the older limits only still get a bound
+		o.Limits.MaxResponseBytes = spec.DefaultMaxResponseBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -86,13 +86,24 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 	case "batch":
 		kind = "batch-response"
 		results = make([]entryResult, len(in.Entry))
+		// built tracks the bytes of the results built so far, so that once
+		// the response is over its bound the remaining entries are not run
+		// at all: memory stays near the bound whatever the batch asks
+		var built atomic.Int64
+		max := a.o.Limits.MaxResponseBytes
+		skipped := make([]bool, len(in.Entry))
 		run := func(i int) {
+			if built.Load() > max {
+				skipped[i] = true
+				return
+			}
 			en := in.Entry[i]
 			if en.Request == nil {
 				results[i] = a.entryError(errorf(http.StatusBadRequest, "required", "entry %d has no request", i))
 				return
 			}
 			results[i] = a.batchEntry(r, s, en.Request.Method, en.Request.URL, en.Resource)
+			built.Add(int64(entryCost(&results[i])))
 		}
 		if readOnly(&in) {
 			// reads are independent: answer them side by side, so a batch
@@ -103,6 +114,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 				run(i)
 			}
 		}
+		a.boundBatch(results, skipped)
 	case "transaction":
 		kind = "transaction-response"
 		var e *Error
@@ -119,6 +131,39 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 
 func (a *API) entryError(e *Error) entryResult {
 	return entryResult{status: e.Status, resource: OperationOutcome("error", e.Code, e.Diagnostics, e.Location), outcome: true}
+}
+
+// entryOverhead bounds what responseBundle writes around an entry's
+// resource besides its location: the keys, status, etag and lastModified.
+const entryOverhead = 160
+
+// entryCost is an upper bound of an entry's bytes in the response Bundle.
+func entryCost(res *entryResult) int {
+	return len(res.resource) + len(res.location) + entryOverhead
+}
+
+// boundBatch keeps a batch response under Limits.MaxResponseBytes: from
+// the first entry whose result does not fit (or was not run because the
+// bound was already passed) on, every entry answers an OperationOutcome
+// too-costly. Room for those outcomes is set aside first, so the whole
+// response stays under the bound. Parallel entries may have been skipped
+// out of order; cutting at the first one keeps the answer a prefix.
+func (a *API) boundBatch(results []entryResult, skipped []bool) {
+	max := a.o.Limits.MaxResponseBytes
+	tooCostly := a.entryError(errorf(http.StatusBadRequest, "too-costly", "the batch response would exceed %d bytes; this entry was not run", max))
+	oc := int64(entryCost(&tooCostly))
+	total := 256 + int64(len(results))*oc // the envelope, and every entry as an outcome
+	cut := false
+	for i := range results {
+		if !cut && !skipped[i] {
+			if extra := int64(entryCost(&results[i])) - oc; total+extra <= max {
+				total += extra
+				continue
+			}
+		}
+		cut = true
+		results[i] = tooCostly
+	}
 }
 
 // splitEntryURL turns a request URL ("Patient/1", "Patient?name=x", or an

@@ -164,7 +164,23 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 		return nil, e
 	}
 	res := s.Search(sr.q)
-	return a.searchset(r, typ, sr, res), nil
+	max := a.o.Limits.MaxResponseBytes
+	// without _elements the stored bytes are a lower bound of the page:
+	// refuse before rendering rather than after
+	if len(sr.elements) == 0 && int64(totalLen(res.Matches)+totalLen(res.Included)) > max {
+		return nil, tooLarge(max)
+	}
+	b := a.searchset(r, typ, sr, res)
+	if int64(len(b)) > max {
+		return nil, tooLarge(max)
+	}
+	return b, nil
+}
+
+// tooLarge refuses a search page over Limits.MaxResponseBytes; a smaller
+// _count (or _elements) gets it through.
+func tooLarge(max int64) *Error {
+	return errorf(http.StatusBadRequest, "too-costly", "the search response would exceed %d bytes; ask for a smaller _count", max)
 }
 
 // searchset writes a Bundle of type searchset from the stored bytes.

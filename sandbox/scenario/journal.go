@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // Entry is one request as the journal keeps it: never a header, a body, a
@@ -54,12 +56,16 @@ type Journal struct {
 	requestID func(*http.Request, http.ResponseWriter) string
 	subBuf    int
 
-	mu   sync.Mutex
-	ring []Entry
-	next int
-	full bool
-	seq  uint64
-	subs map[chan Entry]struct{}
+	maxBytes int64
+
+	mu sync.Mutex
+	// ring holds n entries from start (the oldest), wrapping around
+	ring  []Entry
+	start int
+	n     int
+	bytes int64 // entrySize of the kept entries
+	seq   uint64
+	subs  map[chan Entry]struct{}
 	// Dropped counts entries slow subscribers missed.
 	dropped uint64
 }
@@ -92,9 +98,73 @@ func WithSubscriberBuffer(n int) JournalOption {
 	return func(j *Journal) { j.subBuf = max(1, n) }
 }
 
-// NewJournal keeps the last size requests (at least 1).
+// WithJournalMaxBytes bounds the kept entries' accounted bytes (default
+// DefaultJournalBytes): the oldest are dropped past it, so requests with
+// large paths or queries keep fewer entries rather than more memory.
+func WithJournalMaxBytes(n int64) JournalOption {
+	return func(j *Journal) { j.maxBytes = max(1, n) }
+}
+
+const (
+	// DefaultJournalBytes bounds a journal's entries by their size: 2,000
+	// entries of unauthenticated junk reached ~120 MB without it.
+	DefaultJournalBytes = 8 << 20
+	// MaxEntryField caps each text field an entry keeps (path, query,
+	// tenant, client, request id, each fault), in bytes: anyone can send a
+	// long URL, nobody needs more of it to recognise the request.
+	MaxEntryField = 2 << 10
+	// maxEntryFaults caps how many fault names an entry keeps.
+	maxEntryFaults = 16
+	// entryFixed is an Entry's size besides its strings' bytes.
+	entryFixed = int64(unsafe.Sizeof(Entry{}))
+)
+
+// truncateField cuts s to MaxEntryField bytes on a rune boundary, marking
+// the cut.
+func truncateField(s string) string {
+	if len(s) <= MaxEntryField {
+		return s
+	}
+	const mark = "...(truncated)"
+	cut := MaxEntryField - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+// capEntry bounds an entry's fields, so one request costs at most a few KB.
+func capEntry(e *Entry) {
+	e.Method = truncateField(e.Method)
+	e.Path = truncateField(e.Path)
+	e.Query = truncateField(e.Query)
+	e.Tenant = truncateField(e.Tenant)
+	e.Client = truncateField(e.Client)
+	e.RetryAfter = truncateField(e.RetryAfter)
+	e.RequestID = truncateField(e.RequestID)
+	if len(e.Faults) > maxEntryFaults {
+		e.Faults = e.Faults[:maxEntryFaults]
+	}
+	for i, f := range e.Faults {
+		e.Faults[i] = truncateField(f)
+	}
+}
+
+// entrySize is what an entry is accounted for: its struct and the bytes
+// its strings hold.
+func entrySize(e *Entry) int64 {
+	n := entryFixed + int64(len(e.Method)+len(e.Path)+len(e.Query)+len(e.Tenant)+len(e.Client)+len(e.RetryAfter)+len(e.RequestID))
+	for _, f := range e.Faults {
+		n += int64(len(f)) + 16
+	}
+	return n
+}
+
+// NewJournal keeps the last size requests (at least 1), within
+// DefaultJournalBytes unless WithJournalMaxBytes says otherwise.
 func NewJournal(size int, opts ...JournalOption) *Journal {
 	j := &Journal{
+		maxBytes: DefaultJournalBytes,
 		now:      time.Now,
 		identify: func(*http.Request) (string, string) { return "", "" },
 		requestID: func(_ *http.Request, w http.ResponseWriter) string {
@@ -199,14 +269,20 @@ func (w *journalWriter) Flush() {
 func (w *journalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (j *Journal) add(e Entry) {
+	capEntry(&e)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.seq++
 	e.Seq = j.seq
-	j.ring[j.next] = e
-	j.next = (j.next + 1) % len(j.ring)
-	if j.next == 0 {
-		j.full = true
+	if j.n == len(j.ring) {
+		j.evictOldest()
+	}
+	j.ring[(j.start+j.n)%len(j.ring)] = e
+	j.n++
+	j.bytes += entrySize(&e)
+	// the newest entry always stays: a capped entry is far below any budget
+	for j.bytes > j.maxBytes && j.n > 1 {
+		j.evictOldest()
 	}
 	for ch := range j.subs {
 		select {
@@ -217,22 +293,38 @@ func (j *Journal) add(e Entry) {
 	}
 }
 
+// evictOldest drops the oldest kept entry; j.mu is held.
+func (j *Journal) evictOldest() {
+	old := &j.ring[j.start]
+	j.bytes -= entrySize(old)
+	*old = Entry{} // let its strings go
+	j.start = (j.start + 1) % len(j.ring)
+	j.n--
+}
+
+// Bytes is the accounted size of the kept entries, which stays within the
+// journal's byte budget.
+func (j *Journal) Bytes() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.bytes
+}
+
+// Len is how many entries are kept.
+func (j *Journal) Len() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.n
+}
+
 // Entries returns the kept entries matching f, oldest first (the newest
 // Limit when Limit is set).
 func (j *Journal) Entries(f Filter) []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var out []Entry
-	n := j.next
-	if j.full {
-		n = len(j.ring)
-	}
-	for i := range n {
-		idx := i
-		if j.full {
-			idx = (j.next + i) % len(j.ring)
-		}
-		e := j.ring[idx]
+	for i := range j.n {
+		e := j.ring[(j.start+i)%len(j.ring)]
 		if f.match(&e) {
 			e.Faults = slicesClone(e.Faults)
 			out = append(out, e)
@@ -253,7 +345,7 @@ func (j *Journal) Clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	clear(j.ring) // drop the old entries' fault lists along with them
-	j.next, j.full = 0, false
+	j.start, j.n, j.bytes = 0, 0, 0
 }
 
 // Dropped is how many entries slow subscribers have missed.

@@ -224,3 +224,48 @@ func TestJournalSSE(t *testing.T) {
 	}
 	bad.Body.Close()
 }
+
+// Unauthenticated requests with huge paths and queries cannot make the
+// journal large: each field is capped and the kept entries stay within
+// the byte budget, oldest dropped first.
+func TestJournalBoundedByBytes(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 8<<10)
+	fill := func(j *Journal, n int) {
+		h := j.Middleware(backend())
+		for i := range n {
+			r := httptest.NewRequest(http.MethodGet, "/stu3/Patient/"+long+"?name="+long+"&i="+fmt.Sprint(i), nil)
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		}
+	}
+	j := NewJournal(2000)
+	fill(j, 2000)
+	t.Logf("2000 requests with 16 KB URLs: %d entries, %d bytes accounted", j.Len(), j.Bytes())
+	if j.Bytes() > DefaultJournalBytes {
+		t.Errorf("journal accounts %d bytes, over its budget %d", j.Bytes(), DefaultJournalBytes)
+	}
+	es := j.Entries(Filter{})
+	last := es[len(es)-1]
+	if len(last.Path) > MaxEntryField || len(last.Query) > MaxEntryField {
+		t.Errorf("entry fields not capped: path %d, query %d bytes", len(last.Path), len(last.Query))
+	}
+	if !strings.HasPrefix(last.Path, "/stu3/Patient/xxx") || !strings.HasSuffix(last.Path, "(truncated)") {
+		t.Errorf("truncated path %.40q...", last.Path)
+	}
+
+	// a smaller budget keeps fewer entries, the newest
+	const budget = 64 << 10
+	small := NewJournal(2000, WithJournalMaxBytes(budget))
+	fill(small, 200)
+	if small.Bytes() > budget || small.Len() >= 200 || small.Len() == 0 {
+		t.Errorf("budget %d: %d entries, %d bytes", budget, small.Len(), small.Bytes())
+	}
+	es = small.Entries(Filter{})
+	if es[len(es)-1].Seq != 200 {
+		t.Errorf("newest kept is seq %d, want 200", es[len(es)-1].Seq)
+	}
+	small.Clear()
+	if small.Bytes() != 0 || small.Len() != 0 {
+		t.Errorf("after Clear: %d entries, %d bytes", small.Len(), small.Bytes())
+	}
+}

@@ -17,5 +17,8 @@ const (
 	DefaultCount            = 20
 	DefaultMaxCount         = 100
 	DefaultMaxBundleEntries = 500
+	// DefaultMaxResponseBytes bounds a search or batch response: a batch
+	// of 500 Patient?_count=100 searches would otherwise build ~75 MB.
+	DefaultMaxResponseBytes = 16 << 20
 	MaxQueryParams          = 100
 )
