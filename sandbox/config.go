@@ -17,6 +17,12 @@ type Config struct {
 	// PublicURL is the address clients reach the sandbox at (for example an
 	// ngrok URL). Empty: derived per request from X-Forwarded-* or Host.
 	PublicURL string `yaml:"public_url"`
+	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
+	// names the real caller (the token endpoint throttles per caller
+	// address). Empty: X-Forwarded-For is ignored and the TCP peer is the
+	// caller, except that a loopback peer is not throttled by address,
+	// since behind a local tunnel it stands for every caller at once.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// FHIRVersion is the default release (a name from spec.Releases);
 	// every release is always served under its own base path.
 	FHIRVersion string `yaml:"fhir_version"`

@@ -33,6 +33,10 @@ func (c Config) Validate() error {
 // every other surface compares against: tenant GUIDs and secret digests.
 // Values that do not parse are left alone for validate to report.
 func canonicalize(c *Config) {
+	// "trusted_proxies: []" and an absent key mean the same: nil.
+	if len(c.TrustedProxies) == 0 {
+		c.TrustedProxies = nil
+	}
 	for i := range c.Tenants {
 		if g, err := spec.ParseGUID(c.Tenants[i].ID); err == nil {
 			c.Tenants[i].ID = g
@@ -66,6 +70,11 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 	if c.PublicURL != "" {
 		if err := checkBaseURL(c.PublicURL); err != nil {
 			add("public_url", "%v", err)
+		}
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			add(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not a CIDR or IP address (want e.g. 127.0.0.1/32)", clip(p))
 		}
 	}
 	if _, ok := spec.Lookup(c.FHIRVersion); !ok || strings.ToLower(c.FHIRVersion) != c.FHIRVersion {

@@ -285,6 +285,10 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 		}
 		clients = append(clients, spec)
 	}
+	proxies, err := parseProxies(s.cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	return auth.New(auth.Options{
 		Alg:                              s.cfg.Auth.SigningAlg,
 		KeyPEM:                           keyPEM,
@@ -293,6 +297,7 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 		Rand:                             s.rand,
 		TenantKnown:                      s.tenants.Known,
 		Base:                             s.PublicBase,
+		RemoteAddr:                       clientAddr(proxies),
 		RevokeTokensOnSecretInvalidation: s.cfg.Auth.RevokeTokensOnSecretInvalidation,
 		Clients:                          clients,
 		Log:                              s.log,

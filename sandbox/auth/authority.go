@@ -41,7 +41,9 @@ type Options struct {
 	// the tokens it mints and checks.
 	Base func(*http.Request) string
 	// RemoteAddr names the caller for throttling (default: the host of
-	// r.RemoteAddr). Behind a trusted proxy, return the forwarded address.
+	// r.RemoteAddr). Behind a trusted proxy, return the forwarded address;
+	// return "" when the address does not stand for one caller (failures
+	// then count per client id only).
 	RemoteAddr func(*http.Request) string
 	// RevokeTokensOnSecretInvalidation: see the package documentation.
 	RevokeTokensOnSecretInvalidation bool
