@@ -130,3 +130,36 @@ func TestClientAddr(t *testing.T) {
 		t.Errorf("bad CIDR: err %v", err)
 	}
 }
+
+// The client-deleted scenario deletes the client of a token request; a
+// request naming another client with a wrong secret must not delete it.
+func TestScenarioActsOnlyOnVerifiedClient(t *testing.T) {
+	t.Parallel()
+	cfg := smallConfig()
+	cfg.Clients = append(cfg.Clients, ClientConfig{ID: "other", Name: "Other", Tenants: []string{"*"}, Secrets: []SecretConfig{{Value: "other-secret-for-tests"}}})
+	cfg.Admin.Token = "admin-token-for-tests"
+	s, err := New(cfg, Options{Now: func() time.Time { return time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	sc, err := BuiltinScenario("client-deleted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ActivateScenario(sc); err != nil {
+		t.Fatal(err)
+	}
+	if got := tokenStatus(t, srv.URL, "other", "wrong-secret", ""); got != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: status %d, want 401", got)
+	}
+	if got := tokenStatus(t, srv.URL, "other", "other-secret-for-tests", ""); got != http.StatusOK {
+		t.Fatalf("the named client after someone else's wrong secret: status %d, want 200", got)
+	}
+	// The scenario still works on the verified client: its first token
+	// request deleted it.
+	if got := tokenStatus(t, srv.URL, "other", "other-secret-for-tests", ""); got != http.StatusUnauthorized {
+		t.Errorf("after its own first token request: status %d, want 401", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
@@ -298,6 +299,7 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 		TenantKnown:                      s.tenants.Known,
 		Base:                             s.PublicBase,
 		RemoteAddr:                       clientAddr(proxies),
+		OnAuthenticated:                  scenario.MarkVerified,
 		RevokeTokensOnSecretInvalidation: s.cfg.Auth.RevokeTokensOnSecretInvalidation,
 		Clients:                          clients,
 		Log:                              s.log,

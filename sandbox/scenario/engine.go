@@ -379,6 +379,12 @@ type plan struct {
 func (e *Engine) serve(act []*running, next http.Handler, w http.ResponseWriter, r *http.Request) {
 	now := e.opts.Now()
 	note := noteFrom(r.Context())
+	if note == nil {
+		// Without the journal in front, the engine carries its own note:
+		// MarkVerified needs somewhere to record the verified client.
+		note = &reqNote{}
+		r = r.WithContext(withNote(r.Context(), note))
+	}
 	tenant, client := e.identify(note, r)
 	ri := newReqInfo(r, tenant, client)
 	key := stateKey(tenant, client)
@@ -392,7 +398,9 @@ func (e *Engine) serve(act []*running, next http.Handler, w http.ResponseWriter,
 	if len(p.applied) > 0 || len(p.afterward) > 0 {
 		defer func() {
 			for _, f := range p.afterward {
-				p.applied = append(p.applied, f())
+				if l := f(); l != "" {
+					p.applied = append(p.applied, l)
+				}
 			}
 			if note != nil {
 				note.add(p.applied...)
@@ -437,6 +445,24 @@ func (e *Engine) identify(note *reqNote, r *http.Request) (string, string) {
 	return t, c
 }
 
+// actsOnRequester reports whether a triggered action would act on the
+// client that made the request (rather than one the scenario names, or
+// none).
+func actsOnRequester(a Action) bool {
+	switch a.Kind {
+	case ActionExpireSecret, ActionRevokeSecret, ActionDeleteClient:
+		return a.ClientID == ""
+	}
+	return false
+}
+
+// verified reports whether the auth layer vouched for client during the
+// request (MarkVerified).
+func (ri *reqInfo) verified(client string) bool {
+	n := noteFrom(ri.r.Context())
+	return n != nil && client != "" && n.isVerified(client)
+}
+
 func (e *Engine) planRun(run *running, ri *reqInfo, key string, now time.Time, p *plan) {
 	elapsed := now.Sub(run.start)
 	var locked bool
@@ -465,8 +491,22 @@ func (e *Engine) planRun(run *running, ri *reqInfo, key string, now time.Time, p
 		ks.eventCounts[i]++
 		if ks.eventCounts[i] >= ev.AfterRequests {
 			ks.eventsFired[i] = true
-			a, name, client := ev.Action, run.s.Name, ri.client
-			p.afterward = append(p.afterward, func() string { return e.act(name, a, client, e.opts.Now()) })
+			a, name, client, idx := ev.Action, run.s.Name, ri.client, i
+			p.afterward = append(p.afterward, func() string {
+				if actsOnRequester(a) && !ri.verified(client) {
+					// The request named a client it did not prove to be:
+					// it neither counts towards that client's event nor
+					// fires it.
+					run.mu.Lock()
+					st := run.state(key)
+					st.eventCounts[idx]--
+					st.eventsFired[idx] = false
+					run.mu.Unlock()
+					e.opts.Logger.Info("scenario action skipped: client not verified", "scenario", name, "action", a.Kind, "client_id", client)
+					return ""
+				}
+				return e.act(name, a, client, e.opts.Now())
+			})
 		}
 	}
 	for i := range run.rules {

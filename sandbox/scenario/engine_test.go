@@ -429,6 +429,32 @@ timeline:
 	}
 }
 
+// A request that names a client without proving to be it neither fires
+// nor advances an event that acts on the requesting client.
+func TestTimelineClientActionNeedsVerifiedClient(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t, 1)
+	s := mustLoad(t, head+`timeline:
+  - after_requests: 1
+    match: {path: /x}
+    action: delete_client
+  - after_requests: 1
+    match: {path: /x}
+    action: revoke_tokens
+`)
+	if err := rg.eng.Activate(s); err != nil {
+		t.Fatal(err)
+	}
+	rg.get(t, "/x", "X-Client", "app-b", "X-Unverified", "1")
+	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()"}) {
+		t.Fatalf("after an unverified request naming app-b: calls %v, want only the action that names no client", got)
+	}
+	rg.get(t, "/x", "X-Client", "app-b")
+	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()", "DeleteClient(app-b)"}) {
+		t.Errorf("after app-b's own first request: calls %v", got)
+	}
+}
+
 func TestTimelineActions(t *testing.T) {
 	t.Parallel()
 	rg := newRig(t, 1)
