@@ -484,29 +484,40 @@ func (e *Engine) planRun(run *running, ri *reqInfo, key string, now time.Time, p
 		if ev.AfterRequests == 0 || (ev.m != nil && !ev.m.matches(ri)) {
 			continue
 		}
+		a, name, client, idx, need := ev.Action, run.s.Name, ri.client, i, ev.AfterRequests
+		if actsOnRequester(a) {
+			// The client is known only once the response is out: the
+			// auth layer verifies it while serving. A request naming a
+			// client it did not prove to be neither counts towards that
+			// client's event nor fires it.
+			p.afterward = append(p.afterward, func() string {
+				if !ri.verified(client) {
+					return ""
+				}
+				run.mu.Lock()
+				st := run.state(key)
+				fire := false
+				if !st.eventsFired[idx] {
+					st.eventCounts[idx]++
+					fire = st.eventCounts[idx] >= need
+					st.eventsFired[idx] = fire
+				}
+				run.mu.Unlock()
+				if !fire {
+					return ""
+				}
+				return e.act(name, a, client, e.opts.Now())
+			})
+			continue
+		}
 		lock()
 		if ks.eventsFired[i] {
 			continue
 		}
 		ks.eventCounts[i]++
-		if ks.eventCounts[i] >= ev.AfterRequests {
+		if ks.eventCounts[i] >= need {
 			ks.eventsFired[i] = true
-			a, name, client, idx := ev.Action, run.s.Name, ri.client, i
-			p.afterward = append(p.afterward, func() string {
-				if actsOnRequester(a) && !ri.verified(client) {
-					// The request named a client it did not prove to be:
-					// it neither counts towards that client's event nor
-					// fires it.
-					run.mu.Lock()
-					st := run.state(key)
-					st.eventCounts[idx]--
-					st.eventsFired[idx] = false
-					run.mu.Unlock()
-					e.opts.Logger.Info("scenario action skipped: client not verified", "scenario", name, "action", a.Kind, "client_id", client)
-					return ""
-				}
-				return e.act(name, a, client, e.opts.Now())
-			})
+			p.afterward = append(p.afterward, func() string { return e.act(name, a, client, e.opts.Now()) })
 		}
 	}
 	for i := range run.rules {

@@ -400,8 +400,10 @@ func TestPerClientStateIsolation(t *testing.T) {
 	rg := newRig(t, 1)
 	s := mustLoad(t, head+`rules:
   - {match: {path: /x}, respond: {status: 500}, count: {from: 2, to: 2}}
+# The injected 500 never reaches the auth layer, so it does not count as
+# the client's request: the 3rd request is the 2nd verified one.
 timeline:
-  - after_requests: 3
+  - after_requests: 2
     match: {path: /x}
     action: expire_secret
 `)
@@ -435,7 +437,7 @@ func TestTimelineClientActionNeedsVerifiedClient(t *testing.T) {
 	t.Parallel()
 	rg := newRig(t, 1)
 	s := mustLoad(t, head+`timeline:
-  - after_requests: 1
+  - after_requests: 2
     match: {path: /x}
     action: delete_client
   - after_requests: 1
@@ -446,12 +448,17 @@ func TestTimelineClientActionNeedsVerifiedClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	rg.get(t, "/x", "X-Client", "app-b", "X-Unverified", "1")
+	rg.get(t, "/x", "X-Client", "app-b", "X-Unverified", "1")
+	rg.get(t, "/x", "X-Client", "app-b")
+	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()"}) {
+		t.Fatalf("unverified requests counted towards app-b's event: calls %v", got)
+	}
 	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()"}) {
 		t.Fatalf("after an unverified request naming app-b: calls %v, want only the action that names no client", got)
 	}
 	rg.get(t, "/x", "X-Client", "app-b")
 	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()", "DeleteClient(app-b)"}) {
-		t.Errorf("after app-b's own first request: calls %v", got)
+		t.Errorf("after app-b's own second request: calls %v", got)
 	}
 }
 
