@@ -40,6 +40,12 @@ type Config struct {
 	// tenant map and written FHIR resources across restarts. Empty: all of
 	// it lives in memory and a restart starts from this configuration.
 	StateFile string `yaml:"state_file"`
+
+	// ShutdownGrace is how long in-flight requests may run on after
+	// SIGINT/SIGTERM before their connections are cut; the process then
+	// exits 0 all the same (a stuck client must not turn a deliberate stop
+	// into a failure). Streams (live request journals) end at once.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
 // AuthConfig controls the token endpoint and bearer checks.
@@ -209,6 +215,7 @@ func DefaultConfig() Config {
 				Expires: time.Date(2027, time.December, 31, 0, 0, 0, 0, time.UTC),
 			}},
 		}},
+		ShutdownGrace: 10 * time.Second,
 		Limits: LimitsConfig{
 			MaxBodyBytes:     1 << 20,
 			MaxCount:         100,

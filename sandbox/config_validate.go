@@ -84,6 +84,9 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 		add("reference_date", "%s is out of range (want a year between 1900 and 2200)", c.ReferenceDate)
 	}
 
+	if c.ShutdownGrace < 0 || c.ShutdownGrace > 600e9 {
+		add("shutdown_grace", "%s is out of range (want between 0s and 10m)", c.ShutdownGrace)
+	}
 	if c.Auth.TokenTTL < 1e9 || c.Auth.TokenTTL > 24*3600e9 {
 		add("auth.token_ttl", "%s is out of range (want between 1s and 24h)", c.Auth.TokenTTL)
 	}
