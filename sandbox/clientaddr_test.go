@@ -163,3 +163,17 @@ func TestScenarioActsOnlyOnVerifiedClient(t *testing.T) {
 		t.Errorf("after its own first token request: status %d, want 401", got)
 	}
 }
+
+func TestShutdownGraceRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		d  time.Duration
+		ok bool
+	}{{0, true}, {10 * time.Second, true}, {10 * time.Minute, true}, {-time.Second, false}, {11 * time.Minute, false}} {
+		cfg := DefaultConfig()
+		cfg.ShutdownGrace = tc.d
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("shutdown_grace %s: err %v, want ok=%t", tc.d, err, tc.ok)
+		}
+	}
+}
