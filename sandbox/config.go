@@ -17,6 +17,12 @@ type Config struct {
 	// PublicURL is the address clients reach the sandbox at (for example an
 	// ngrok URL). Empty: derived per request from X-Forwarded-* or Host.
 	PublicURL string `yaml:"public_url"`
+	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
+	// names the real caller (the token endpoint throttles per caller
+	// address). Empty: X-Forwarded-For is ignored and the TCP peer is the
+	// caller, except that a loopback peer is not throttled by address,
+	// since behind a local tunnel it stands for every caller at once.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// FHIRVersion is the default release (a name from spec.Releases);
 	// every release is always served under its own base path.
 	FHIRVersion string `yaml:"fhir_version"`
@@ -34,6 +40,12 @@ type Config struct {
 	// tenant map and written FHIR resources across restarts. Empty: all of
 	// it lives in memory and a restart starts from this configuration.
 	StateFile string `yaml:"state_file"`
+
+	// ShutdownGrace is how long in-flight requests may run on after
+	// SIGINT/SIGTERM before their connections are cut; the process then
+	// exits 0 all the same (a stuck client must not turn a deliberate stop
+	// into a failure). Streams (live request journals) end at once.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
 // AuthConfig controls the token endpoint and bearer checks.
@@ -204,6 +216,7 @@ func DefaultConfig() Config {
 				Expires: time.Date(2027, time.December, 31, 0, 0, 0, 0, time.UTC),
 			}},
 		}},
+		ShutdownGrace: 10 * time.Second,
 		Limits: LimitsConfig{
 			MaxBodyBytes:     1 << 20,
 			MaxCount:         100,

@@ -33,6 +33,10 @@ func (c Config) Validate() error {
 // every other surface compares against: tenant GUIDs and secret digests.
 // Values that do not parse are left alone for validate to report.
 func canonicalize(c *Config) {
+	// "trusted_proxies: []" and an absent key mean the same: nil.
+	if len(c.TrustedProxies) == 0 {
+		c.TrustedProxies = nil
+	}
 	for i := range c.Tenants {
 		if g, err := spec.ParseGUID(c.Tenants[i].ID); err == nil {
 			c.Tenants[i].ID = g
@@ -68,6 +72,11 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 			add("public_url", "%v", err)
 		}
 	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			add(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not a CIDR or IP address (want e.g. 127.0.0.1/32)", clip(p))
+		}
+	}
 	if _, ok := spec.Lookup(c.FHIRVersion); !ok || strings.ToLower(c.FHIRVersion) != c.FHIRVersion {
 		add("fhir_version", "%q is not a supported release (want %s)", clip(c.FHIRVersion), spec.NameList())
 	}
@@ -75,6 +84,9 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 		add("reference_date", "%s is out of range (want a year between 1900 and 2200)", c.ReferenceDate)
 	}
 
+	if c.ShutdownGrace < 0 || c.ShutdownGrace > 600e9 {
+		add("shutdown_grace", "%s is out of range (want between 0s and 10m)", c.ShutdownGrace)
+	}
 	if c.Auth.TokenTTL < 1e9 || c.Auth.TokenTTL > 24*3600e9 {
 		add("auth.token_ttl", "%s is out of range (want between 1s and 24h)", c.Auth.TokenTTL)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
@@ -286,6 +287,10 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 		}
 		clients = append(clients, spec)
 	}
+	proxies, err := parseProxies(s.cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	return auth.New(auth.Options{
 		Alg:                              s.cfg.Auth.SigningAlg,
 		KeyPEM:                           keyPEM,
@@ -294,6 +299,8 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 		Rand:                             s.rand,
 		TenantKnown:                      s.tenants.Known,
 		Base:                             s.PublicBase,
+		RemoteAddr:                       clientAddr(proxies),
+		OnAuthenticated:                  scenario.MarkVerified,
 		RevokeTokensOnSecretInvalidation: s.cfg.Auth.RevokeTokensOnSecretInvalidation,
 		Clients:                          clients,
 		Log:                              s.log,

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"net/http"
+	"net/http/pprof"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
 )
 
@@ -52,7 +54,23 @@ func (s *Server) routes() *http.ServeMux {
 	// administration: the JSON API and the portal, each with its own
 	// guards (loopback only unless admin.allow_remote, the admin token,
 	// cross-origin protection)
-	mux.Handle("/admin/api/", s.adminAPI())      // clients, tenants, request journal, scenario switches
-	mux.Handle(portal.Prefix, s.portalHandler()) // "/portal/"
+	mux.Handle("/admin/api/", s.adminAPI())       // clients, tenants, request journal, scenario switches
+	mux.Handle(portal.Prefix, s.portalHandler())  // "/portal/"
+	mux.Handle("/debug/pprof/", s.pprofHandler()) // Go runtime profiles, behind the admin API's guards
 	return mux
+}
+
+// pprofHandler serves the Go runtime profiles (fetched with the admin
+// token in an Authorization header, then read by go tool pprof). Profiles show request paths and timings and
+// can cost CPU, so they get the admin API's guards, and the handlers are
+// mounted here rather than through net/http/pprof's registration on
+// http.DefaultServeMux, which this server does not serve.
+func (s *Server) pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // also every named profile: heap, goroutine, allocs...
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return admin.Guard(s.adminToken, s.cfg.Admin.AllowRemote, mux)
 }

@@ -32,6 +32,7 @@ func (s *Server) newScenarioEngine(seed uint64, sleep func(context.Context, time
 	s.requests = scenario.NewJournal(RequestJournalSize,
 		scenario.WithJournalClock(s.now),
 		scenario.WithJournalIdentify(scenario.IdentifyFromRequest),
+		scenario.WithJournalDone(s.streamsDone),
 		scenario.WithJournalRequestID(func(_ *http.Request, w http.ResponseWriter) string { return w.Header().Get("X-Request-Id") }),
 	)
 	s.engine = scenario.NewEngine(scenario.EngineOptions{

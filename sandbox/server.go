@@ -33,9 +33,6 @@ const (
 	WriteTimeout      = 2 * time.Minute
 	IdleTimeout       = 2 * time.Minute
 	MaxHeaderBytes    = 64 << 10
-	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
-	// this long to finish before connections are closed.
-	ShutdownTimeout = 10 * time.Second
 )
 
 // Options carries what the server takes from its environment, injected so
@@ -146,8 +143,10 @@ func (s *Server) AdminToken() string { return s.adminToken }
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run serves on ln until ctx is cancelled, then shuts down gracefully:
-// the listener closes at once, in-flight requests get ShutdownTimeout to
-// finish. It returns nil after a clean shutdown.
+// the listener closes at once, streams end, in-flight requests get the
+// configured shutdown_grace to finish and are cut after it. It returns nil
+// once shut down, cut requests included (they are logged): only a failure
+// to serve is an error.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln, s.handler)
 }
@@ -162,7 +161,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(func() { s.streamsOnce.Do(func() { close(s.streamsDone) }) })
+	srv.RegisterOnShutdown(s.endStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -170,19 +169,32 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "deadline", ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	grace := s.cfg.ShutdownGrace
+	s.log.Info("shutting down", "grace", grace)
+	// Streams learn of the shutdown now, not when Shutdown's own hook
+	// goroutine gets to it: they end before the grace period starts to
+	// matter.
+	s.endStreams()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The grace period is over: cutting what still runs is the
+		// documented outcome of a stop, not a failure.
+		s.log.Warn("shutdown grace period over: cutting the requests still running", "grace", grace)
+		err = srv.Close()
+	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
 	if err != nil {
-		_ = srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
 }
+
+// endStreams ends every long-lived stream (once; later calls do nothing).
+func (s *Server) endStreams() { s.streamsOnce.Do(func() { close(s.streamsDone) }) }
 
 // handleAuthorize answers the authorize URL the SMART oauth-uris extension
 // requires: this partner issues tokens by client credentials only, so

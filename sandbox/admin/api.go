@@ -78,14 +78,22 @@ func NewAPI(svc Service, opts APIOptions) http.Handler {
 		writeError(w, http.StatusNotFound, "not_found", "no admin API route "+r.URL.Path)
 	})
 
-	var h http.Handler = mux
-	h = bearer(opts.Token, h)
+	return Guard(opts.Token, opts.AllowRemote, mux)
+}
+
+// Guard puts next behind the admin API's own guards, outermost first:
+// loopback-only (unless allowRemote), cross-origin protection (a
+// cross-site unsafe request is 403), the admin bearer token. Other admin
+// surfaces (the server's /debug/pprof/) use it so that they are exactly as
+// reachable as the API, no more.
+func Guard(token string, allowRemote bool, next http.Handler) http.Handler {
+	h := bearer(token, next)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin request refused")
 	}))
 	h = cop.Handler(h)
-	h = localOnly(opts.AllowRemote, h, func(w http.ResponseWriter, msg string) {
+	h = localOnly(allowRemote, h, func(w http.ResponseWriter, msg string) {
 		writeError(w, http.StatusForbidden, "remote_refused", msg)
 	})
 	return h

@@ -41,8 +41,16 @@ type Options struct {
 	// the tokens it mints and checks.
 	Base func(*http.Request) string
 	// RemoteAddr names the caller for throttling (default: the host of
-	// r.RemoteAddr). Behind a trusted proxy, return the forwarded address.
+	// r.RemoteAddr). Behind a trusted proxy, return the forwarded address;
+	// return "" when the address does not stand for one caller (failures
+	// then count per client id only).
 	RemoteAddr func(*http.Request) string
+	// OnAuthenticated, when set, is told each client the Authority
+	// verified for a request: a form endpoint's client authentication that
+	// succeeded, or a bearer token that passed Verify. Middleware running
+	// ahead of authentication (scenarios) learns from it which identity it
+	// may trust.
+	OnAuthenticated func(r *http.Request, clientID string)
 	// RevokeTokensOnSecretInvalidation: see the package documentation.
 	RevokeTokensOnSecretInvalidation bool
 	// Throttle bounds repeated authentication failures.
@@ -65,6 +73,7 @@ type Authority struct {
 	tenantKnown    func(string) bool
 	base           func(*http.Request) string
 	remoteAddr     func(*http.Request) string
+	onAuth         func(*http.Request, string)
 	revokeOnSecret bool
 	throttle       *throttle
 	log            *slog.Logger
@@ -128,6 +137,9 @@ func New(o Options) (*Authority, error) {
 	if o.RemoteAddr == nil {
 		o.RemoteAddr = hostOf
 	}
+	if o.OnAuthenticated == nil {
+		o.OnAuthenticated = func(*http.Request, string) {}
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -142,6 +154,7 @@ func New(o Options) (*Authority, error) {
 	return &Authority{
 		reg: reg, keys: keys, now: o.Now, rand: rnd,
 		tenantKnown: o.TenantKnown, base: o.Base, remoteAddr: o.RemoteAddr,
+		onAuth:         o.OnAuthenticated,
 		revokeOnSecret: o.RevokeTokensOnSecretInvalidation,
 		throttle:       th, log: o.Log,
 		ttl: o.TTL, maxTTL: o.TTL, revoked: make(map[string]time.Time),

@@ -75,6 +75,7 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 				fail("invalid_token", desc)
 				return
 			}
+			a.onAuth(r, cl.ClientID)
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), cl)))
 		})
 	}

@@ -309,6 +309,7 @@ func (a *Authority) serveForm(w http.ResponseWriter, r *http.Request, ep endpoin
 		writeOAuthError(w, e)
 		return
 	}
+	a.onAuth(r, client.ID)
 	base := a.base(r)
 	switch ep {
 	case epToken:

@@ -132,13 +132,18 @@ func (l *limiter) size() int {
 	return len(l.keys)
 }
 
-// check returns the wait before clientID (may be empty) or addr may try
-// again, or 0.
+// check returns the wait before clientID or addr may try again, or 0.
+// Either may be empty: an empty addr is a caller the RemoteAddr option
+// could not tell apart from others (a tunnel's loopback peer), and
+// throttling it would block every caller behind it.
 func (t *throttle) check(clientID, addr string, now time.Time) time.Duration {
 	if t.disabled {
 		return 0
 	}
-	d := t.addrs.blocked(addr, now)
+	var d time.Duration
+	if addr != "" {
+		d = t.addrs.blocked(addr, now)
+	}
 	if clientID != "" {
 		d = max(d, t.clients.blocked(clientID, now))
 	}
@@ -149,7 +154,9 @@ func (t *throttle) fail(clientID, addr string, now time.Time) {
 	if t.disabled {
 		return
 	}
-	t.addrs.fail(addr, now)
+	if addr != "" {
+		t.addrs.fail(addr, now)
+	}
 	if clientID != "" {
 		t.clients.fail(clientID, now)
 	}

@@ -379,6 +379,12 @@ type plan struct {
 func (e *Engine) serve(act []*running, next http.Handler, w http.ResponseWriter, r *http.Request) {
 	now := e.opts.Now()
 	note := noteFrom(r.Context())
+	if note == nil {
+		// Without the journal in front, the engine carries its own note:
+		// MarkVerified needs somewhere to record the verified client.
+		note = &reqNote{}
+		r = r.WithContext(withNote(r.Context(), note))
+	}
 	tenant, client := e.identify(note, r)
 	ri := newReqInfo(r, tenant, client)
 	key := stateKey(tenant, client)
@@ -392,7 +398,9 @@ func (e *Engine) serve(act []*running, next http.Handler, w http.ResponseWriter,
 	if len(p.applied) > 0 || len(p.afterward) > 0 {
 		defer func() {
 			for _, f := range p.afterward {
-				p.applied = append(p.applied, f())
+				if l := f(); l != "" {
+					p.applied = append(p.applied, l)
+				}
 			}
 			if note != nil {
 				note.add(p.applied...)
@@ -437,6 +445,24 @@ func (e *Engine) identify(note *reqNote, r *http.Request) (string, string) {
 	return t, c
 }
 
+// actsOnRequester reports whether a triggered action would act on the
+// client that made the request (rather than one the scenario names, or
+// none).
+func actsOnRequester(a Action) bool {
+	switch a.Kind {
+	case ActionExpireSecret, ActionRevokeSecret, ActionDeleteClient:
+		return a.ClientID == ""
+	}
+	return false
+}
+
+// verified reports whether the auth layer vouched for client during the
+// request (MarkVerified).
+func (ri *reqInfo) verified(client string) bool {
+	n := noteFrom(ri.r.Context())
+	return n != nil && client != "" && n.isVerified(client)
+}
+
 func (e *Engine) planRun(run *running, ri *reqInfo, key string, now time.Time, p *plan) {
 	elapsed := now.Sub(run.start)
 	var locked bool
@@ -458,14 +484,39 @@ func (e *Engine) planRun(run *running, ri *reqInfo, key string, now time.Time, p
 		if ev.AfterRequests == 0 || (ev.m != nil && !ev.m.matches(ri)) {
 			continue
 		}
+		a, name, client, idx, need := ev.Action, run.s.Name, ri.client, i, ev.AfterRequests
+		if actsOnRequester(a) {
+			// The client is known only once the response is out: the
+			// auth layer verifies it while serving. A request naming a
+			// client it did not prove to be neither counts towards that
+			// client's event nor fires it.
+			p.afterward = append(p.afterward, func() string {
+				if !ri.verified(client) {
+					return ""
+				}
+				run.mu.Lock()
+				st := run.state(key)
+				fire := false
+				if !st.eventsFired[idx] {
+					st.eventCounts[idx]++
+					fire = st.eventCounts[idx] >= need
+					st.eventsFired[idx] = fire
+				}
+				run.mu.Unlock()
+				if !fire {
+					return ""
+				}
+				return e.act(name, a, client, e.opts.Now())
+			})
+			continue
+		}
 		lock()
 		if ks.eventsFired[i] {
 			continue
 		}
 		ks.eventCounts[i]++
-		if ks.eventCounts[i] >= ev.AfterRequests {
+		if ks.eventCounts[i] >= need {
 			ks.eventsFired[i] = true
-			a, name, client := ev.Action, run.s.Name, ri.client
 			p.afterward = append(p.afterward, func() string { return e.act(name, a, client, e.opts.Now()) })
 		}
 	}

@@ -400,8 +400,10 @@ func TestPerClientStateIsolation(t *testing.T) {
 	rg := newRig(t, 1)
 	s := mustLoad(t, head+`rules:
   - {match: {path: /x}, respond: {status: 500}, count: {from: 2, to: 2}}
+# The injected 500 never reaches the auth layer, so it does not count as
+# the client's request: the 3rd request is the 2nd verified one.
 timeline:
-  - after_requests: 3
+  - after_requests: 2
     match: {path: /x}
     action: expire_secret
 `)
@@ -426,6 +428,37 @@ timeline:
 	want := []string{"ExpireSecrets(app-b, 2026-01-01T12:00:00Z)", "ExpireSecrets(app-a, 2026-01-01T12:00:00Z)"}
 	if !reflect.DeepEqual(calls, want) {
 		t.Errorf("controls calls %v, want %v", calls, want)
+	}
+}
+
+// A request that names a client without proving to be it neither fires
+// nor advances an event that acts on the requesting client.
+func TestTimelineClientActionNeedsVerifiedClient(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t, 1)
+	s := mustLoad(t, head+`timeline:
+  - after_requests: 2
+    match: {path: /x}
+    action: delete_client
+  - after_requests: 1
+    match: {path: /x}
+    action: revoke_tokens
+`)
+	if err := rg.eng.Activate(s); err != nil {
+		t.Fatal(err)
+	}
+	rg.get(t, "/x", "X-Client", "app-b", "X-Unverified", "1")
+	rg.get(t, "/x", "X-Client", "app-b", "X-Unverified", "1")
+	rg.get(t, "/x", "X-Client", "app-b")
+	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()"}) {
+		t.Fatalf("unverified requests counted towards app-b's event: calls %v", got)
+	}
+	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()"}) {
+		t.Fatalf("after an unverified request naming app-b: calls %v, want only the action that names no client", got)
+	}
+	rg.get(t, "/x", "X-Client", "app-b")
+	if got := rg.ctl.Calls(); !reflect.DeepEqual(got, []string{"RevokeIssuedTokens()", "DeleteClient(app-b)"}) {
+		t.Errorf("after app-b's own second request: calls %v", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,10 @@ type reqNote struct {
 	tenant, client string
 	identified     bool
 	applied        []string
+	// verified are the client ids the auth layer authenticated during the
+	// request (MarkVerified): the only ones a timeline action triggered by
+	// the request may act on.
+	verified []string
 }
 
 type noteKey struct{}
@@ -43,6 +48,29 @@ func (n *reqNote) setIdentity(t, c string) {
 	n.mu.Lock()
 	n.tenant, n.client, n.identified = t, c, true
 	n.mu.Unlock()
+}
+
+// MarkVerified tells the scenario engine that the server authenticated
+// clientID for r (a token request with a right secret, or a bearer token
+// whose signature and claims checked out). The engine identifies requests
+// before authentication, from unverified input; a timeline action that
+// deletes, expires or revokes the requesting client waits for this mark,
+// so a request merely naming another client cannot act on it. Outside the
+// engine's middleware it does nothing.
+func MarkVerified(r *http.Request, clientID string) {
+	n := noteFrom(r.Context())
+	if n == nil || clientID == "" {
+		return
+	}
+	n.mu.Lock()
+	n.verified = append(n.verified, clientID)
+	n.mu.Unlock()
+}
+
+func (n *reqNote) isVerified(clientID string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.verified, clientID)
 }
 
 func (n *reqNote) add(s ...string) {

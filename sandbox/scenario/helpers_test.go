@@ -138,6 +138,11 @@ func backend() http.Handler {
 			`"valueQuantity":{"value":72.5,"unit":"/min"}}`)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// Stands in for the auth layer: the named client authenticated,
+		// unless the test says it did not.
+		if r.Header.Get("X-Unverified") == "" {
+			MarkVerified(r, r.Header.Get("X-Client"))
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"path":%q,"query":%q}`, r.URL.Path, r.URL.RawQuery)
 	})

@@ -53,6 +53,7 @@ func (f Filter) match(e *Entry) bool {
 type Journal struct {
 	now       func() time.Time
 	identify  func(*http.Request) (string, string)
+	done      <-chan struct{} // closed at shutdown: streams end; nil: never
 	requestID func(*http.Request, http.ResponseWriter) string
 	subBuf    int
 
@@ -76,6 +77,13 @@ type JournalOption func(*Journal)
 // WithJournalClock sets the clock.
 func WithJournalClock(now func() time.Time) JournalOption {
 	return func(j *Journal) { j.now = now }
+}
+
+// WithJournalDone ends every SSE stream when done closes (server
+// shutdown): a stream otherwise lasts as long as its client, and would
+// hold the shutdown until its grace period runs out.
+func WithJournalDone(done <-chan struct{}) JournalOption {
+	return func(j *Journal) { j.done = done }
 }
 
 // WithJournalIdentify sets how a request's tenant and client are named
@@ -495,6 +503,8 @@ func (j *Journal) sseHandler(heartbeat time.Duration) http.Handler {
 					return
 				}
 			case <-ctx.Done():
+				return
+			case <-j.done:
 				return
 			}
 		}
