@@ -21,48 +21,22 @@ var ErrCorrupt = errors.New("journal damaged before its end")
 // open the same file.
 type Journal struct {
 	path string
-	sync func(*os.File) error
-
-	// syncMu serializes fsyncs, taken before mu: a writer waiting for its
-	// record to be durable waits here, not on mu, so Write (which callers
-	// make under their own locks) never waits for a disk flush.
-	syncMu sync.Mutex
 
 	mu     sync.Mutex
 	f      *os.File
 	end    int64 // length of the good records; appends go here
 	closed bool
-	// written counts the bytes ever written by Write and synced how many of
-	// them an fsync has covered; they are not file offsets, so they stay
-	// comparable across Compact.
-	written, synced int64
-	// failed is the first fsync failure: after it what the file holds is
-	// unknown (the kernel may have dropped the dirty pages), so every later
-	// record is refused rather than acknowledged on top of a hole.
-	failed error
-}
-
-// Option configures a Journal.
-type Option func(*Journal)
-
-// WithSync replaces the fsync of appended records (default (*os.File).Sync);
-// tests use it to make a disk slow or failing.
-func WithSync(sync func(*os.File) error) Option {
-	return func(j *Journal) { j.sync = sync }
 }
 
 // Open opens (creating it if needed) the journal at path. A torn last
 // record, as a crash in the middle of an append leaves, is cut off the
 // file; damage followed by good records is ErrCorrupt.
-func Open(path string, opts ...Option) (*Journal, error) {
+func Open(path string) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{path: path, f: f, sync: (*os.File).Sync}
-	for _, o := range opts {
-		o(j)
-	}
+	j := &Journal{path: path, f: f}
 	if err := j.recover(); err != nil {
 		f.Close()
 		return nil, err
@@ -185,72 +159,25 @@ func (j *Journal) replayLocked(fn func(Record) error) error {
 }
 
 // Append writes rec and syncs it to disk before returning: once Append
-// returns nil the record survives a crash. It is Write then Commit.
+// returns nil the record survives a crash. On failure nothing of rec
+// remains in the file.
 func (j *Journal) Append(rec Record) error {
-	mark, err := j.Write(rec)
-	if err != nil {
-		return err
-	}
-	return j.Commit(mark)
-}
-
-// Write adds rec to the file without waiting for the disk, and returns
-// the mark Commit takes. Records are ordered as Write is called, so a
-// caller keeping its own order (a store, under its write lock) writes
-// under its lock and commits after releasing it. On failure nothing of
-// rec remains in the file. A written record is not durable, and must not
-// be acknowledged, until Commit(mark) returns nil.
-func (j *Journal) Write(rec Record) (int64, error) {
 	line, err := encode(rec)
 	if err != nil {
-		return 0, fmt.Errorf("append: %w", err)
+		return fmt.Errorf("append: %w", err)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
-		return 0, errors.New("append: journal closed")
-	}
-	if j.failed != nil {
-		return 0, fmt.Errorf("append: an earlier sync failed: %w", j.failed)
+		return errors.New("append: journal closed")
 	}
 	if _, err := j.f.WriteAt(line, j.end); err != nil {
-		return 0, j.undo(fmt.Errorf("append: %w", err))
+		return j.undo(fmt.Errorf("append: %w", err))
+	}
+	if err := j.f.Sync(); err != nil {
+		return j.undo(fmt.Errorf("append: sync: %w", err))
 	}
 	j.end += int64(len(line))
-	j.written += int64(len(line))
-	return j.written, nil
-}
-
-// Commit returns once every record up to mark is on disk. One fsync
-// covers every record written before it started (group commit): writers
-// that arrive while a sync runs share the next one.
-func (j *Journal) Commit(mark int64) error {
-	j.syncMu.Lock()
-	defer j.syncMu.Unlock()
-	j.mu.Lock()
-	if j.synced >= mark {
-		j.mu.Unlock()
-		return nil
-	}
-	if j.failed != nil {
-		err := j.failed
-		j.mu.Unlock()
-		return fmt.Errorf("append: sync: %w", err)
-	}
-	if j.closed {
-		j.mu.Unlock()
-		return errors.New("append: journal closed before its records were synced")
-	}
-	f, target := j.f, j.written
-	j.mu.Unlock()
-	err := j.sync(f) // without mu: Write goes on while the disk flushes
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if err != nil {
-		j.failed = err
-		return fmt.Errorf("append: sync: %w", err)
-	}
-	j.synced = max(j.synced, target)
 	return nil
 }
 
@@ -271,8 +198,6 @@ func (j *Journal) Size() int64 {
 
 // Close closes the file. Appends after Close fail.
 func (j *Journal) Close() error {
-	j.syncMu.Lock() // not under a running sync
-	defer j.syncMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {

@@ -81,8 +81,6 @@ func rebuilt(prev, next []tenant.Tenant, id string) bool {
 // the old one atomically (written beside it, synced, renamed), so a crash
 // leaves either the old journal or the new one.
 func (j *Journal) Compact(initial []tenant.Tenant) error {
-	j.syncMu.Lock() // no Commit syncs the file being replaced
-	defer j.syncMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	snap, err := j.loadLocked(initial)
@@ -133,7 +131,6 @@ func (j *Journal) Compact(initial []tenant.Tenant) error {
 	}
 	j.f.Close()
 	j.f, j.end = f, end
-	j.synced = j.written // the new file was synced whole
 	return nil
 }
 
@@ -154,14 +151,8 @@ func Persister(j *Journal, clients *auth.Registry, tenants *tenant.Registry) fun
 
 // WriteHook returns the store.SetWriteHook function that journals the
 // writes of one tenant's store for one release.
-func WriteHook(j *Journal, tenantID, release string) store.WriteHook {
-	return func(ops []store.Op) (func() error, error) {
-		// written under the store's lock, in its order; made durable by
-		// the returned commit once the store has released the lock
-		mark, err := j.Write(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops}})
-		if err != nil {
-			return nil, err
-		}
-		return func() error { return j.Commit(mark) }, nil
+func WriteHook(j *Journal, tenantID, release string) func([]store.Op) error {
+	return func(ops []store.Op) error {
+		return j.Append(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops}})
 	}
 }

@@ -53,37 +53,31 @@ func (s *Store) ApplyAt(ops []Op, updated time.Time) ([]OpResult, error) {
 		now = s.now()
 	}
 	out := make([]OpResult, len(ops))
-	applied := false
-	err := s.write(func(journal func(...Op) error) error {
-		if err := journal(ops...); err != nil {
-			return err
-		}
-		applied = true
-		for i, op := range ops {
-			if op.JSON == nil {
-				out[i].Existed = s.deleteLocked(op.Type, op.ID)
-				continue
-			}
-			at, version := now, 0
-			if op.KeepMeta {
-				v, u := preps[i].p.ownMeta()
-				if !u.IsZero() {
-					at = u
-				}
-				version = v
-			}
-			r, err := s.putVersionLocked(preps[i].p, preps[i].vals, op.ID, at, version)
-			if err != nil {
-				// encode failures cannot happen for parsed input; report
-				// rather than hide one if it ever does
-				return err
-			}
-			out[i] = OpResult{Doc: r.Doc, Created: r.Created}
-		}
-		return nil
-	})
-	if !applied {
-		return nil, err // refused before anything changed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.runHook(ops...); err != nil {
+		return nil, err
 	}
-	return out, err
+	for i, op := range ops {
+		if op.JSON == nil {
+			out[i].Existed = s.deleteLocked(op.Type, op.ID)
+			continue
+		}
+		at, version := now, 0
+		if op.KeepMeta {
+			v, u := preps[i].p.ownMeta()
+			if !u.IsZero() {
+				at = u
+			}
+			version = v
+		}
+		r, err := s.putVersionLocked(preps[i].p, preps[i].vals, op.ID, at, version)
+		if err != nil {
+			// encode failures cannot happen for parsed input; report
+			// rather than hide one if it ever does
+			return out, err
+		}
+		out[i] = OpResult{Doc: r.Doc, Created: r.Created}
+	}
+	return out, nil
 }

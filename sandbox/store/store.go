@@ -47,7 +47,7 @@ type Store struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	seq    uint64
-	hook   WriteHook
+	hook   func([]Op) error
 	// strs interns index strings (code systems, codes, folded names,
 	// references): a population repeats the same few thousand values
 	// millions of times, and one copy each is enough.
@@ -69,52 +69,25 @@ func (s *Store) internLocked(v string) string {
 	return v
 }
 
-// WriteHook is called with every write (puts as Ops with the resource's
-// JSON, deletes with nil JSON) after the write has been checked and before
-// it is applied, under the store's write lock, so it sees writes in the
-// order the store applies them. When it fails, the write is refused. The
-// commit it returns (nil: nothing to wait for) runs once the lock is
-// released and before the write returns: a journal records the write
-// under the lock and waits for the disk in commit, so readers never wait
-// for a flush while a write is still acknowledged only once durable. A
-// failed commit fails the write, although the store has applied it.
-type WriteHook func([]Op) (commit func() error, err error)
-
-// SetWriteHook installs the write hook.
-func (s *Store) SetWriteHook(hook WriteHook) {
+// SetWriteHook installs a function called with every write (puts as Ops
+// with the resource's JSON, deletes with nil JSON) after the write has been
+// checked and before it is applied, under the store's lock. When it fails,
+// the write is refused: a journal that must hold every acknowledged write
+// makes it durable here.
+func (s *Store) SetWriteHook(hook func([]Op) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook = hook
 }
 
-// write runs fn under the write lock; fn calls journal with its ops before
-// it changes anything. Once the lock is released, write waits for the
-// hook's commit, so the caller answers only when the write is durable.
-func (s *Store) write(fn func(journal func(...Op) error) error) error {
-	var commit func() error
-	err := func() error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return fn(func(ops ...Op) error {
-			if s.hook == nil {
-				return nil
-			}
-			c, err := s.hook(ops)
-			if err != nil {
-				return fmt.Errorf("persist write: %w", err)
-			}
-			commit = c
-			return nil
-		})
-	}()
-	if commit != nil {
-		// even when fn failed after journalling: the record is in the
-		// file and the next record's durability should not depend on it
-		if cerr := commit(); cerr != nil && err == nil {
-			err = fmt.Errorf("persist write: %w", cerr)
-		}
+func (s *Store) runHook(ops ...Op) error {
+	if s.hook == nil {
+		return nil
 	}
-	return err
+	if err := s.hook(ops); err != nil {
+		return fmt.Errorf("persist write: %w", err)
+	}
+	return nil
 }
 
 type table struct {
@@ -234,19 +207,12 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 	if updated.IsZero() {
 		updated = s.now()
 	}
-	var res PutResult
-	err = s.write(func(journal func(...Op) error) error {
-		if err := journal(Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
-			return err
-		}
-		var err error
-		res, err = s.putLocked(pr.p, pr.vals, id, updated)
-		return err
-	})
-	if err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.runHook(Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
 		return PutResult{}, err
 	}
-	return res, nil
+	return s.putLocked(pr.p, pr.vals, id, updated)
 }
 
 // indexValues extracts a resource's index keys through the release's
@@ -329,20 +295,15 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 // (FHIR delete is idempotent); the result says whether it existed. The
 // error is the write hook's.
 func (s *Store) Delete(typ, id string) (existed bool, err error) {
-	err = s.write(func(journal func(...Op) error) error {
-		if t := s.tables[typ]; t == nil || t.byID[id] == nil {
-			return nil
-		}
-		if err := journal(Op{Type: typ, ID: id}); err != nil {
-			return err
-		}
-		existed = s.deleteLocked(typ, id)
-		return nil
-	})
-	if err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tables[typ]; t == nil || t.byID[id] == nil {
+		return false, nil
+	}
+	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
 		return false, err
 	}
-	return existed, nil
+	return s.deleteLocked(typ, id), nil
 }
 
 // DeleteIf removes a resource only if cond accepts its current version
@@ -351,27 +312,22 @@ func (s *Store) Delete(typ, id string) (existed bool, err error) {
 // so no write can slip between them (a stale If-Match never deletes a
 // newer version).
 func (s *Store) DeleteIf(typ, id string, cond func(*Doc) bool) (existed bool, err error) {
-	err = s.write(func(journal func(...Op) error) error {
-		var cur *Doc
-		if t := s.tables[typ]; t != nil {
-			cur = t.byID[id]
-		}
-		if !cond(cur) {
-			return ErrPrecondition
-		}
-		if cur == nil {
-			return nil
-		}
-		if err := journal(Op{Type: typ, ID: id}); err != nil {
-			return err
-		}
-		existed = s.deleteLocked(typ, id)
-		return nil
-	})
-	if err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cur *Doc
+	if t := s.tables[typ]; t != nil {
+		cur = t.byID[id]
+	}
+	if !cond(cur) {
+		return false, ErrPrecondition
+	}
+	if cur == nil {
+		return false, nil
+	}
+	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
 		return false, err
 	}
-	return existed, nil
+	return s.deleteLocked(typ, id), nil
 }
 
 func (s *Store) deleteLocked(typ, id string) bool {
