@@ -149,6 +149,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // the listener closes at once, in-flight requests get ShutdownTimeout to
 // finish. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	if s.journal != nil {
+		// a second server refused the state file can then name this one
+		if err := s.journal.Announce(ln.Addr().String()); err != nil {
+			s.log.Warn("state lock: cannot record the listen address", "err", err)
+		}
+	}
 	return s.serve(ctx, ln, s.handler)
 }
 

@@ -31,5 +31,8 @@
 //
 // Load drops writes made before a tenants record that removes their
 // tenant or changes its population, seed or fixtures, as the tenant
-// registry drops those stores. A journal belongs to one process at a time.
+// registry drops those stores. A journal belongs to one process at a time:
+// Open takes an exclusive lock on FILE.lock and fails with ErrLocked,
+// naming the holder's pid and listen address (Announce), when another
+// process has it.
 package state

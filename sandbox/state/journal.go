@@ -17,10 +17,11 @@ import (
 var ErrCorrupt = errors.New("journal damaged before its end")
 
 // Journal is an append-only file of records, one JSON object per line.
-// It is safe for concurrent use by one process; two processes must not
-// open the same file.
+// It is safe for concurrent use by one process; Open locks the file
+// against other processes.
 type Journal struct {
 	path string
+	lock *lockFile // held until Close
 
 	mu     sync.Mutex
 	f      *os.File
@@ -30,15 +31,23 @@ type Journal struct {
 
 // Open opens (creating it if needed) the journal at path. A torn last
 // record, as a crash in the middle of an append leaves, is cut off the
-// file; damage followed by good records is ErrCorrupt.
+// file; damage followed by good records is ErrCorrupt. The journal is
+// locked (FILE.lock) until Close: a journal another process holds is
+// ErrLocked.
 func Open(path string) (*Journal, error) {
+	lock, err := acquireLock(path)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{path: path, f: f}
+	j := &Journal{path: path, lock: lock, f: f}
 	if err := j.recover(); err != nil {
 		f.Close()
+		lock.release()
 		return nil, err
 	}
 	return j, nil
@@ -204,7 +213,7 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
-	return j.f.Close()
+	return errors.Join(j.f.Close(), j.lock.release())
 }
 
 func syncDir(dir string) error {

@@ -273,3 +273,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenLocked: a journal open elsewhere is refused with its holder's
+// pid and address, and free again once closed.
+func TestOpenLocked(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "s")
+	j := open(t, path)
+	if err := j.Announce("127.0.0.1:8080"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path)
+	want := fmt.Sprintf("in use by pid %d (listening on 127.0.0.1:8080)", os.Getpid())
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second Open = %v, want ErrLocked naming %q", err, want)
+	}
+	j.Close()
+	open(t, path).Close()
+}
