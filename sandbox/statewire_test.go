@@ -97,3 +97,81 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Errorf("admin API without token: %d", st)
 	}
 }
+
+// stateServer starts a server on cfg (a state file set) without auth, so
+// the first tenant answers unauthenticated requests; restart closes it
+// (releasing the state file) and starts another on the same file.
+type stateServer struct {
+	t   *testing.T
+	cfg Config
+	s   *Server
+	srv *httptest.Server
+}
+
+func newStateServer(t *testing.T) *stateServer {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Auth.Required = false
+	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 1, 1
+	cfg.StateFile = filepath.Join(t.TempDir(), "sandbox.state")
+	ss := &stateServer{t: t, cfg: cfg}
+	ss.start()
+	t.Cleanup(ss.stop)
+	return ss
+}
+
+func (ss *stateServer) start() {
+	ss.t.Helper()
+	s, err := New(ss.cfg, Options{})
+	if err != nil {
+		ss.t.Fatal(err)
+	}
+	ss.s, ss.srv = s, httptest.NewServer(s.Handler())
+}
+
+func (ss *stateServer) stop() {
+	ss.srv.Close()
+	_ = ss.s.Close()
+}
+
+func (ss *stateServer) restart() {
+	ss.t.Helper()
+	ss.stop()
+	ss.start()
+}
+
+func (ss *stateServer) do(method, path, body string) (int, http.Header, []byte) {
+	ss.t.Helper()
+	req, _ := http.NewRequest(method, ss.srv.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ss.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+// TestEmptyTransactionWithState: a transaction with no entries writes
+// nothing and answers an empty transaction-response, with a state file as
+// without one (it was a 500: the journal refused a write of no ops).
+func TestEmptyTransactionWithState(t *testing.T) {
+	t.Parallel()
+	ss := newStateServer(t)
+	for _, body := range []string{
+		`{"resourceType":"Bundle","type":"transaction"}`,
+		`{"resourceType":"Bundle","type":"transaction","entry":[]}`,
+	} {
+		st, _, b := ss.do("POST", "/stu3", body)
+		if st != 200 || !strings.Contains(string(b), `"type":"transaction-response"`) {
+			t.Errorf("POST %s: %d %s", body, st, b)
+		}
+	}
+	ss.restart()
+	if st, _, b := ss.do("GET", "/stu3/metadata", ""); st != 200 {
+		t.Errorf("restart after empty transactions: %d %s", st, b)
+	}
+}
