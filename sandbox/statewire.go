@@ -22,6 +22,11 @@ func (s *Server) restoreState() error {
 	if err != nil {
 		return err
 	}
+	if torn, ok := j.Torn(); ok {
+		// never acknowledged (the append did not finish), so nothing
+		// is lost; still worth a line, as it means the last run crashed
+		s.log.Warn("state: cut a torn last record", "file", s.cfg.StateFile, "offset", torn.Offset, "bytes", torn.Bytes, "reason", torn.Reason)
+	}
 	snap, err := j.Load(s.tenants.List())
 	if err != nil {
 		_ = j.Close()

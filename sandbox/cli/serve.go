@@ -115,9 +115,10 @@ func serveAction(c *ucli.Context) error {
 	}
 	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger})
-	if errors.Is(err, state.ErrLocked) {
-		// another server runs on this state file: pick another file or
-		// stop that one, as with any other configuration mistake
+	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
+		// another server runs on this state file, or the file is damaged
+		// in its middle: the fix is the file (or another one), as with
+		// any other configuration mistake
 		return usagef("--state: %v", err)
 	}
 	if err != nil {

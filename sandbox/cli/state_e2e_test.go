@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
 // TestStateFileLocked runs two real servers on one state file: the second
@@ -79,5 +84,38 @@ func TestStateFileLocked(t *testing.T) {
 	want := "in use by pid " + strconv.Itoa(first.Process.Pid) + " (listening on " + base + ")"
 	if !strings.Contains(string(out), want) {
 		t.Errorf("second server's message lacks %q:\n%s", want, out)
+	}
+}
+
+// TestServeRefusesDamagedState: a state file damaged before its end (a
+// record whose checksum fails, followed by good ones) is refused with
+// exit 2, naming the offset and what starting anyway would drop.
+func TestServeRefusesDamagedState(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sandbox.state")
+	j, err := state.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var second int64
+	for i, fam := range []string{"Smith", "Jones", "Brown"} {
+		if i == 1 {
+			second = j.Size()
+		}
+		op := store.Op{Type: "Patient", ID: fam, JSON: []byte(`{"resourceType":"Patient","id":"` + fam + `","name":[{"family":"` + fam + `"}]}`)}
+		if err := j.Append(state.Record{Kind: state.KindWrites, Writes: &state.Writes{Tenant: sandbox.ContosoTenant, Release: "stu3", Ops: []store.Op{op}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	raw, _ := os.ReadFile(path)
+	i := bytes.Index(raw, []byte(`"family":"Jones"`))
+	raw[i+len(`"family":"`)] = 'K' // still valid JSON, a different name
+	os.WriteFile(path, raw, 0o600)
+
+	code, _, stderr := runCLI(t.Context(), "serve", "--listen", "127.0.0.1:0", "--patients", "1", "--state", path)
+	want := "record at byte offset " + strconv.FormatInt(second, 10) + " (line 2) is damaged (checksum mismatch"
+	if code != exitUsage || !strings.Contains(stderr, want) || !strings.Contains(stderr, "1 good records after it would be dropped") {
+		t.Errorf("serve on a damaged state file: exit %d, stderr lacks %q:\n%s", code, want, stderr)
 	}
 }

@@ -5,11 +5,17 @@
 // record one FHIR write (create, update, delete or transaction) to one
 // tenant's store of one release.
 //
+// Each line is {"crc":"%08x","rec":RECORD}, the CRC-32C of RECORD's bytes
+// beside it, so damage that still parses is caught; bare RECORD lines (as
+// written before checksums) still load, unchecked.
+//
 // Append writes one line and fsyncs before it returns, so an acknowledged
 // change survives a crash. A crash during an append leaves at most a torn
-// last line; Open cuts it off. Damage followed by good lines is not what
-// a crash leaves, and Open refuses the file (ErrCorrupt) rather than drop
-// acknowledged changes. Records are bounded by MaxRecordBytes.
+// last line; Open cuts it off and reports it (Torn). Damage followed by
+// good lines is not what a crash leaves, and Open refuses the file
+// (ErrCorrupt, naming the damaged record's offset and the good records
+// after it) rather than drop acknowledged changes. Records are bounded by
+// MaxRecordBytes.
 //
 // How the server uses it, at start:
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -93,8 +94,72 @@ func (r Record) check() error {
 	return nil
 }
 
+// A line is {"crc":"%08x","rec":RECORD}: RECORD is the record's JSON and
+// crc its CRC-32C (Castagnoli), in lowercase hex, over RECORD's bytes
+// exactly as they stand in the line. The checksum catches damage that
+// still parses (a flipped letter in a patient's name), which JSON syntax
+// alone does not. Lines without the envelope (a bare RECORD, as written
+// before checksums) still load, unchecked.
+const crcPrefix = `{"crc":"`
+
+// checksum is the CRC-32C of b. MakeTable caches the Castagnoli table, so
+// no package variable is needed to hold it.
+func checksum(b []byte) uint32 {
+	return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
+}
+
+// envelope is a checksummed line; Rec keeps the exact bytes the checksum
+// is over.
+type envelope struct {
+	CRC string          `json:"crc"`
+	Rec json.RawMessage `json:"rec"`
+}
+
+// errChecksum marks a line whose record does not match its checksum.
+var errChecksum = errors.New("checksum mismatch")
+
 // encode returns the record's line, newline included.
 func encode(r Record) ([]byte, error) {
+	b, err := encodeRecord(r)
+	if err != nil {
+		return nil, err
+	}
+	line := make([]byte, 0, len(b)+len(crcPrefix)+16)
+	line = fmt.Appendf(line, "%s%08x\",\"rec\":", crcPrefix, checksum(b))
+	line = append(line, b...)
+	line = append(line, '}', '\n')
+	if len(line) > MaxRecordBytes {
+		return nil, fmt.Errorf("%s record of %d bytes is over the %d-byte limit", r.Kind, len(line), MaxRecordBytes)
+	}
+	return line, nil
+}
+
+// decode parses one line (without its newline): a checksummed envelope,
+// or a bare record from a journal written before checksums.
+func decode(line []byte) (Record, error) {
+	if !bytes.HasPrefix(line, []byte(crcPrefix)) {
+		return decodeRecord(line)
+	}
+	var e envelope
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Record{}, err
+	}
+	if dec.More() {
+		return Record{}, errors.New("data after the record")
+	}
+	if len(e.Rec) == 0 {
+		return Record{}, errors.New("no record in the envelope")
+	}
+	if want := fmt.Sprintf("%08x", checksum(e.Rec)); e.CRC != want {
+		return Record{}, fmt.Errorf("%w (line says %q, record sums to %q)", errChecksum, e.CRC, want)
+	}
+	return decodeRecord(e.Rec)
+}
+
+// encodeRecord returns the record's JSON.
+func encodeRecord(r Record) ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -113,14 +178,11 @@ func encode(r Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s record: %w", r.Kind, err)
 	}
-	if len(b)+1 > MaxRecordBytes {
-		return nil, fmt.Errorf("%s record of %d bytes is over the %d-byte limit", r.Kind, len(b), MaxRecordBytes)
-	}
-	return append(b, '\n'), nil
+	return b, nil
 }
 
-// decode parses one line (without its newline).
-func decode(line []byte) (Record, error) {
+// decodeRecord parses a record's JSON.
+func decodeRecord(line []byte) (Record, error) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
