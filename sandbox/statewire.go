@@ -54,7 +54,9 @@ func (s *Server) restoreState() error {
 		if err != nil {
 			continue // the tenant is gone or proxied: its writes went with it
 		}
-		if _, err := st.Apply(w.Ops); err != nil {
+		// at the write's own time, so lastUpdated and Last-Modified
+		// survive the restart
+		if _, err := st.ApplyAt(w.Ops, w.At); err != nil {
 			_ = j.Close()
 			return fmt.Errorf("state %s: replay writes of %s/%s: %w", s.cfg.StateFile, w.Tenant, w.Release, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStateSurvivesRestart writes a resource and creates a client through
@@ -209,5 +210,41 @@ func TestTornTailLogged(t *testing.T) {
 	}
 	if st, _, b := ss.do("GET", "/stu3/Patient/kept", ""); st != 200 {
 		t.Errorf("write before the torn record: %d %s", st, b)
+	}
+}
+
+// TestLastUpdatedSurvivesRestart: a replayed write keeps the lastUpdated
+// (and so Last-Modified) it was given, not the time of the restart.
+func TestLastUpdatedSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	ss := newStateServer(t)
+	if st, _, b := ss.do("PUT", "/stu3/Patient/kept", `{"resourceType":"Patient","id":"kept"}`); st != 201 {
+		t.Fatalf("write: %d %s", st, b)
+	}
+	if st, _, b := ss.do("POST", "/stu3", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","id":"tx"},"request":{"method":"PUT","url":"Patient/tx"}}]}`); st != 200 {
+		t.Fatalf("transaction: %d %s", st, b)
+	}
+	read := func(path string) (string, string) {
+		st, h, b := ss.do("GET", path, "")
+		if st != 200 {
+			t.Fatalf("GET %s: %d %s", path, st, b)
+		}
+		return between(string(b), `"lastUpdated":"`, `"`), h.Get("Last-Modified")
+	}
+	paths := []string{"/stu3/Patient/kept", "/stu3/Patient/tx"}
+	var before [][2]string
+	for _, p := range paths {
+		lu, lm := read(p)
+		if lu == "" || lm == "" {
+			t.Fatalf("GET %s: lastUpdated %q, Last-Modified %q", p, lu, lm)
+		}
+		before = append(before, [2]string{lu, lm})
+	}
+	time.Sleep(1100 * time.Millisecond) // Last-Modified has whole seconds
+	ss.restart()
+	for i, p := range paths {
+		if lu, lm := read(p); lu != before[i][0] || lm != before[i][1] {
+			t.Errorf("GET %s after restart: lastUpdated %s, Last-Modified %s; before %s, %s", p, lu, lm, before[i][0], before[i][1])
+		}
 	}
 }

@@ -25,7 +25,7 @@
 //	if snap.Tenants != nil { replace the tenant.Registry's tenants with snap.Tenants }
 //	for _, w := range snap.Writes {
 //		s, _ := tenants.Store(w.Tenant, w.Release)
-//		s.Apply(w.Ops)                   // before the write hook is installed
+//		s.ApplyAt(w.Ops, w.At)           // before the write hook is installed; w.At keeps lastUpdated
 //	}
 //	j.Compact(configTenants)             // optional: the file shrinks to its snapshot
 //

@@ -421,3 +421,23 @@ func TestLegacyLinesLoad(t *testing.T) {
 		t.Fatalf("records %+v", got)
 	}
 }
+
+// TestWritesKeepTimeAndMeta: a write's time and its ops' KeepMeta come
+// back from the journal, so replay stamps resources as the write did.
+func TestWritesKeepTimeAndMeta(t *testing.T) {
+	t.Parallel()
+	r := patientRec("p1", "Smith")
+	r.Writes.At = t0.Add(1234567 * time.Nanosecond)
+	r.Writes.Ops[0].KeepMeta = true
+	line, err := encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(line[:len(line)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Writes.At.Equal(r.Writes.At) || !got.Writes.Ops[0].KeepMeta {
+		t.Fatalf("decoded at %v keep_meta %v from %s", got.Writes.At, got.Writes.Ops[0].KeepMeta, line)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -151,8 +152,8 @@ func Persister(j *Journal, clients *auth.Registry, tenants *tenant.Registry) fun
 
 // WriteHook returns the store.SetWriteHook function that journals the
 // writes of one tenant's store for one release.
-func WriteHook(j *Journal, tenantID, release string) func([]store.Op) error {
-	return func(ops []store.Op) error {
-		return j.Append(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops}})
+func WriteHook(j *Journal, tenantID, release string) func([]store.Op, time.Time) error {
+	return func(ops []store.Op, at time.Time) error {
+		return j.Append(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops, At: at}})
 	}
 }

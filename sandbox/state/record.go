@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -41,6 +42,11 @@ type Writes struct {
 	Tenant  string
 	Release string
 	Ops     []store.Op
+	// At is the lastUpdated the store gave the puts; replay gives them
+	// the same (store.ApplyAt), or a restart would move every written
+	// resource's lastUpdated and Last-Modified to the restart. Zero in
+	// records written before it was kept: replay then uses its own time.
+	At time.Time
 }
 
 // wire is a record as written: one JSON object per line. Resources are
@@ -53,15 +59,19 @@ type wire struct {
 }
 
 type wireWrites struct {
-	Tenant  string   `json:"tenant"`
-	Release string   `json:"release"`
-	Ops     []wireOp `json:"ops"`
+	Tenant  string    `json:"tenant"`
+	Release string    `json:"release"`
+	At      time.Time `json:"at,omitzero"`
+	Ops     []wireOp  `json:"ops"`
 }
 
 type wireOp struct {
 	Type     string          `json:"type"`
 	ID       string          `json:"id"`
 	Resource json.RawMessage `json:"resource,omitempty"`
+	// KeepMeta: the resource keeps its own versionId and lastUpdated (an
+	// imported fixture), on replay as when it was written.
+	KeepMeta bool `json:"keep_meta,omitempty"`
 }
 
 // check reports whether the record is well formed.
@@ -165,9 +175,9 @@ func encodeRecord(r Record) ([]byte, error) {
 	}
 	w := wire{Kind: r.Kind, Clients: r.Clients, Tenants: r.Tenants}
 	if r.Writes != nil {
-		ww := &wireWrites{Tenant: r.Writes.Tenant, Release: r.Writes.Release, Ops: make([]wireOp, len(r.Writes.Ops))}
+		ww := &wireWrites{Tenant: r.Writes.Tenant, Release: r.Writes.Release, At: r.Writes.At, Ops: make([]wireOp, len(r.Writes.Ops))}
 		for i, op := range r.Writes.Ops {
-			ww.Ops[i] = wireOp{Type: op.Type, ID: op.ID}
+			ww.Ops[i] = wireOp{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta}
 			if op.JSON != nil {
 				ww.Ops[i].Resource = json.RawMessage(op.JSON)
 			}
@@ -197,9 +207,9 @@ func decodeRecord(line []byte) (Record, error) {
 		r.Tenants = []tenant.Tenant{}
 	}
 	if w.Writes != nil {
-		r.Writes = &Writes{Tenant: w.Writes.Tenant, Release: w.Writes.Release, Ops: make([]store.Op, len(w.Writes.Ops))}
+		r.Writes = &Writes{Tenant: w.Writes.Tenant, Release: w.Writes.Release, At: w.Writes.At, Ops: make([]store.Op, len(w.Writes.Ops))}
 		for i, op := range w.Writes.Ops {
-			r.Writes.Ops[i] = store.Op{Type: op.Type, ID: op.ID}
+			r.Writes.Ops[i] = store.Op{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta}
 			if len(op.Resource) > 0 && string(op.Resource) != "null" {
 				r.Writes.Ops[i].JSON = []byte(op.Resource)
 			}

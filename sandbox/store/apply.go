@@ -55,7 +55,7 @@ func (s *Store) ApplyAt(ops []Op, updated time.Time) ([]OpResult, error) {
 	out := make([]OpResult, len(ops))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.runHook(ops...); err != nil {
+	if err := s.runHook(now, ops...); err != nil {
 		return nil, err
 	}
 	for i, op := range ops {

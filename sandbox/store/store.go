@@ -47,7 +47,7 @@ type Store struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	seq    uint64
-	hook   func([]Op) error
+	hook   func([]Op, time.Time) error
 	// strs interns index strings (code systems, codes, folded names,
 	// references): a population repeats the same few thousand values
 	// millions of times, and one copy each is enough.
@@ -71,22 +71,24 @@ func (s *Store) internLocked(v string) string {
 
 // SetWriteHook installs a function called with every write (puts as Ops
 // with the resource's JSON, deletes with nil JSON) after the write has been
-// checked and before it is applied, under the store's lock. When it fails,
-// the write is refused: a journal that must hold every acknowledged write
-// makes it durable here.
-func (s *Store) SetWriteHook(hook func([]Op) error) {
+// checked and before it is applied, under the store's lock. at is the
+// lastUpdated the puts get (zero for a write of deletes only): a journal
+// replaying the write through ApplyAt gives them the same one. When the
+// hook fails, the write is refused: a journal that must hold every
+// acknowledged write makes it durable here.
+func (s *Store) SetWriteHook(hook func(ops []Op, at time.Time) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook = hook
 }
 
-func (s *Store) runHook(ops ...Op) error {
+func (s *Store) runHook(at time.Time, ops ...Op) error {
 	// an empty transaction writes nothing: there is nothing to make
 	// durable, and a journal may rightly refuse a write of no ops
 	if s.hook == nil || len(ops) == 0 {
 		return nil
 	}
-	if err := s.hook(ops); err != nil {
+	if err := s.hook(ops, at); err != nil {
 		return fmt.Errorf("persist write: %w", err)
 	}
 	return nil
@@ -211,7 +213,7 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.runHook(Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
+	if err := s.runHook(updated, Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
 		return PutResult{}, err
 	}
 	return s.putLocked(pr.p, pr.vals, id, updated)
@@ -302,7 +304,7 @@ func (s *Store) Delete(typ, id string) (existed bool, err error) {
 	if t := s.tables[typ]; t == nil || t.byID[id] == nil {
 		return false, nil
 	}
-	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
+	if err := s.runHook(time.Time{}, Op{Type: typ, ID: id}); err != nil {
 		return false, err
 	}
 	return s.deleteLocked(typ, id), nil
@@ -326,7 +328,7 @@ func (s *Store) DeleteIf(typ, id string, cond func(*Doc) bool) (existed bool, er
 	if cur == nil {
 		return false, nil
 	}
-	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
+	if err := s.runHook(time.Time{}, Op{Type: typ, ID: id}); err != nil {
 		return false, err
 	}
 	return s.deleteLocked(typ, id), nil
