@@ -27,7 +27,7 @@
 //		s, _ := tenants.Store(w.Tenant, w.Release)
 //		s.ApplyAt(w.Ops, w.At)           // before the write hook is installed; w.At keeps lastUpdated
 //	}
-//	j.Compact(configTenants)             // optional: the file shrinks to its snapshot
+//	j.Compact(configTenants)             // the file shrinks to its snapshot, and again whenever it doubles
 //
 // then, while serving: every store gets
 // store.SetWriteHook(state.WriteHook(j, tenantID, release)) (installed

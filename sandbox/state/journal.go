@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
 // ErrCorrupt is returned by Open when a damaged line (unparseable, or its
@@ -30,6 +32,12 @@ type Journal struct {
 	end    int64 // length of the good records; appends go here
 	closed bool
 	torn   *TornTail // what Open cut, if anything
+
+	// set by Compact: the journal compacts itself when it has doubled
+	autoCompact bool
+	initial     []tenant.Tenant // for Load, see Compact
+	compacted   int64           // size after the last compaction
+	compactErr  func(error)     // told of a failed automatic compaction
 }
 
 // Open opens (creating it if needed) the journal at path. A torn last
@@ -217,7 +225,26 @@ func (j *Journal) Append(rec Record) error {
 		return j.undo(fmt.Errorf("append: sync: %w", err))
 	}
 	j.end += int64(len(line))
+	if j.compactDue() {
+		// the record is durable already: a failed compaction leaves
+		// the old file whole and is only reported; the next try waits
+		// for the next doubling
+		if err := j.compactLocked(); err != nil {
+			j.compacted = j.end
+			if j.compactErr != nil {
+				j.compactErr(err)
+			}
+		}
+	}
 	return nil
+}
+
+// OnCompactError sets the function told of a failed automatic compaction
+// (the append that triggered it has succeeded; the old file stands).
+func (j *Journal) OnCompactError(fn func(error)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.compactErr = fn
 }
 
 // undo cuts a failed append off the file so the next one starts clean.

@@ -72,6 +72,9 @@ type wireOp struct {
 	// KeepMeta: the resource keeps its own versionId and lastUpdated (an
 	// imported fixture), on replay as when it was written.
 	KeepMeta bool `json:"keep_meta,omitempty"`
+	// Versions: how many puts this one stands for, in a compacted
+	// journal (store.Op.Versions).
+	Versions int `json:"versions,omitempty"`
 }
 
 // check reports whether the record is well formed.
@@ -96,6 +99,9 @@ func (r Record) check() error {
 		for i, op := range w.Ops {
 			if op.Type == "" || op.ID == "" {
 				return fmt.Errorf("op %d: needs a type and an id", i)
+			}
+			if op.Versions < 0 || op.Versions > 1 && (op.JSON == nil || op.KeepMeta) {
+				return fmt.Errorf("op %d: versions is for puts that do not keep their own meta", i)
 			}
 		}
 	default:
@@ -177,7 +183,7 @@ func encodeRecord(r Record) ([]byte, error) {
 	if r.Writes != nil {
 		ww := &wireWrites{Tenant: r.Writes.Tenant, Release: r.Writes.Release, At: r.Writes.At, Ops: make([]wireOp, len(r.Writes.Ops))}
 		for i, op := range r.Writes.Ops {
-			ww.Ops[i] = wireOp{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta}
+			ww.Ops[i] = wireOp{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta, Versions: op.Versions}
 			if op.JSON != nil {
 				ww.Ops[i].Resource = json.RawMessage(op.JSON)
 			}
@@ -209,7 +215,7 @@ func decodeRecord(line []byte) (Record, error) {
 	if w.Writes != nil {
 		r.Writes = &Writes{Tenant: w.Writes.Tenant, Release: w.Writes.Release, At: w.Writes.At, Ops: make([]store.Op, len(w.Writes.Ops))}
 		for i, op := range w.Writes.Ops {
-			r.Writes.Ops[i] = store.Op{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta}
+			r.Writes.Ops[i] = store.Op{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta, Versions: op.Versions}
 			if len(op.Resource) > 0 && string(op.Resource) != "null" {
 				r.Writes.Ops[i].JSON = []byte(op.Resource)
 			}

@@ -246,12 +246,13 @@ func (s *Store) indexValues(p *parsed) []value {
 // putLocked stores a parsed resource with its index values; s.mu must be
 // held for writing.
 func (s *Store) putLocked(p *parsed, vals []value, id string, updated time.Time) (PutResult, error) {
-	return s.putVersionLocked(p, vals, id, updated, 0)
+	return s.putVersionLocked(p, vals, id, updated, 0, 1)
 }
 
 // putVersionLocked is putLocked with the version to give, when positive,
-// instead of the next one.
-func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated time.Time, version int) (PutResult, error) {
+// instead of the next one, and otherwise with the version advancing by
+// step (more than 1 for a put standing for several, see Op.Versions).
+func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated time.Time, version, step int) (PutResult, error) {
 	for i := range vals {
 		v := &vals[i]
 		v.str, v.system, v.text = s.internLocked(v.str), s.internLocked(v.system), s.internLocked(v.text)
@@ -259,14 +260,14 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond), vals: slices.Clip(vals)}
 	t := s.table(p.typ)
 	old := t.byID[id]
-	d.Version = 1
+	d.Version = step
 	if old != nil {
-		d.Version = old.Version + 1
+		d.Version = old.Version + step
 		d.seq = old.seq
 		t.unindex(old)
 	} else {
 		if v, ok := t.gone[id]; ok {
-			d.Version = v + 1
+			d.Version = v + step
 			delete(t.gone, id)
 		}
 		s.seq++
