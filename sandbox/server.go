@@ -148,6 +148,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // once shut down, cut requests included (they are logged): only a failure
 // to serve is an error.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	if s.journal != nil {
+		// a second server refused the state file can then name this one
+		if err := s.journal.Announce(ln.Addr().String()); err != nil {
+			s.log.Warn("state lock: cannot record the listen address", "err", err)
+		}
+	}
 	return s.serve(ctx, ln, s.handler)
 }
 

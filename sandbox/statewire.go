@@ -22,7 +22,13 @@ func (s *Server) restoreState() error {
 	if err != nil {
 		return err
 	}
-	snap, err := j.Load(s.tenants.List())
+	if torn, ok := j.Torn(); ok {
+		// never acknowledged (the append did not finish), so nothing
+		// is lost; still worth a line, as it means the last run crashed
+		s.log.Warn("state: cut a torn last record", "file", s.cfg.StateFile, "offset", torn.Offset, "bytes", torn.Bytes, "reason", torn.Reason)
+	}
+	initial := s.tenants.List() // the configuration's: the journal's first writes went to its stores
+	snap, err := j.Load(initial)
 	if err != nil {
 		_ = j.Close()
 		return fmt.Errorf("state %s: %w", s.cfg.StateFile, err)
@@ -49,11 +55,24 @@ func (s *Server) restoreState() error {
 		if err != nil {
 			continue // the tenant is gone or proxied: its writes went with it
 		}
-		if _, err := st.Apply(w.Ops); err != nil {
+		// at the write's own time, so lastUpdated and Last-Modified
+		// survive the restart
+		if _, err := st.ApplyAt(w.Ops, w.At); err != nil {
 			_ = j.Close()
 			return fmt.Errorf("state %s: replay writes of %s/%s: %w", s.cfg.StateFile, w.Tenant, w.Release, err)
 		}
 	}
+	// history is not state: rewrite the file as what it adds up to, now
+	// and whenever it doubles, so it grows with the data, not the traffic
+	before := j.Size()
+	if err := j.Compact(initial); err != nil {
+		_ = j.Close()
+		return fmt.Errorf("state %s: %w", s.cfg.StateFile, err)
+	}
+	j.OnCompactError(func(err error) {
+		s.log.Warn("state: compaction failed; the journal keeps growing until the next try", "file", s.cfg.StateFile, "err", err)
+	})
+	s.log.Info("state compacted", "file", s.cfg.StateFile, "bytes_before", before, "bytes_after", j.Size())
 	s.journal = j
 	// stores built so far (the default release, and any a replayed write
 	// needed) get their hook now; stores built later get it in buildStore

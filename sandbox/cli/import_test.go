@@ -28,13 +28,15 @@ func TestImportCommand(t *testing.T) {
 	cfg.Admin.Token = "admin-token-for-import-tests"
 	cfg.StateFile = filepath.Join(dir, "sandbox.state")
 	tenantID := cfg.Tenants[0].ID
+	var sb *sandbox.Server
 	start := func() *httptest.Server {
-		s, err := sandbox.New(cfg, sandbox.Options{})
-		if err != nil {
+		var err error
+		if sb, err = sandbox.New(cfg, sandbox.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(s.Handler())
+		srv := httptest.NewServer(sb.Handler())
 		t.Cleanup(srv.Close)
+		t.Cleanup(func() { sb.Close() })
 		return srv
 	}
 	get := func(srv *httptest.Server, path string) (int, string) {
@@ -86,6 +88,7 @@ func TestImportCommand(t *testing.T) {
 	}
 
 	srv.Close()
+	sb.Close() // a restart: the state file's lock goes with the process
 	srv = start()
 	if st, b := get(srv, "/stu3/Patient/imp-pat"); st != 200 || !strings.Contains(b, "Organization/imp-org") {
 		t.Errorf("import not journalled: after a restart %d %s", st, b)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -113,6 +115,12 @@ func serveAction(c *ucli.Context) error {
 	}
 	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger})
+	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
+		// another server runs on this state file, or the file is damaged
+		// in its middle: the fix is the file (or another one), as with
+		// any other configuration mistake
+		return usagef("--state: %v", err)
+	}
 	if err != nil {
 		return err
 	}

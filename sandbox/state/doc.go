@@ -5,11 +5,17 @@
 // record one FHIR write (create, update, delete or transaction) to one
 // tenant's store of one release.
 //
+// Each line is {"crc":"%08x","rec":RECORD}, the CRC-32C of RECORD's bytes
+// beside it, so damage that still parses is caught; bare RECORD lines (as
+// written before checksums) still load, unchecked.
+//
 // Append writes one line and fsyncs before it returns, so an acknowledged
 // change survives a crash. A crash during an append leaves at most a torn
-// last line; Open cuts it off. Damage followed by good lines is not what
-// a crash leaves, and Open refuses the file (ErrCorrupt) rather than drop
-// acknowledged changes. Records are bounded by MaxRecordBytes.
+// last line; Open cuts it off and reports it (Torn). Damage followed by
+// good lines is not what a crash leaves, and Open refuses the file
+// (ErrCorrupt, naming the damaged record's offset and the good records
+// after it) rather than drop acknowledged changes. Records are bounded by
+// MaxRecordBytes.
 //
 // How the server uses it, at start:
 //
@@ -19,9 +25,9 @@
 //	if snap.Tenants != nil { replace the tenant.Registry's tenants with snap.Tenants }
 //	for _, w := range snap.Writes {
 //		s, _ := tenants.Store(w.Tenant, w.Release)
-//		s.Apply(w.Ops)                   // before the write hook is installed
+//		s.ApplyAt(w.Ops, w.At)           // before the write hook is installed; w.At keeps lastUpdated
 //	}
-//	j.Compact(configTenants)             // optional: the file shrinks to its snapshot
+//	j.Compact(configTenants)             // the file shrinks to its snapshot, and again whenever it doubles
 //
 // then, while serving: every store gets
 // store.SetWriteHook(state.WriteHook(j, tenantID, release)) (installed
@@ -31,5 +37,8 @@
 //
 // Load drops writes made before a tenants record that removes their
 // tenant or changes its population, seed or fixtures, as the tenant
-// registry drops those stores. A journal belongs to one process at a time.
+// registry drops those stores. A journal belongs to one process at a time:
+// Open takes an exclusive lock on FILE.lock and fails with ErrLocked,
+// naming the holder's pid and listen address (Announce), when another
+// process has it.
 package state

@@ -9,36 +9,56 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
-// ErrCorrupt is returned by Open when a damaged line is followed by good
-// records: that is not the torn tail a crash leaves, and dropping the
-// records after it would lose acknowledged changes.
+// ErrCorrupt is returned by Open when a damaged line (unparseable, or its
+// checksum does not match) is followed by good records: that is not the
+// torn tail a crash leaves, and dropping the records after it would lose
+// acknowledged changes. The error names the damaged record's byte offset
+// and how many good records follow it.
 var ErrCorrupt = errors.New("journal damaged before its end")
 
 // Journal is an append-only file of records, one JSON object per line.
-// It is safe for concurrent use by one process; two processes must not
-// open the same file.
+// It is safe for concurrent use by one process; Open locks the file
+// against other processes.
 type Journal struct {
 	path string
+	lock *lockFile // held until Close
 
 	mu     sync.Mutex
 	f      *os.File
 	end    int64 // length of the good records; appends go here
 	closed bool
+	torn   *TornTail // what Open cut, if anything
+
+	// set by Compact: the journal compacts itself when it has doubled
+	autoCompact bool
+	initial     []tenant.Tenant // for Load, see Compact
+	compacted   int64           // size after the last compaction
+	compactErr  func(error)     // told of a failed automatic compaction
 }
 
 // Open opens (creating it if needed) the journal at path. A torn last
 // record, as a crash in the middle of an append leaves, is cut off the
-// file; damage followed by good records is ErrCorrupt.
+// file; damage followed by good records is ErrCorrupt. The journal is
+// locked (FILE.lock) until Close: a journal another process holds is
+// ErrLocked.
 func Open(path string) (*Journal, error) {
+	lock, err := acquireLock(path)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{path: path, f: f}
+	j := &Journal{path: path, lock: lock, f: f}
 	if err := j.recover(); err != nil {
 		f.Close()
+		lock.release()
 		return nil, err
 	}
 	return j, nil
@@ -50,10 +70,11 @@ func (j *Journal) recover() error {
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
 	}
-	end, err := scan(io.NewSectionReader(j.f, 0, fi.Size()), nil)
+	end, torn, err := scan(io.NewSectionReader(j.f, 0, fi.Size()), nil)
 	if err != nil {
 		return fmt.Errorf("open journal %s: %w", j.path, err)
 	}
+	j.torn = torn
 	if end < fi.Size() {
 		if err := j.f.Truncate(end); err != nil {
 			return fmt.Errorf("open journal: cut torn tail: %w", err)
@@ -72,17 +93,29 @@ func (j *Journal) recover() error {
 	return nil
 }
 
+// TornTail is what Open cut off the end of a journal: the last record,
+// damaged or unterminated, as a crash in the middle of an append leaves.
+// It was never acknowledged, so nothing is lost, but the server logs it.
+type TornTail struct {
+	Offset int64  // where the cut record started
+	Bytes  int64  // how much was cut
+	Reason string // why the record did not load
+}
+
 // scan reads records from r, calling fn (when not nil) with each good one,
-// and returns the length of the good prefix. Reading stops at the first
-// damaged or unterminated line; if a good record follows it, that is
-// ErrCorrupt.
-func scan(r io.Reader, fn func(Record) error) (int64, error) {
+// and returns the length of the good prefix and, when the end was
+// damaged, what is to be cut. A damaged line (unparseable, checksum
+// mismatch, unterminated) followed by a good record is ErrCorrupt, naming
+// the damaged record's byte offset and how many good records follow it.
+func scan(r io.Reader, fn func(Record) error) (int64, *TornTail, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var off, bad int64 = 0, -1
+	var badErr error
+	badLine, after := 0, 0
 	for n := 1; ; n++ {
 		line, complete, err := readLine(br)
 		if err != nil {
-			return 0, fmt.Errorf("read line %d: %w", n, err)
+			return 0, nil, fmt.Errorf("read line %d: %w", n, err)
 		}
 		if len(line) == 0 && !complete {
 			break // EOF
@@ -92,28 +125,32 @@ func scan(r io.Reader, fn func(Record) error) (int64, error) {
 			size++
 		}
 		var rec Record
-		var derr error = errors.New("unterminated")
+		var derr error = errors.New("unterminated line")
 		if complete && len(line) <= MaxRecordBytes {
 			rec, derr = decode(line)
 		}
 		switch {
 		case derr != nil:
 			if bad < 0 {
-				bad = off
+				bad, badErr, badLine = off, derr, n
 			}
 		case bad >= 0:
-			return 0, fmt.Errorf("%w: line %d is good but an earlier line at byte %d is not; repair or remove the file", ErrCorrupt, n, bad)
+			// keep counting, so the refusal says what starting would cost
+			after++
 		case fn != nil:
 			if err := fn(rec); err != nil {
-				return 0, fmt.Errorf("line %d (%s): %w", n, rec.Kind, err)
+				return 0, nil, fmt.Errorf("line %d (%s): %w", n, rec.Kind, err)
 			}
 		}
 		off += size
 	}
-	if bad >= 0 {
-		return bad, nil
+	if bad < 0 {
+		return off, nil, nil
 	}
-	return off, nil
+	if after > 0 {
+		return 0, nil, fmt.Errorf("%w: record at byte offset %d (line %d) is damaged (%v) and %d good records after it would be dropped; repair or remove the file", ErrCorrupt, bad, badLine, badErr, after)
+	}
+	return bad, &TornTail{Offset: bad, Bytes: off - bad, Reason: badErr.Error()}, nil
 }
 
 // readLine returns the next line without its newline and whether it had
@@ -140,6 +177,16 @@ func readLine(br *bufio.Reader) ([]byte, bool, error) {
 	}
 }
 
+// Torn reports what Open cut off the end of the file, if anything.
+func (j *Journal) Torn() (TornTail, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.torn == nil {
+		return TornTail{}, false
+	}
+	return *j.torn, true
+}
+
 // Replay calls fn with every record, oldest first. It stops at the first
 // error of fn and returns it.
 func (j *Journal) Replay(fn func(Record) error) error {
@@ -152,7 +199,7 @@ func (j *Journal) replayLocked(fn func(Record) error) error {
 	if j.closed {
 		return errors.New("replay: journal closed")
 	}
-	if _, err := scan(io.NewSectionReader(j.f, 0, j.end), fn); err != nil {
+	if _, _, err := scan(io.NewSectionReader(j.f, 0, j.end), fn); err != nil {
 		return fmt.Errorf("replay %s: %w", j.path, err)
 	}
 	return nil
@@ -178,7 +225,26 @@ func (j *Journal) Append(rec Record) error {
 		return j.undo(fmt.Errorf("append: sync: %w", err))
 	}
 	j.end += int64(len(line))
+	if j.compactDue() {
+		// the record is durable already: a failed compaction leaves
+		// the old file whole and is only reported; the next try waits
+		// for the next doubling
+		if err := j.compactLocked(); err != nil {
+			j.compacted = j.end
+			if j.compactErr != nil {
+				j.compactErr(err)
+			}
+		}
+	}
 	return nil
+}
+
+// OnCompactError sets the function told of a failed automatic compaction
+// (the append that triggered it has succeeded; the old file stands).
+func (j *Journal) OnCompactError(fn func(error)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.compactErr = fn
 }
 
 // undo cuts a failed append off the file so the next one starts clean.
@@ -204,7 +270,7 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
-	return j.f.Close()
+	return errors.Join(j.f.Close(), j.lock.release())
 }
 
 func syncDir(dir string) error {

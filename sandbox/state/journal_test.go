@@ -273,3 +273,171 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenLocked: a journal open elsewhere is refused with its holder's
+// pid and address, and free again once closed.
+func TestOpenLocked(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "s")
+	j := open(t, path)
+	if err := j.Announce("127.0.0.1:8080"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path)
+	want := fmt.Sprintf("in use by pid %d (listening on 127.0.0.1:8080)", os.Getpid())
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second Open = %v, want ErrLocked naming %q", err, want)
+	}
+	j.Close()
+	open(t, path).Close()
+}
+
+// patientRec is a write whose resource carries a name, so a test can flip
+// a byte inside a string value and leave valid JSON.
+func patientRec(id, family string) Record {
+	op := store.Op{Type: "Patient", ID: id, JSON: []byte(`{"resourceType":"Patient","id":"` + id + `","name":[{"family":"` + family + `"}]}`)}
+	return Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantA, Release: "stu3", Ops: []store.Op{op}}}
+}
+
+// writeJournal writes recs through Append and returns the file's bytes
+// and each record's starting offset.
+func writeJournal(t *testing.T, path string, recs ...Record) ([]byte, []int64) {
+	t.Helper()
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offs []int64
+	for _, r := range recs {
+		offs = append(offs, j.Size())
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, offs
+}
+
+// TestChecksums: every line carries a CRC-32C of its record, so a flipped
+// byte that leaves valid JSON is caught; in the middle of the file Open
+// refuses it naming the offset and the records that would be lost, at the
+// end it is cut and reported like a torn append.
+func TestChecksums(t *testing.T) {
+	t.Parallel()
+	recs := []Record{patientRec("p1", "Smith"), patientRec("p2", "Jones"), patientRec("p3", "Brown")}
+	flip := func(raw []byte, within string, from int64) []byte {
+		out := slices.Clone(raw)
+		i := bytes.Index(out[from:], []byte(within))
+		if i < 0 {
+			t.Fatalf("%q not in the journal after %d", within, from)
+		}
+		out[from+int64(i)] ^= 0x20 // "Jones" -> "jones": still valid JSON
+		return out
+	}
+	t.Run("line format", func(t *testing.T) {
+		t.Parallel()
+		raw, _ := writeJournal(t, filepath.Join(t.TempDir(), "s"), recs[0])
+		if !bytes.HasPrefix(raw, []byte(`{"crc":"`)) || !bytes.Contains(raw, []byte(`","rec":{"kind":"writes"`)) {
+			t.Fatalf("line %s", raw)
+		}
+	})
+	t.Run("flipped byte in the middle", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "s")
+		raw, offs := writeJournal(t, path, recs...)
+		os.WriteFile(path, flip(raw, "Jones", offs[1]), 0o600)
+		_, err := Open(path)
+		want := fmt.Sprintf("record at byte offset %d (line 2) is damaged (checksum mismatch", offs[1])
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "1 good records after it") {
+			t.Fatalf("Open = %v, want ErrCorrupt with %q", err, want)
+		}
+		if now, _ := os.ReadFile(path); len(now) != len(raw) {
+			t.Errorf("a refused file was changed")
+		}
+	})
+	t.Run("unparseable line in the middle", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "s")
+		raw, offs := writeJournal(t, path, recs...)
+		raw[offs[1]] = 'x'
+		os.WriteFile(path, raw, 0o600)
+		if _, err := Open(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("offset %d", offs[1])) {
+			t.Fatalf("Open = %v", err)
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		damage func(raw []byte, last int64) []byte
+		reason string
+	}{
+		{"flipped byte in the last record", func(raw []byte, last int64) []byte { return flip(raw, "Brown", last) }, "checksum mismatch"},
+		{"truncated tail", func(raw []byte, last int64) []byte { return raw[:len(raw)-7] }, "unterminated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "s")
+			raw, offs := writeJournal(t, path, recs...)
+			os.WriteFile(path, tc.damage(raw, offs[2]), 0o600)
+			j := open(t, path)
+			torn, ok := j.Torn()
+			if !ok || torn.Offset != offs[2] || !strings.Contains(torn.Reason, tc.reason) {
+				t.Fatalf("Torn = %+v %v, want offset %d, reason %q", torn, ok, offs[2], tc.reason)
+			}
+			if got := records(t, j); len(got) != 2 {
+				t.Fatalf("%d records, want the 2 before the damage", len(got))
+			}
+			if j.Size() != offs[2] {
+				t.Errorf("size %d, want the cut at %d", j.Size(), offs[2])
+			}
+		})
+	}
+	t.Run("clean file reports no cut", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "s")
+		writeJournal(t, path, recs...)
+		if torn, ok := open(t, path).Torn(); ok {
+			t.Errorf("Torn = %+v on a clean file", torn)
+		}
+	})
+}
+
+// TestLegacyLinesLoad: a journal written before checksums (bare records)
+// still loads, and new appends to it are checksummed.
+func TestLegacyLinesLoad(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "s")
+	legacy := `{"kind":"writes","writes":{"tenant":"` + tenantA + `","release":"stu3","ops":[{"type":"Patient","id":"old","resource":{"resourceType":"Patient","id":"old"}}]}}` + "\n"
+	os.WriteFile(path, []byte(legacy), 0o600)
+	j := open(t, path)
+	if err := j.Append(patientRec("new", "New")); err != nil {
+		t.Fatal(err)
+	}
+	got := records(t, j)
+	if len(got) != 2 || got[0].Writes.Ops[0].ID != "old" || got[1].Writes.Ops[0].ID != "new" {
+		t.Fatalf("records %+v", got)
+	}
+}
+
+// TestWritesKeepTimeAndMeta: a write's time and its ops' KeepMeta come
+// back from the journal, so replay stamps resources as the write did.
+func TestWritesKeepTimeAndMeta(t *testing.T) {
+	t.Parallel()
+	r := patientRec("p1", "Smith")
+	r.Writes.At = t0.Add(1234567 * time.Nanosecond)
+	r.Writes.Ops[0].KeepMeta = true
+	line, err := encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(line[:len(line)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Writes.At.Equal(r.Writes.At) || !got.Writes.Ops[0].KeepMeta {
+		t.Fatalf("decoded at %v keep_meta %v from %s", got.Writes.At, got.Writes.Ops[0].KeepMeta, line)
+	}
+}

@@ -1,10 +1,12 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -76,14 +78,37 @@ func rebuilt(prev, next []tenant.Tenant, id string) bool {
 	return a.Patients != b.Patients || a.Seed != b.Seed || !slices.Equal(a.Fixtures, b.Fixtures)
 }
 
-// Compact rewrites the journal as its Snapshot (see Load for initial): one clients record, one
-// tenants record and the writes that still apply. The new file replaces
-// the old one atomically (written beside it, synced, renamed), so a crash
-// leaves either the old journal or the new one.
+// Compact rewrites the journal as its Snapshot (see Load for initial):
+// one clients record, one tenants record and the writes that still
+// apply, each resource's history collapsed to its current state (see
+// squash). The new file replaces the old one atomically (written beside
+// it, synced, renamed, directory synced), so a crash leaves either the
+// old journal or the new one. From then on the journal compacts itself
+// again whenever an append finds it twice its compacted size (at least
+// AutoCompactBytes), with the same initial.
 func (j *Journal) Compact(initial []tenant.Tenant) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	snap, err := j.loadLocked(initial)
+	j.initial = slices.Clone(initial)
+	j.autoCompact = true
+	return j.compactLocked()
+}
+
+// AutoCompactBytes is the least size at which a journal compacts itself:
+// rewriting a small file on every doubling would cost more than it saves.
+const AutoCompactBytes = 1 << 20
+
+// compactDue reports whether the journal has doubled since it was last
+// compacted.
+func (j *Journal) compactDue() bool {
+	return j.autoCompact && j.end >= 2*max(j.compacted, AutoCompactBytes/2)
+}
+
+func (j *Journal) compactLocked() error {
+	if j.closed {
+		return errors.New("compact: journal closed")
+	}
+	snap, err := j.loadLocked(j.initial)
 	if err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
@@ -94,8 +119,9 @@ func (j *Journal) Compact(initial []tenant.Tenant) error {
 	if snap.Tenants != nil {
 		recs = append(recs, Record{Kind: KindTenants, Tenants: snap.Tenants})
 	}
-	for i := range snap.Writes {
-		recs = append(recs, Record{Kind: KindWrites, Writes: &snap.Writes[i]})
+	writes := squash(snap.Writes)
+	for i := range writes {
+		recs = append(recs, Record{Kind: KindWrites, Writes: &writes[i]})
 	}
 	tmp := j.path + ".compact"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -125,12 +151,13 @@ func (j *Journal) Compact(initial []tenant.Tenant) error {
 	if err := os.Rename(tmp, j.path); err != nil {
 		return fail(err)
 	}
+	// the rename is done: the new file is the journal now, even if the
+	// directory sync fails (appends to the old, unlinked one would be lost)
+	j.f.Close()
+	j.f, j.end, j.compacted = f, end, end
 	if err := syncDir(filepath.Dir(j.path)); err != nil {
-		f.Close()
 		return fmt.Errorf("compact: %w", err)
 	}
-	j.f.Close()
-	j.f, j.end = f, end
 	return nil
 }
 
@@ -151,8 +178,8 @@ func Persister(j *Journal, clients *auth.Registry, tenants *tenant.Registry) fun
 
 // WriteHook returns the store.SetWriteHook function that journals the
 // writes of one tenant's store for one release.
-func WriteHook(j *Journal, tenantID, release string) func([]store.Op) error {
-	return func(ops []store.Op) error {
-		return j.Append(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops}})
+func WriteHook(j *Journal, tenantID, release string) func([]store.Op, time.Time) error {
+	return func(ops []store.Op, at time.Time) error {
+		return j.Append(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops, At: at}})
 	}
 }

@@ -1,9 +1,13 @@
 package state
 
 import (
+	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +151,57 @@ func (zeroReader) Read(p []byte) (int, error) {
 		p[i] = byte(i)
 	}
 	return len(p), nil
+}
+
+// TestAutoCompactOnDoubling: after Compact, a journal that doubles (past
+// AutoCompactBytes) compacts itself on the append that doubled it, and
+// still loads the same state: the last put, standing for all of them.
+func TestAutoCompactOnDoubling(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "s")
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.Compact(nil); err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 100<<10)
+	const n = 30 // about 3 MiB appended
+	var total int64
+	for i := range n {
+		r := Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantA, Release: "stu3", At: t0.Add(time.Duration(i) * time.Second), Ops: []store.Op{{
+			Type: "Patient", ID: "p1", JSON: []byte(fmt.Sprintf(`{"resourceType":"Patient","id":"p1","name":[{"family":"F%d","text":"%s"}]}`, i, pad)),
+		}}}}
+		line, _ := encode(r)
+		total += int64(len(line))
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+		if j.Size() > AutoCompactBytes+int64(len(line)) {
+			t.Fatalf("append %d: journal at %d bytes, over twice its compacted size", i, j.Size())
+		}
+	}
+	if fi, _ := os.Stat(path); fi.Size() != j.Size() || fi.Size() >= total/2 {
+		t.Fatalf("file %d bytes, journal %d, appended %d", fi.Size(), j.Size(), total)
+	}
+	snap, err := j.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// replay into a store: the state is the last put, at version n
+	s := store.New(store.Definitions{"Patient": nil}, time.Now)
+	for _, w := range snap.Writes {
+		if _, err := s.ApplyAt(w.Ops, w.At); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := s.Get("Patient", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Version != n || !d.Updated.Equal(t0.Add((n-1)*time.Second)) || !bytes.Contains(d.JSON, []byte(fmt.Sprintf(`"F%d"`, n-1))) {
+		t.Fatalf("after auto-compaction: version %d updated %v", d.Version, d.Updated)
+	}
 }

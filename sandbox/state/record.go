@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -40,6 +42,11 @@ type Writes struct {
 	Tenant  string
 	Release string
 	Ops     []store.Op
+	// At is the lastUpdated the store gave the puts; replay gives them
+	// the same (store.ApplyAt), or a restart would move every written
+	// resource's lastUpdated and Last-Modified to the restart. Zero in
+	// records written before it was kept: replay then uses its own time.
+	At time.Time
 }
 
 // wire is a record as written: one JSON object per line. Resources are
@@ -52,15 +59,22 @@ type wire struct {
 }
 
 type wireWrites struct {
-	Tenant  string   `json:"tenant"`
-	Release string   `json:"release"`
-	Ops     []wireOp `json:"ops"`
+	Tenant  string    `json:"tenant"`
+	Release string    `json:"release"`
+	At      time.Time `json:"at,omitzero"`
+	Ops     []wireOp  `json:"ops"`
 }
 
 type wireOp struct {
 	Type     string          `json:"type"`
 	ID       string          `json:"id"`
 	Resource json.RawMessage `json:"resource,omitempty"`
+	// KeepMeta: the resource keeps its own versionId and lastUpdated (an
+	// imported fixture), on replay as when it was written.
+	KeepMeta bool `json:"keep_meta,omitempty"`
+	// Versions: how many puts this one stands for, in a compacted
+	// journal (store.Op.Versions).
+	Versions int `json:"versions,omitempty"`
 }
 
 // check reports whether the record is well formed.
@@ -86,6 +100,9 @@ func (r Record) check() error {
 			if op.Type == "" || op.ID == "" {
 				return fmt.Errorf("op %d: needs a type and an id", i)
 			}
+			if op.Versions < 0 || op.Versions > 1 && (op.JSON == nil || op.KeepMeta) {
+				return fmt.Errorf("op %d: versions is for puts that do not keep their own meta", i)
+			}
 		}
 	default:
 		return fmt.Errorf("unknown record kind %q", r.Kind)
@@ -93,16 +110,80 @@ func (r Record) check() error {
 	return nil
 }
 
+// A line is {"crc":"%08x","rec":RECORD}: RECORD is the record's JSON and
+// crc its CRC-32C (Castagnoli), in lowercase hex, over RECORD's bytes
+// exactly as they stand in the line. The checksum catches damage that
+// still parses (a flipped letter in a patient's name), which JSON syntax
+// alone does not. Lines without the envelope (a bare RECORD, as written
+// before checksums) still load, unchecked.
+const crcPrefix = `{"crc":"`
+
+// checksum is the CRC-32C of b. MakeTable caches the Castagnoli table, so
+// no package variable is needed to hold it.
+func checksum(b []byte) uint32 {
+	return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
+}
+
+// envelope is a checksummed line; Rec keeps the exact bytes the checksum
+// is over.
+type envelope struct {
+	CRC string          `json:"crc"`
+	Rec json.RawMessage `json:"rec"`
+}
+
+// errChecksum marks a line whose record does not match its checksum.
+var errChecksum = errors.New("checksum mismatch")
+
 // encode returns the record's line, newline included.
 func encode(r Record) ([]byte, error) {
+	b, err := encodeRecord(r)
+	if err != nil {
+		return nil, err
+	}
+	line := make([]byte, 0, len(b)+len(crcPrefix)+16)
+	line = fmt.Appendf(line, "%s%08x\",\"rec\":", crcPrefix, checksum(b))
+	line = append(line, b...)
+	line = append(line, '}', '\n')
+	if len(line) > MaxRecordBytes {
+		return nil, fmt.Errorf("%s record of %d bytes is over the %d-byte limit", r.Kind, len(line), MaxRecordBytes)
+	}
+	return line, nil
+}
+
+// decode parses one line (without its newline): a checksummed envelope,
+// or a bare record from a journal written before checksums.
+func decode(line []byte) (Record, error) {
+	if !bytes.HasPrefix(line, []byte(crcPrefix)) {
+		return decodeRecord(line)
+	}
+	var e envelope
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Record{}, err
+	}
+	if dec.More() {
+		return Record{}, errors.New("data after the record")
+	}
+	if len(e.Rec) == 0 {
+		return Record{}, errors.New("no record in the envelope")
+	}
+	if want := fmt.Sprintf("%08x", checksum(e.Rec)); e.CRC != want {
+		return Record{}, fmt.Errorf("%w (line says %q, record sums to %q)", errChecksum, e.CRC, want)
+	}
+	return decodeRecord(e.Rec)
+}
+
+// encodeRecord returns the record's JSON.
+func encodeRecord(r Record) ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
 	w := wire{Kind: r.Kind, Clients: r.Clients, Tenants: r.Tenants}
 	if r.Writes != nil {
-		ww := &wireWrites{Tenant: r.Writes.Tenant, Release: r.Writes.Release, Ops: make([]wireOp, len(r.Writes.Ops))}
+		ww := &wireWrites{Tenant: r.Writes.Tenant, Release: r.Writes.Release, At: r.Writes.At, Ops: make([]wireOp, len(r.Writes.Ops))}
 		for i, op := range r.Writes.Ops {
-			ww.Ops[i] = wireOp{Type: op.Type, ID: op.ID}
+			ww.Ops[i] = wireOp{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta, Versions: op.Versions}
 			if op.JSON != nil {
 				ww.Ops[i].Resource = json.RawMessage(op.JSON)
 			}
@@ -113,14 +194,11 @@ func encode(r Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s record: %w", r.Kind, err)
 	}
-	if len(b)+1 > MaxRecordBytes {
-		return nil, fmt.Errorf("%s record of %d bytes is over the %d-byte limit", r.Kind, len(b), MaxRecordBytes)
-	}
-	return append(b, '\n'), nil
+	return b, nil
 }
 
-// decode parses one line (without its newline).
-func decode(line []byte) (Record, error) {
+// decodeRecord parses a record's JSON.
+func decodeRecord(line []byte) (Record, error) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -135,9 +213,9 @@ func decode(line []byte) (Record, error) {
 		r.Tenants = []tenant.Tenant{}
 	}
 	if w.Writes != nil {
-		r.Writes = &Writes{Tenant: w.Writes.Tenant, Release: w.Writes.Release, Ops: make([]store.Op, len(w.Writes.Ops))}
+		r.Writes = &Writes{Tenant: w.Writes.Tenant, Release: w.Writes.Release, At: w.Writes.At, Ops: make([]store.Op, len(w.Writes.Ops))}
 		for i, op := range w.Writes.Ops {
-			r.Writes.Ops[i] = store.Op{Type: op.Type, ID: op.ID}
+			r.Writes.Ops[i] = store.Op{Type: op.Type, ID: op.ID, KeepMeta: op.KeepMeta, Versions: op.Versions}
 			if len(op.Resource) > 0 && string(op.Resource) != "null" {
 				r.Writes.Ops[i].JSON = []byte(op.Resource)
 			}

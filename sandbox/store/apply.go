@@ -12,6 +12,10 @@ type Op struct {
 	// positive integer) and meta.lastUpdated instead of the store's, so a
 	// fixture exported from another server keeps its history markers.
 	KeepMeta bool
+	// Versions is how many successive puts of Type/ID this one stands
+	// for (a compacted journal replays a thousand updates as one put):
+	// the version advances by that many. 0 means 1.
+	Versions int
 }
 
 // OpResult is what one Op did.
@@ -55,7 +59,7 @@ func (s *Store) ApplyAt(ops []Op, updated time.Time) ([]OpResult, error) {
 	out := make([]OpResult, len(ops))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.runHook(ops...); err != nil {
+	if err := s.runHook(now, ops...); err != nil {
 		return nil, err
 	}
 	for i, op := range ops {
@@ -71,7 +75,7 @@ func (s *Store) ApplyAt(ops []Op, updated time.Time) ([]OpResult, error) {
 			}
 			version = v
 		}
-		r, err := s.putVersionLocked(preps[i].p, preps[i].vals, op.ID, at, version)
+		r, err := s.putVersionLocked(preps[i].p, preps[i].vals, op.ID, at, version, max(op.Versions, 1))
 		if err != nil {
 			// encode failures cannot happen for parsed input; report
 			// rather than hide one if it ever does

@@ -47,7 +47,7 @@ type Store struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	seq    uint64
-	hook   func([]Op) error
+	hook   func([]Op, time.Time) error
 	// strs interns index strings (code systems, codes, folded names,
 	// references): a population repeats the same few thousand values
 	// millions of times, and one copy each is enough.
@@ -71,20 +71,24 @@ func (s *Store) internLocked(v string) string {
 
 // SetWriteHook installs a function called with every write (puts as Ops
 // with the resource's JSON, deletes with nil JSON) after the write has been
-// checked and before it is applied, under the store's lock. When it fails,
-// the write is refused: a journal that must hold every acknowledged write
-// makes it durable here.
-func (s *Store) SetWriteHook(hook func([]Op) error) {
+// checked and before it is applied, under the store's lock. at is the
+// lastUpdated the puts get (zero for a write of deletes only): a journal
+// replaying the write through ApplyAt gives them the same one. When the
+// hook fails, the write is refused: a journal that must hold every
+// acknowledged write makes it durable here.
+func (s *Store) SetWriteHook(hook func(ops []Op, at time.Time) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook = hook
 }
 
-func (s *Store) runHook(ops ...Op) error {
-	if s.hook == nil {
+func (s *Store) runHook(at time.Time, ops ...Op) error {
+	// an empty transaction writes nothing: there is nothing to make
+	// durable, and a journal may rightly refuse a write of no ops
+	if s.hook == nil || len(ops) == 0 {
 		return nil
 	}
-	if err := s.hook(ops); err != nil {
+	if err := s.hook(ops, at); err != nil {
 		return fmt.Errorf("persist write: %w", err)
 	}
 	return nil
@@ -209,7 +213,7 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.runHook(Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
+	if err := s.runHook(updated, Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
 		return PutResult{}, err
 	}
 	return s.putLocked(pr.p, pr.vals, id, updated)
@@ -242,12 +246,13 @@ func (s *Store) indexValues(p *parsed) []value {
 // putLocked stores a parsed resource with its index values; s.mu must be
 // held for writing.
 func (s *Store) putLocked(p *parsed, vals []value, id string, updated time.Time) (PutResult, error) {
-	return s.putVersionLocked(p, vals, id, updated, 0)
+	return s.putVersionLocked(p, vals, id, updated, 0, 1)
 }
 
 // putVersionLocked is putLocked with the version to give, when positive,
-// instead of the next one.
-func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated time.Time, version int) (PutResult, error) {
+// instead of the next one, and otherwise with the version advancing by
+// step (more than 1 for a put standing for several, see Op.Versions).
+func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated time.Time, version, step int) (PutResult, error) {
 	for i := range vals {
 		v := &vals[i]
 		v.str, v.system, v.text = s.internLocked(v.str), s.internLocked(v.system), s.internLocked(v.text)
@@ -255,14 +260,14 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond), vals: slices.Clip(vals)}
 	t := s.table(p.typ)
 	old := t.byID[id]
-	d.Version = 1
+	d.Version = step
 	if old != nil {
-		d.Version = old.Version + 1
+		d.Version = old.Version + step
 		d.seq = old.seq
 		t.unindex(old)
 	} else {
 		if v, ok := t.gone[id]; ok {
-			d.Version = v + 1
+			d.Version = v + step
 			delete(t.gone, id)
 		}
 		s.seq++
@@ -300,7 +305,7 @@ func (s *Store) Delete(typ, id string) (existed bool, err error) {
 	if t := s.tables[typ]; t == nil || t.byID[id] == nil {
 		return false, nil
 	}
-	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
+	if err := s.runHook(time.Time{}, Op{Type: typ, ID: id}); err != nil {
 		return false, err
 	}
 	return s.deleteLocked(typ, id), nil
@@ -324,7 +329,7 @@ func (s *Store) DeleteIf(typ, id string, cond func(*Doc) bool) (existed bool, er
 	if cur == nil {
 		return false, nil
 	}
-	if err := s.runHook(Op{Type: typ, ID: id}); err != nil {
+	if err := s.runHook(time.Time{}, Op{Type: typ, ID: id}); err != nil {
 		return false, err
 	}
 	return s.deleteLocked(typ, id), nil
