@@ -31,7 +31,9 @@
 //
 // then, while serving: every store gets
 // store.SetWriteHook(state.WriteHook(j, tenantID, release)) (installed
-// after replay, or replay would journal its own writes again), and the
+// after replay, or replay would journal its own writes again; the hook
+// writes the record under the store's lock and the store waits for its
+// fsync, shared with concurrent writes, after releasing it), and the
 // admin Service gets Persist: state.Persister(j, authority.Registry(),
 // tenants), which appends a fresh snapshot after each admin change.
 //

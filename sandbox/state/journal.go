@@ -26,12 +26,27 @@ var ErrCorrupt = errors.New("journal damaged before its end")
 type Journal struct {
 	path string
 	lock *lockFile // held until Close
+	sync func(*os.File) error
+
+	// syncMu serializes fsyncs and compactions, taken before mu: a writer
+	// waiting for its record to be durable waits here, not on mu, so Write
+	// (which callers make under their own locks) never waits for a disk
+	// flush, and no compaction replaces the file under a running fsync.
+	syncMu sync.Mutex
 
 	mu     sync.Mutex
 	f      *os.File
 	end    int64 // length of the good records; appends go here
 	closed bool
 	torn   *TornTail // what Open cut, if anything
+	// written counts the bytes ever written by Write and synced how many
+	// of them an fsync has covered; they are not file offsets, so they
+	// stay comparable across compactions.
+	written, synced int64
+	// failed is the first fsync failure: after it what the file holds is
+	// unknown (the kernel may have dropped the dirty pages), so every
+	// later record is refused rather than acknowledged on top of a hole.
+	failed error
 
 	// set by Compact: the journal compacts itself when it has doubled
 	autoCompact bool
@@ -40,12 +55,21 @@ type Journal struct {
 	compactErr  func(error)     // told of a failed automatic compaction
 }
 
+// Option configures a Journal.
+type Option func(*Journal)
+
+// WithSync replaces the fsync of written records (default
+// (*os.File).Sync); tests use it to make a disk slow or failing.
+func WithSync(sync func(*os.File) error) Option {
+	return func(j *Journal) { j.sync = sync }
+}
+
 // Open opens (creating it if needed) the journal at path. A torn last
 // record, as a crash in the middle of an append leaves, is cut off the
 // file; damage followed by good records is ErrCorrupt. The journal is
 // locked (FILE.lock) until Close: a journal another process holds is
 // ErrLocked.
-func Open(path string) (*Journal, error) {
+func Open(path string, opts ...Option) (*Journal, error) {
 	lock, err := acquireLock(path)
 	if err != nil {
 		return nil, err
@@ -55,7 +79,10 @@ func Open(path string) (*Journal, error) {
 		lock.release()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{path: path, lock: lock, f: f}
+	j := &Journal{path: path, lock: lock, f: f, sync: (*os.File).Sync}
+	for _, o := range opts {
+		o(j)
+	}
 	if err := j.recover(); err != nil {
 		f.Close()
 		lock.release()
@@ -206,25 +233,75 @@ func (j *Journal) replayLocked(fn func(Record) error) error {
 }
 
 // Append writes rec and syncs it to disk before returning: once Append
-// returns nil the record survives a crash. On failure nothing of rec
-// remains in the file.
+// returns nil the record survives a crash. It is Write then Commit.
 func (j *Journal) Append(rec Record) error {
+	mark, err := j.Write(rec)
+	if err != nil {
+		return err
+	}
+	return j.Commit(mark)
+}
+
+// Write adds rec to the file without waiting for the disk, and returns
+// the mark Commit takes. Records are ordered as Write is called, so a
+// caller keeping its own order (a store, under its write lock) writes
+// under its lock and commits after releasing it. On failure nothing of
+// rec remains in the file. A written record is not durable, and must not
+// be acknowledged, until Commit(mark) returns nil.
+func (j *Journal) Write(rec Record) (int64, error) {
 	line, err := encode(rec)
 	if err != nil {
-		return fmt.Errorf("append: %w", err)
+		return 0, fmt.Errorf("append: %w", err)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
-		return errors.New("append: journal closed")
+		return 0, errors.New("append: journal closed")
+	}
+	if j.failed != nil {
+		return 0, fmt.Errorf("append: an earlier sync failed: %w", j.failed)
 	}
 	if _, err := j.f.WriteAt(line, j.end); err != nil {
-		return j.undo(fmt.Errorf("append: %w", err))
-	}
-	if err := j.f.Sync(); err != nil {
-		return j.undo(fmt.Errorf("append: sync: %w", err))
+		return 0, j.undo(fmt.Errorf("append: %w", err))
 	}
 	j.end += int64(len(line))
+	j.written += int64(len(line))
+	return j.written, nil
+}
+
+// Commit returns once every record up to mark is on disk. One fsync
+// covers every record written before it started (group commit): writers
+// that arrive while a sync runs share the next one. A journal that has
+// doubled since its last compaction compacts itself here, after the sync
+// and under syncMu, so no fsync runs on the file it replaces and no
+// caller's lock is held while it rewrites the file.
+func (j *Journal) Commit(mark int64) error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	j.mu.Lock()
+	if j.synced >= mark {
+		j.mu.Unlock()
+		return nil
+	}
+	if j.failed != nil {
+		err := j.failed
+		j.mu.Unlock()
+		return fmt.Errorf("append: sync: %w", err)
+	}
+	if j.closed {
+		j.mu.Unlock()
+		return errors.New("append: journal closed before its records were synced")
+	}
+	f, target := j.f, j.written
+	j.mu.Unlock()
+	err := j.sync(f) // without mu: Write goes on while the disk flushes
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		j.failed = err
+		return fmt.Errorf("append: sync: %w", err)
+	}
+	j.synced = max(j.synced, target)
 	if j.compactDue() {
 		// the record is durable already: a failed compaction leaves
 		// the old file whole and is only reported; the next try waits
@@ -264,6 +341,8 @@ func (j *Journal) Size() int64 {
 
 // Close closes the file. Appends after Close fail.
 func (j *Journal) Close() error {
+	j.syncMu.Lock() // not under a running sync
+	defer j.syncMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {

@@ -87,6 +87,8 @@ func rebuilt(prev, next []tenant.Tenant, id string) bool {
 // again whenever an append finds it twice its compacted size (at least
 // AutoCompactBytes), with the same initial.
 func (j *Journal) Compact(initial []tenant.Tenant) error {
+	j.syncMu.Lock() // no Commit syncs the file being replaced
+	defer j.syncMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.initial = slices.Clone(initial)
@@ -155,6 +157,9 @@ func (j *Journal) compactLocked() error {
 	// directory sync fails (appends to the old, unlinked one would be lost)
 	j.f.Close()
 	j.f, j.end, j.compacted = f, end, end
+	// the new file, synced whole, holds every record written so far
+	// (Write cannot run: mu is held)
+	j.synced = j.written
 	if err := syncDir(filepath.Dir(j.path)); err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
@@ -178,8 +183,14 @@ func Persister(j *Journal, clients *auth.Registry, tenants *tenant.Registry) fun
 
 // WriteHook returns the store.SetWriteHook function that journals the
 // writes of one tenant's store for one release.
-func WriteHook(j *Journal, tenantID, release string) func([]store.Op, time.Time) error {
-	return func(ops []store.Op, at time.Time) error {
-		return j.Append(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops, At: at}})
+func WriteHook(j *Journal, tenantID, release string) store.WriteHook {
+	return func(ops []store.Op, at time.Time) (func() error, error) {
+		// written under the store's lock, in its order; made durable by
+		// the returned commit once the store has released the lock
+		mark, err := j.Write(Record{Kind: KindWrites, Writes: &Writes{Tenant: tenantID, Release: release, Ops: ops, At: at}})
+		if err != nil {
+			return nil, err
+		}
+		return func() error { return j.Commit(mark) }, nil
 	}
 }

@@ -57,31 +57,37 @@ func (s *Store) ApplyAt(ops []Op, updated time.Time) ([]OpResult, error) {
 		now = s.now()
 	}
 	out := make([]OpResult, len(ops))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.runHook(now, ops...); err != nil {
-		return nil, err
-	}
-	for i, op := range ops {
-		if op.JSON == nil {
-			out[i].Existed = s.deleteLocked(op.Type, op.ID)
-			continue
+	applied := false
+	err := s.write(func(journal func(time.Time, ...Op) error) error {
+		if err := journal(now, ops...); err != nil {
+			return err
 		}
-		at, version := now, 0
-		if op.KeepMeta {
-			v, u := preps[i].p.ownMeta()
-			if !u.IsZero() {
-				at = u
+		applied = true
+		for i, op := range ops {
+			if op.JSON == nil {
+				out[i].Existed = s.deleteLocked(op.Type, op.ID)
+				continue
 			}
-			version = v
+			at, version := now, 0
+			if op.KeepMeta {
+				v, u := preps[i].p.ownMeta()
+				if !u.IsZero() {
+					at = u
+				}
+				version = v
+			}
+			r, err := s.putVersionLocked(preps[i].p, preps[i].vals, op.ID, at, version, max(op.Versions, 1))
+			if err != nil {
+				// encode failures cannot happen for parsed input; report
+				// rather than hide one if it ever does
+				return err
+			}
+			out[i] = OpResult{Doc: r.Doc, Created: r.Created}
 		}
-		r, err := s.putVersionLocked(preps[i].p, preps[i].vals, op.ID, at, version, max(op.Versions, 1))
-		if err != nil {
-			// encode failures cannot happen for parsed input; report
-			// rather than hide one if it ever does
-			return out, err
-		}
-		out[i] = OpResult{Doc: r.Doc, Created: r.Created}
+		return nil
+	})
+	if !applied {
+		return nil, err // refused before anything changed
 	}
-	return out, nil
+	return out, err
 }

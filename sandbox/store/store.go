@@ -47,7 +47,7 @@ type Store struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	seq    uint64
-	hook   func([]Op, time.Time) error
+	hook   WriteHook
 	// strs interns index strings (code systems, codes, folded names,
 	// references): a population repeats the same few thousand values
 	// millions of times, and one copy each is enough.
@@ -69,29 +69,57 @@ func (s *Store) internLocked(v string) string {
 	return v
 }
 
-// SetWriteHook installs a function called with every write (puts as Ops
-// with the resource's JSON, deletes with nil JSON) after the write has been
-// checked and before it is applied, under the store's lock. at is the
-// lastUpdated the puts get (zero for a write of deletes only): a journal
-// replaying the write through ApplyAt gives them the same one. When the
-// hook fails, the write is refused: a journal that must hold every
-// acknowledged write makes it durable here.
-func (s *Store) SetWriteHook(hook func(ops []Op, at time.Time) error) {
+// WriteHook is called with every write (puts as Ops with the resource's
+// JSON, deletes with nil JSON) after the write has been checked and before
+// it is applied, under the store's write lock, so it sees writes in the
+// order the store applies them. at is the lastUpdated the puts get (zero
+// for a write of deletes only): a journal replaying the write through
+// ApplyAt gives them the same one. When the hook fails, the write is
+// refused. The commit it returns (nil: nothing to wait for) runs once the
+// lock is released and before the write returns: a journal records the
+// write under the lock and waits for the disk in commit, so readers never
+// wait for a flush while a write is still acknowledged only once durable.
+// A failed commit fails the write, although the store has applied it.
+type WriteHook func(ops []Op, at time.Time) (commit func() error, err error)
+
+// SetWriteHook installs the write hook.
+func (s *Store) SetWriteHook(hook WriteHook) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook = hook
 }
 
-func (s *Store) runHook(at time.Time, ops ...Op) error {
-	// an empty transaction writes nothing: there is nothing to make
-	// durable, and a journal may rightly refuse a write of no ops
-	if s.hook == nil || len(ops) == 0 {
-		return nil
+// write runs fn under the write lock; fn calls journal with its ops before
+// it changes anything. Once the lock is released, write waits for the
+// hook's commit, so the caller answers only when the write is durable.
+func (s *Store) write(fn func(journal func(at time.Time, ops ...Op) error) error) error {
+	var commit func() error
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return fn(func(at time.Time, ops ...Op) error {
+			// an empty transaction writes nothing: there is nothing to
+			// make durable, and a journal may rightly refuse a write of
+			// no ops
+			if s.hook == nil || len(ops) == 0 {
+				return nil
+			}
+			c, err := s.hook(ops, at)
+			if err != nil {
+				return fmt.Errorf("persist write: %w", err)
+			}
+			commit = c
+			return nil
+		})
+	}()
+	if commit != nil {
+		// even when fn failed after journalling: the record is in the
+		// file, and the write must not be answered before it is durable
+		if cerr := commit(); cerr != nil && err == nil {
+			err = fmt.Errorf("persist write: %w", cerr)
+		}
 	}
-	if err := s.hook(ops, at); err != nil {
-		return fmt.Errorf("persist write: %w", err)
-	}
-	return nil
+	return err
 }
 
 type table struct {
@@ -211,12 +239,19 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 	if updated.IsZero() {
 		updated = s.now()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.runHook(updated, Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
+	var res PutResult
+	err = s.write(func(journal func(time.Time, ...Op) error) error {
+		if err := journal(updated, Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
+			return err
+		}
+		var err error
+		res, err = s.putLocked(pr.p, pr.vals, id, updated)
+		return err
+	})
+	if err != nil {
 		return PutResult{}, err
 	}
-	return s.putLocked(pr.p, pr.vals, id, updated)
+	return res, nil
 }
 
 // indexValues extracts a resource's index keys through the release's
@@ -300,15 +335,20 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 // (FHIR delete is idempotent); the result says whether it existed. The
 // error is the write hook's.
 func (s *Store) Delete(typ, id string) (existed bool, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t := s.tables[typ]; t == nil || t.byID[id] == nil {
-		return false, nil
-	}
-	if err := s.runHook(time.Time{}, Op{Type: typ, ID: id}); err != nil {
+	err = s.write(func(journal func(time.Time, ...Op) error) error {
+		if t := s.tables[typ]; t == nil || t.byID[id] == nil {
+			return nil
+		}
+		if err := journal(time.Time{}, Op{Type: typ, ID: id}); err != nil {
+			return err
+		}
+		existed = s.deleteLocked(typ, id)
+		return nil
+	})
+	if err != nil {
 		return false, err
 	}
-	return s.deleteLocked(typ, id), nil
+	return existed, nil
 }
 
 // DeleteIf removes a resource only if cond accepts its current version
@@ -317,22 +357,27 @@ func (s *Store) Delete(typ, id string) (existed bool, err error) {
 // so no write can slip between them (a stale If-Match never deletes a
 // newer version).
 func (s *Store) DeleteIf(typ, id string, cond func(*Doc) bool) (existed bool, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var cur *Doc
-	if t := s.tables[typ]; t != nil {
-		cur = t.byID[id]
-	}
-	if !cond(cur) {
-		return false, ErrPrecondition
-	}
-	if cur == nil {
-		return false, nil
-	}
-	if err := s.runHook(time.Time{}, Op{Type: typ, ID: id}); err != nil {
+	err = s.write(func(journal func(time.Time, ...Op) error) error {
+		var cur *Doc
+		if t := s.tables[typ]; t != nil {
+			cur = t.byID[id]
+		}
+		if !cond(cur) {
+			return ErrPrecondition
+		}
+		if cur == nil {
+			return nil
+		}
+		if err := journal(time.Time{}, Op{Type: typ, ID: id}); err != nil {
+			return err
+		}
+		existed = s.deleteLocked(typ, id)
+		return nil
+	})
+	if err != nil {
 		return false, err
 	}
-	return s.deleteLocked(typ, id), nil
+	return existed, nil
 }
 
 func (s *Store) deleteLocked(typ, id string) bool {
