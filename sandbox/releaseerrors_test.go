@@ -87,3 +87,36 @@ func checkOutcome(t *testing.T, rel spec.Release, contentType string, body []byt
 		t.Errorf("%s: not an OperationOutcome with code %s: %s", rel.Name, code, body)
 	}
 }
+
+// TestMethodOverrideIgnored (reliability checklist 26): a request's method
+// is its method; X-HTTP-Method-Override changes nothing, on any release.
+func TestMethodOverrideIgnored(t *testing.T) {
+	t.Parallel()
+	cfg := smallConfig()
+	cfg.Auth.Required = false
+	s, _ := newTestServer(t, cfg)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	for _, rel := range spec.Releases() {
+		for _, override := range []string{"DELETE", "PUT", "POST"} {
+			req, _ := http.NewRequest("GET", ts.URL+rel.Base()+"/Patient/pat-1", nil)
+			req.Header.Set("X-HTTP-Method-Override", override)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Errorf("%s GET with override %s: %d", rel.Name, override, res.StatusCode)
+			}
+		}
+		res, err := http.Get(ts.URL + rel.Base() + "/Patient/pat-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("Etag") != `W/"1"` {
+			t.Errorf("%s: the patient changed after overridden GETs: %d %s", rel.Name, res.StatusCode, res.Header.Get("Etag"))
+		}
+	}
+}

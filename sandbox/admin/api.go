@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
 
@@ -287,6 +288,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) (bool,
 
 // decodeBytes is the strict JSON decoding of a request body.
 func decodeBytes(body []byte, v any) error {
+	// encoding/json lets the last of two equal keys win and replaces
+	// invalid UTF-8: an administrator's mistake would pass unseen
+	if err := store.CheckJSON(body); err != nil {
+		return badRequest("invalid JSON body: %v", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
