@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -902,5 +903,50 @@ func TestSortOnPeriod(t *testing.T) {
 				t.Errorf("%s Encounter?%s = %s, want %s", v.Release().Name, sort, g, want)
 			}
 		}
+	}
+}
+
+// TestParallelIfMatch: of many PUTs with the same If-Match sent at once,
+// exactly one wins; the others are 412. The check and the write are one
+// step under the store's lock (store.PutIf, pinned by TestPutIf); this is
+// the end-to-end stress of it, whose race a read-then-write rarely loses
+// on a machine this small.
+func TestParallelIfMatch(t *testing.T) {
+	t.Parallel()
+	f := newAPIFixture(t, STU3{}, 2)
+	body := `{"resourceType":"Patient","id":"pat-1","gender":"other"}`
+	const n = 20
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("PUT", f.base()+"/Patient/pat-1", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/fhir+json")
+			req.Header.Set("If-Match", `W/"1"`)
+			res, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	won := 0
+	for c := range codes {
+		switch c {
+		case 200:
+			won++
+		case 412:
+		default:
+			t.Errorf("status %d", c)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d PUTs with If-Match W/\"1\" succeeded, want exactly 1", won)
 	}
 }

@@ -61,13 +61,14 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, f format, s *store.
 	if h.ID != nil && *h.ID != id {
 		return errorf(http.StatusBadRequest, "invalid", "the resource id %q does not match the id %q in the URL", *h.ID, id)
 	}
+	var cond func(*store.Doc) bool // checked under the store's lock, with the write
 	if match := r.Header.Get("If-Match"); match != "" {
-		cur, err := s.Get(typ, id)
-		if err != nil || !matchesVersion(match, cur) {
-			return preconditionFailed(match, typ, id)
-		}
+		cond = func(cur *store.Doc) bool { return cur != nil && matchesVersion(match, cur) }
 	}
-	res, err := s.Put(body, id, a.o.Now())
+	res, err := s.PutIf(body, id, a.o.Now(), cond)
+	if errors.Is(err, store.ErrPrecondition) {
+		return preconditionFailed(r.Header.Get("If-Match"), typ, id)
+	}
 	if err != nil {
 		return storeError(err)
 	}

@@ -232,6 +232,22 @@ func (pr *Prepared) checkID(id string) (string, error) {
 
 // PutPrepared stores a prepared resource under id, like Put.
 func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResult, error) {
+	return s.putIf(pr, id, updated, nil)
+}
+
+// PutIf is Put when cond, given the current version (nil when there is
+// none), holds; otherwise it is ErrPrecondition and nothing is written.
+// The check and the write happen under one lock, so two writers with the
+// same If-Match cannot both succeed.
+func (s *Store) PutIf(b []byte, id string, updated time.Time, cond func(*Doc) bool) (PutResult, error) {
+	pr, err := s.Prepare(b)
+	if err != nil {
+		return PutResult{}, err
+	}
+	return s.putIf(pr, id, updated, cond)
+}
+
+func (s *Store) putIf(pr *Prepared, id string, updated time.Time, cond func(*Doc) bool) (PutResult, error) {
 	id, err := pr.checkID(id)
 	if err != nil {
 		return PutResult{}, err
@@ -241,6 +257,15 @@ func (s *Store) PutPrepared(pr *Prepared, id string, updated time.Time) (PutResu
 	}
 	var res PutResult
 	err = s.write(func(journal func(time.Time, ...Op) error) error {
+		if cond != nil {
+			var cur *Doc
+			if t := s.tables[pr.p.typ]; t != nil {
+				cur = t.byID[id]
+			}
+			if !cond(cur) {
+				return ErrPrecondition
+			}
+		}
 		if err := journal(updated, Op{Type: pr.p.typ, ID: id, JSON: pr.p.raw}); err != nil {
 			return err
 		}

@@ -367,3 +367,32 @@ func TestApplyKeepMeta(t *testing.T) {
 		}
 	}
 }
+
+// TestPutIf: the condition sees the current version and, when it fails,
+// nothing is written; a missing resource is offered as nil.
+func TestPutIf(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	cur, err := s.Get("Patient", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"resourceType":"Patient","id":"p1","gender":"other"}`)
+	var seen *Doc
+	if _, err := s.PutIf(body, "p1", time.Time{}, func(d *Doc) bool { seen = d; return false }); !errors.Is(err, ErrPrecondition) {
+		t.Fatalf("failed condition: %v", err)
+	}
+	if seen == nil || seen.Version != cur.Version {
+		t.Errorf("condition saw %+v, want version %d", seen, cur.Version)
+	}
+	if d, _ := s.Get("Patient", "p1"); d.Version != cur.Version || strings.Contains(string(d.JSON), "other") {
+		t.Errorf("a failed PutIf wrote: v%d %s", d.Version, d.JSON)
+	}
+	res, err := s.PutIf(body, "p1", time.Time{}, func(d *Doc) bool { return d != nil && d.Version == cur.Version })
+	if err != nil || res.Doc.Version != cur.Version+1 {
+		t.Errorf("holding condition: %v, v%d", err, res.Doc.Version)
+	}
+	if _, err := s.PutIf([]byte(`{"resourceType":"Patient","id":"new1"}`), "new1", time.Time{}, func(d *Doc) bool { return d != nil }); !errors.Is(err, ErrPrecondition) {
+		t.Errorf("If-Match on a missing resource: %v", err)
+	}
+}
