@@ -10,6 +10,7 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
 // TestErrorsInTheReleaseTheyAreServedOn: an injected fault's
@@ -117,6 +118,47 @@ func TestMethodOverrideIgnored(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != 200 || res.Header.Get("Etag") != `W/"1"` {
 			t.Errorf("%s: the patient changed after overridden GETs: %d %s", rel.Name, res.StatusCode, res.Header.Get("Etag"))
+		}
+	}
+}
+
+// TestQueryParameterCap (reliability checklist 36): a query with more
+// parameters than the cap is a 400 OperationOutcome of the release, on a
+// search and on the _search form alike.
+func TestQueryParameterCap(t *testing.T) {
+	t.Parallel()
+	cfg := smallConfig()
+	cfg.Auth.Required = false
+	s, _ := newTestServer(t, cfg)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	many := strings.Repeat("gender=male&", spec.MaxQueryParams+1)
+	for _, rel := range spec.Releases() {
+		res, err := http.Get(ts.URL + rel.Base() + "/Patient?" + many)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 {
+			t.Errorf("%s GET with %d parameters: %d", rel.Name, spec.MaxQueryParams+1, res.StatusCode)
+		}
+		checkOutcome(t, rel, res.Header.Get("Content-Type"), body, "too-costly")
+		res, err = http.Post(ts.URL+rel.Base()+"/Patient/_search", "application/x-www-form-urlencoded", strings.NewReader(many))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 {
+			t.Errorf("%s POST _search with %d parameters: %d", rel.Name, spec.MaxQueryParams+1, res.StatusCode)
+		}
+		checkOutcome(t, rel, res.Header.Get("Content-Type"), body, "too-costly")
+		// at the store's cap of search parameters (below the query's) it is a search
+		if res, err := http.Get(ts.URL + rel.Base() + "/Patient?" + strings.Repeat("gender=male&", store.MaxParams)); err != nil || res.StatusCode != 200 {
+			t.Errorf("%s GET at the cap: %v %v", rel.Name, err, res.StatusCode)
+		} else {
+			res.Body.Close()
 		}
 	}
 }
