@@ -204,27 +204,13 @@ func organizationR4(o *seed.Organization) Resource {
 // the specialty belongs to PractitionerRole, not served, so it stays in
 // the narrative as in STU3.
 func practitionerR4(p *seed.Practitioner) Resource {
-	w := beginR4("Practitioner", p.ID, practitionerNarrative(p), profilePractitioner)
-	w.npi(p.NPI)
-	w.boolean("active", true)
-	if hasName(p.Name) {
-		w.arr("name")
-		w.humanName(p.Name, false)
-		w.closeArr()
-	}
-	w.telecoms(p.Telecom)
-	w.str("gender", p.Gender)
-	return w.finish("Practitioner", p.ID)
+	return practitionerBody(beginR4("Practitioner", p.ID, practitionerNarrative(p), profilePractitioner), p)
 }
 
 // locationR4: R4 Location.type is a list. The address (US Core must
 // support) is the hospital's: every location is one of its departments.
 func locationR4(l *seed.Location, org *seed.Organization) Resource {
-	n := newNarrative(l.Name)
-	n.line("Description", l.Description)
-	n.line("Type", codingLabel(l.Type))
-	n.line("Phone", l.Phone)
-	w := beginR4("Location", l.ID, n, profileLocation)
+	w := beginR4("Location", l.ID, locationNarrative(l), profileLocation)
 	w.str("status", "active")
 	w.str("name", l.Name)
 	w.str("description", l.Description)
@@ -232,25 +218,12 @@ func locationR4(l *seed.Location, org *seed.Organization) Resource {
 	w.codeableArrR4("type", l.Type, "")
 	w.phone(l.Phone)
 	if org != nil {
-		w.addressObj(org.Address, "work")
+		if hasAddress(org.Address) { // Location.address is 0..1
+			w.address("address", org.Address, "work")
+		}
 		w.ref("managingOrganization", seed.Reference{Type: "Organization", ID: org.ID, Display: org.Name})
 	}
 	return w.finish("Location", l.ID)
-}
-
-// addressObj writes a single Address (Location.address is 0..1).
-func (w *jw) addressObj(a seed.Address, use string) {
-	if !hasAddress(a) {
-		return
-	}
-	w.open("address")
-	w.str("use", use)
-	w.strs("line", a.Line)
-	w.str("city", a.City)
-	w.str("state", a.State)
-	w.str("postalCode", a.PostalCode)
-	w.str("country", a.Country)
-	w.close()
 }
 
 // ---- patient --------------------------------------------------------------

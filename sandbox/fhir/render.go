@@ -368,7 +368,14 @@ func (w *jw) addressArr(a seed.Address, use string) {
 		return
 	}
 	w.arr("address")
-	w.open("")
+	w.address("", a, use)
+	w.closeArr()
+}
+
+// address writes one Address object, as the value of k or, with an empty
+// k, as an array element.
+func (w *jw) address(k string, a seed.Address, use string) {
+	w.open(k)
 	w.str("use", use)
 	w.strs("line", a.Line)
 	w.str("city", a.City)
@@ -376,7 +383,6 @@ func (w *jw) addressArr(a seed.Address, use string) {
 	w.str("postalCode", a.PostalCode)
 	w.str("country", a.Country)
 	w.close()
-	w.closeArr()
 }
 
 func (w *jw) telecoms(ts []seed.Telecom) {
@@ -637,12 +643,16 @@ func finishOrganization(w *jw, o *seed.Organization) Resource {
 	return w.finish("Organization", o.ID)
 }
 
-func location(l *seed.Location, org *seed.Organization) Resource {
+func locationNarrative(l *seed.Location) *narrative {
 	n := newNarrative(l.Name)
 	n.line("Description", l.Description)
 	n.line("Type", codingLabel(l.Type))
 	n.line("Phone", l.Phone)
-	w := begin("Location", l.ID, n)
+	return n
+}
+
+func location(l *seed.Location, org *seed.Organization) Resource {
+	w := begin("Location", l.ID, locationNarrative(l))
 	w.str("status", "active")
 	w.str("name", l.Name)
 	w.str("description", l.Description)

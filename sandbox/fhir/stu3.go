@@ -55,7 +55,12 @@ func organizationSTU3(o *seed.Organization) Resource {
 // to PractitionerRole, which the sandbox does not serve, so it stays in the
 // narrative only.
 func practitionerSTU3(p *seed.Practitioner) Resource {
-	w := begin("Practitioner", p.ID, practitionerNarrative(p))
+	return practitionerBody(begin("Practitioner", p.ID, practitionerNarrative(p)), p)
+}
+
+// practitionerBody writes a Practitioner with a list of names (STU3, R4)
+// after its opening.
+func practitionerBody(w *jw, p *seed.Practitioner) Resource {
 	w.npi(p.NPI)
 	w.boolean("active", true)
 	if hasName(p.Name) {
