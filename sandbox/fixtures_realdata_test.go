@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"log/slog"
 	"net/http"
@@ -143,7 +144,7 @@ clients:
 	}
 	var logs bytes.Buffer
 	start := time.Now()
-	s, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

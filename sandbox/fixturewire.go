@@ -12,7 +12,6 @@ import (
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/yamlfile"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -249,7 +248,10 @@ func (s *Server) loaderFor(st *store.Store, t tenant.Tenant, release string) *fh
 		return l
 	}
 	_, mode := s.fixtureConfigs(t)
-	opts := fhir.FixtureOptions{Validate: func(b []byte) error { return fhirvalidate.Release(release, b) }}
+	var opts fhir.FixtureOptions
+	if v := s.validate; v != nil {
+		opts.Validate = func(b []byte) error { return v(release, b) }
+	}
 	if mode == "warn" {
 		opts.Warn = func(file string, p fhir.FixtureProblem) {
 			s.log.Warn("fixture resource invalid; loaded anyway", "tenant", t.ID, "file", file, "problem", p.String())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"net/http"
 	"net/url"
@@ -48,7 +49,7 @@ tenants:
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(cfg, Options{})
+			s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -45,6 +45,13 @@ type Options struct {
 	// sleep); an in-process scenario run with a fake clock advances the
 	// clock instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// ValidateFixture checks one fixture or imported resource against the
+	// definitions of the named release (spec.Releases). The fhirsandbox
+	// command passes the project's validators; nil checks only what the
+	// fixture loader itself checks (JSON, ids, references), which keeps the
+	// validators and their dependencies out of programs that embed the
+	// server (package sandboxtest).
+	ValidateFixture func(release string, resourceJSON []byte) error
 }
 
 // Server is one configured sandbox. Create it with New, mount its Handler
@@ -54,6 +61,7 @@ type Server struct {
 	now        func() time.Time
 	rand       io.Reader
 	log        *slog.Logger
+	validate   func(release string, resourceJSON []byte) error
 	adminToken string
 	handler    http.Handler
 	tenants    *tenant.Registry
@@ -85,7 +93,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger, streamsDone: make(chan struct{})}
+	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger, validate: opts.ValidateFixture, streamsDone: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}

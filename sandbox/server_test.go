@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"log/slog"
 	"net"
@@ -53,6 +54,8 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *syncBuffer) {
 		Now:    func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
 		Rand:   bytes.NewReader(bytes.Repeat([]byte{0xab}, 64)),
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		// the validators the fhirsandbox command runs fixtures through
+		ValidateFixture: fhirvalidate.Release,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,7 +32,7 @@ func TestImportCommand(t *testing.T) {
 	var sb *sandbox.Server
 	start := func() *httptest.Server {
 		var err error
-		if sb, err = sandbox.New(cfg, sandbox.Options{}); err != nil {
+		if sb, err = sandbox.New(cfg, sandbox.Options{ValidateFixture: fhirvalidate.Release}); err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(sb.Handler())

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"log/slog"
 	"net"
@@ -114,7 +115,7 @@ func serveAction(c *ucli.Context) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
-	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger})
+	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, ValidateFixture: fhirvalidate.Release})
 	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
 		// another server runs on this state file, or the file is damaged
 		// in its middle: the fix is the file (or another one), as with

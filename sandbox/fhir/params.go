@@ -3,7 +3,6 @@ package fhir
 import (
 	"slices"
 
-	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
@@ -75,11 +74,7 @@ func commonPatientParams() []store.Param {
 // is claimed.)
 func (DSTU2) SearchParams() store.Definitions {
 	all := store.Definitions{}
-	types, err := validate.DSTU2ResourceTypes()
-	if err != nil { // the embedded definitions always parse (TestDSTU2EveryType)
-		return dstu2HandParams()
-	}
-	for _, t := range types {
+	for _, t := range dstu2ResourceTypes() {
 		if t != "Parameters" { // an operation's message, never stored
 			all[t] = []store.Param{}
 		}
