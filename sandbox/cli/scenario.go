@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +28,7 @@ func scenarioCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "client-id", Usage: "OAuth client `ID` the steps authenticate as (default: the scenario's or teams-patients-app)", EnvVars: []string{"FHIRSANDBOX_CLIENT_ID"}},
 			&ucli.StringFlag{Name: "client-secret", Usage: "client `SECRET`", EnvVars: []string{"FHIRSANDBOX_CLIENT_SECRET"}},
 			&ucli.StringFlag{Name: "tenant", Usage: "tenant `GUID` of the steps' tokens", EnvVars: []string{"FHIRSANDBOX_TENANT"}},
-			&ucli.StringFlag{Name: "admin-token", Usage: "admin `TOKEN` of the target, to read its request journal (journal expectations are skipped without it)", EnvVars: []string{"FHIRSANDBOX_ADMIN_TOKEN"}},
+			&ucli.StringFlag{Name: "admin-token", Usage: "admin `TOKEN` of the --target sandbox (required with --target): the scenario is switched on there through the admin API for the run and off after it, and the request journal is read", EnvVars: []string{"FHIRSANDBOX_ADMIN_TOKEN"}},
 			&ucli.StringFlag{Name: "junit", Usage: "also write a JUnit XML report to `FILE`"},
 			&ucli.BoolFlag{Name: "json", Usage: "print the reports as JSON", DisableDefaultText: true},
 		}
@@ -45,8 +47,17 @@ Examples:
   fhirsandbox scenario validate my-scenario.yaml
   fhirsandbox scenario run expired-secret slow-ehr --junit report.xml
   fhirsandbox scenario run my-scenario.yaml --target http://127.0.0.1:8080 \
-      --client-id teams-patients-app --client-secret change-me-dev-secret \
-      --tenant 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c`,
+      --admin-token "$FHIRSANDBOX_ADMIN_TOKEN" --client-id teams-patients-app \
+      --client-secret change-me-dev-secret --tenant 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
+
+Without --target each scenario runs against a fresh in-process sandbox
+with its setup applied and a simulated clock (waits take no real time).
+With --target the sandbox running there is used as it is configured (a
+scenario's setup: is not applied; the run says so): the scenario is
+switched on through its admin API (--admin-token is required), its steps
+run, and it is switched off again, also when a step fails or the run is
+interrupted. JUnit time attributes are wall time; the time on the run's
+clock is the simulated_time property.`,
 		Subcommands: []*ucli.Command{
 			{Name: "list", Usage: "list the built-in scenarios", ArgsUsage: " ", Action: scenarioList},
 			{Name: "show", Usage: "print a built-in scenario's YAML", ArgsUsage: "NAME", Action: scenarioShow},
@@ -64,7 +75,14 @@ func checkCommand() *ucli.Command {
 (patients-app-` + spec.NameChoices() + ` by the metadata's fhirVersion: ` + releaseVersions() + `),
 and runs every query of the Patients app interface against it with the
 checks on minimum fields. --target is the FHIR base URL; the token URL
-comes from the metadata's oauth-uris extension.
+comes from the metadata's oauth-uris extension. Given a server root
+rather than a base, check lists the FHIR bases it finds under it.
+
+A target that is not on this machine needs --client-id and --client-secret
+(or FHIRSANDBOX_CLIENT_ID and FHIRSANDBOX_CLIENT_SECRET): the sandbox's
+development credentials are the default for a loopback target only. When
+the token cannot be had, the steps that need it are reported as skipped,
+not as failures.
 
 Examples:
   fhirsandbox check --target http://127.0.0.1:8080/stu3 --client-id teams-patients-app \
@@ -138,13 +156,19 @@ func scenarioValidate(c *ucli.Context) error {
 
 // loadScenario takes a built-in name or a file path.
 func loadScenario(arg string) (*scenario.Scenario, error) {
-	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.ContainsRune(arg, filepath.Separator) {
-		return scenario.LoadFile(arg)
-	}
-	if _, err := os.Stat(arg); err == nil {
+	if isFileArg(arg) {
 		return scenario.LoadFile(arg)
 	}
 	return sandbox.BuiltinScenario(arg)
+}
+
+// isFileArg tells a scenario file from a built-in name.
+func isFileArg(arg string) bool {
+	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.ContainsRune(arg, filepath.Separator) {
+		return true
+	}
+	_, err := os.Stat(arg)
+	return err == nil
 }
 
 func scenarioRun(c *ucli.Context) error {
@@ -156,19 +180,29 @@ func scenarioRun(c *ucli.Context) error {
 		return usagef("scenario run: want at least one NAME or FILE")
 	}
 	var scs []*scenario.Scenario
+	var switches []activateBody
 	for _, arg := range args {
-		sc, err := loadScenario(arg)
+		sc, sw, err := loadScenarioSwitch(arg)
 		if err != nil {
 			return usagef("%v", err)
 		}
-		scs = append(scs, sc)
+		scs, switches = append(scs, sc), append(switches, sw)
+	}
+	target := strings.TrimSuffix(c.String("target"), "/")
+	if target != "" {
+		if err := checkTargetURL(target); err != nil {
+			return err
+		}
+		if c.String("admin-token") == "" {
+			return usagef("scenario run --target: --admin-token (or FHIRSANDBOX_ADMIN_TOKEN) is required: the scenario is switched on at the target through its admin API for the run, and off after it; `fhirsandbox serve` prints the token at start")
+		}
 	}
 	var reports []scenario.Report
-	for _, sc := range scs {
+	for i, sc := range scs {
 		var rep scenario.Report
 		var err error
-		if target := c.String("target"); target != "" {
-			rep, err = runAgainst(c.Context, sc, strings.TrimSuffix(target, "/"), c)
+		if target != "" {
+			rep, err = runSwitchedOn(c, sc, switches[i], target)
 		} else {
 			rep, err = runInProcess(c.Context, sc, c)
 		}
@@ -178,6 +212,63 @@ func scenarioRun(c *ucli.Context) error {
 		reports = append(reports, rep)
 	}
 	return writeReports(c, reports)
+}
+
+// activateBody is the admin API's POST /admin/api/scenarios body: a
+// built-in scenario by name or a file's text.
+type activateBody struct {
+	Name string `json:"name,omitempty"`
+	YAML string `json:"yaml,omitempty"`
+}
+
+// loadScenarioSwitch loads a built-in name or a file path, with what
+// switches the same scenario on at a target.
+func loadScenarioSwitch(arg string) (*scenario.Scenario, activateBody, error) {
+	sc, err := loadScenario(arg)
+	if err != nil {
+		return nil, activateBody{}, err
+	}
+	if !isFileArg(arg) {
+		return sc, activateBody{Name: arg}, nil
+	}
+	text, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, activateBody{}, err
+	}
+	return sc, activateBody{YAML: string(text)}, nil
+}
+
+// checkTargetURL refuses a --target that is not an http(s) URL.
+func checkTargetURL(target string) error {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return usagef("--target: %q is not an http(s) URL such as http://127.0.0.1:8080", target)
+	}
+	return nil
+}
+
+// runSwitchedOn switches sc on at the target, runs its steps there and
+// switches it off again: after a failed step, and after an interrupt too
+// (the switch-off does not use the cancelled context).
+func runSwitchedOn(c *ucli.Context, sc *scenario.Scenario, sw activateBody, target string) (scenario.Report, error) {
+	ac := &adminClient{base: target, token: c.String("admin-token"), http: &http.Client{Timeout: callTimeout}}
+	if sc.Setup != nil {
+		fmt.Fprintf(c.App.ErrWriter, "fhirsandbox: scenario %s: its setup: is not applied to %s (the target runs with its own configuration)\n", sc.Name, target)
+	}
+	if _, err := ac.call(c.Context, http.MethodPost, "/admin/api/scenarios", sw, nil); err != nil {
+		return scenario.Report{}, fmt.Errorf("scenario %s: switch it on at %s: %w", sc.Name, target, err)
+	}
+	off := func() error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), callTimeout)
+		defer cancel()
+		_, err := ac.call(ctx, http.MethodDelete, "/admin/api/scenarios/"+url.PathEscape(sc.Name), nil, nil)
+		return err
+	}
+	rep, err := runAgainst(c.Context, sc, target, c, false)
+	if oerr := off(); oerr != nil {
+		return rep, fmt.Errorf("scenario %s: switch it off at %s: %w", sc.Name, target, oerr)
+	}
+	return rep, err
 }
 
 // writeReports prints the reports (text or JSON), writes the JUnit file,
@@ -228,9 +319,9 @@ func runInProcess(ctx context.Context, sc *scenario.Scenario, c *ucli.Context) (
 	})
 }
 
-func runAgainst(ctx context.Context, sc *scenario.Scenario, target string, c *ucli.Context) (scenario.Report, error) {
+func runAgainst(ctx context.Context, sc *scenario.Scenario, target string, c *ucli.Context, skipAfterToken bool) (scenario.Report, error) {
 	client, secret, tenant := defaultsFor(sandbox.DefaultConfig(), c)
-	opts := scenario.RunOptions{BaseURL: target, ClientID: client, ClientSecret: secret, Tenant: tenant}
+	opts := scenario.RunOptions{BaseURL: target, ClientID: client, ClientSecret: secret, Tenant: tenant, SkipAfterTokenFailure: skipAfterToken}
 	if tok := c.String("admin-token"); tok != "" {
 		opts.Journal = journalFetcher(target, tok)
 	}
@@ -298,8 +389,17 @@ func checkAction(c *ucli.Context) error {
 	if target == "" {
 		return usagef("check: --target (the FHIR base URL) is required")
 	}
+	if err := checkTargetURL(target); err != nil {
+		return err
+	}
+	if err := explicitCredentials(c, target); err != nil {
+		return err
+	}
 	release, err := targetRelease(c.Context, target)
 	if err != nil {
+		if found := probeBases(c.Context, target); len(found) > 0 {
+			return fmt.Errorf("%w\nFHIR bases found under %s; check one of them with --target:\n  %s", err, target, strings.Join(found, "\n  "))
+		}
 		return err
 	}
 	sc, err := sandbox.BuiltinScenario(release.ConformanceScenario())
@@ -313,11 +413,80 @@ func checkAction(c *ucli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "%s: FHIR %s, checking with %s\n", target, release.Name, sc.Name)
-	rep, err := runAgainst(c.Context, sc, root, c)
+	rep, err := runAgainst(c.Context, sc, root, c, true)
 	if err != nil {
 		return err
 	}
 	return writeReports(c, []scenario.Report{rep})
+}
+
+// explicitCredentials refuses to check a target that is not on this
+// machine without a client id and secret given on purpose (flags or
+// environment): the built-in development secret is never sent elsewhere.
+func explicitCredentials(c *ucli.Context, target string) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return usagef("--target: %v", err)
+	}
+	if isLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	var missing []string
+	for _, f := range []struct{ flag, env string }{{"client-id", "FHIRSANDBOX_CLIENT_ID"}, {"client-secret", "FHIRSANDBOX_CLIENT_SECRET"}} {
+		if c.String(f.flag) == "" {
+			missing = append(missing, "--"+f.flag+" (or "+f.env+")")
+		}
+	}
+	if len(missing) > 0 {
+		return usagef("check: %s is not on this machine: give the credentials of your client registration there with %s; the development defaults are used only for a loopback target", u.Host, strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+// isLoopbackHost: localhost or a loopback IP address.
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// probeBases looks for FHIR bases under a URL that is not one itself (a
+// server root): the sandbox's release bases and common ones. It returns
+// "URL (FHIR version)" for each whose metadata answers with a fhirVersion.
+func probeBases(ctx context.Context, target string) []string {
+	var paths []string
+	for _, rel := range spec.Releases() {
+		paths = append(paths, rel.Base())
+	}
+	paths = append(paths, "/fhir", "/fhir/dstu2", "/fhir/stu3", "/fhir/r4", "/baseDstu2", "/baseDstu3", "/baseR4", "/api/fhir")
+	client := &http.Client{Timeout: 10 * time.Second}
+	var found []string
+	for _, p := range paths {
+		base := target + p
+		req, err := http.NewRequestWithContext(ctx, "GET", base+"/metadata", nil)
+		if err != nil {
+			continue
+		}
+		req.Header.Set("Accept", "application/fhir+json, application/json+fhir, application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		var md struct {
+			FHIRVersion string `json:"fhirVersion"`
+		}
+		derr := json.NewDecoder(io.LimitReader(res.Body, 16<<20)).Decode(&md)
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK && derr == nil && md.FHIRVersion != "" {
+			found = append(found, fmt.Sprintf("%s (FHIR %s)", base, md.FHIRVersion))
+		}
+	}
+	return found
 }
 
 // targetRelease reads fhirVersion from the target's metadata.

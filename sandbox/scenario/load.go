@@ -26,6 +26,9 @@ const (
 	maxDuration = 24 * time.Hour
 	maxLatency  = 10 * time.Minute
 	maxRepeat   = 10000
+	// a setup secret's length: the token endpoint's bounds
+	minSecretLen = 16
+	maxSecretLen = 1024
 )
 
 // Problem is one thing wrong with a scenario file.
@@ -184,8 +187,13 @@ func (d *decoder) setup(n *yaml.Node) *Setup {
 								},
 								"expires_in": d.DurationTo(&sec.ExpiresIn, "secret expires_in", 0, maxDuration),
 							})
-							if sec.Value == "" {
+							switch n := len(sec.Value); {
+							case n == 0:
 								d.Addf(sn, "client secret: value is required")
+							case n < minSecretLen || n > maxSecretLen:
+								// the token endpoint's rule (package auth), caught
+								// here so validate fails where run would
+								d.Addf(sn, "client secret: value has %d characters; want %d to %d", n, minSecretLen, maxSecretLen)
 							}
 							cl.Secrets = append(cl.Secrets, sec)
 						})

@@ -38,23 +38,39 @@ type RunOptions struct {
 	// Journal fetches the server's request journal (for example GET
 	// /admin/api/requests); without it journal expectations are skipped.
 	Journal func(ctx context.Context) ([]Entry, error)
+	// Wall is the real clock, for the wall time of steps and of the run
+	// (default time.Now). Now may be a simulated clock that waits move
+	// forward; Wall is what a CI system charts.
+	Wall func() time.Time
+	// SkipAfterTokenFailure skips, rather than fails, every step that
+	// would send a token once a get_token step has failed: they report the
+	// token failure once instead of each failing on a 401.
+	SkipAfterTokenFailure bool
 }
 
 // StepResult is the outcome of one step (or journal check).
 type StepResult struct {
-	Name     string        `json:"name"`
-	Pass     bool          `json:"pass"`
-	Skipped  bool          `json:"skipped,omitempty"`
-	Reason   string        `json:"reason,omitempty"`
+	Name    string `json:"name"`
+	Pass    bool   `json:"pass"`
+	Skipped bool   `json:"skipped,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// Duration is the time the step took on the run's clock, which is
+	// simulated for an in-process run (waits take no real time).
 	Duration time.Duration `json:"duration_ns"`
+	// Wall is the real time the step took.
+	Wall time.Duration `json:"wall_ns"`
 }
 
 // Report is the outcome of one scenario run.
 type Report struct {
-	Scenario    string        `json:"scenario"`
-	Description string        `json:"description,omitempty"`
-	Steps       []StepResult  `json:"steps"`
-	Duration    time.Duration `json:"duration_ns"`
+	Scenario    string       `json:"scenario"`
+	Description string       `json:"description,omitempty"`
+	Steps       []StepResult `json:"steps"`
+	// Duration is the run's time on its clock (simulated in-process:
+	// a scenario that waits an hour has a Duration of an hour).
+	Duration time.Duration `json:"duration_ns"`
+	// Wall is the real time the run took.
+	Wall time.Duration `json:"wall_ns"`
 }
 
 // Passed reports whether no step failed.
@@ -98,6 +114,9 @@ func Run(ctx context.Context, s *Scenario, opts RunOptions) Report {
 	if opts.Sleep == nil {
 		opts.Sleep = SleepContext
 	}
+	if opts.Wall == nil {
+		opts.Wall = time.Now
+	}
 	if opts.TokenPath == "" {
 		opts.TokenPath = "/token"
 	}
@@ -112,20 +131,34 @@ func Run(ctx context.Context, s *Scenario, opts RunOptions) Report {
 		},
 	}
 	rep := Report{Scenario: s.Name, Description: s.Description}
-	start := opts.Now()
+	start, wallStart := opts.Now(), opts.Wall()
+	failedToken := "" // the get_token step that failed, when skipping after it
 	for _, st := range s.Steps {
 		if ctx.Err() != nil {
 			rep.Steps = append(rep.Steps, StepResult{Name: st.Name, Reason: "not run: " + ctx.Err().Error()})
 			continue
 		}
-		t0 := opts.Now()
+		if failedToken != "" && st.Request != nil && st.Request.Auth != AuthNone && st.Request.Auth != AuthBasic {
+			rep.Steps = append(rep.Steps, StepResult{Name: st.Name, Skipped: true, Reason: "needs the token that step " + strconv.Quote(failedToken) + " failed to get"})
+			continue
+		}
+		t0, w0 := opts.Now(), opts.Wall()
 		reason := run.step(ctx, &st)
-		rep.Steps = append(rep.Steps, StepResult{Name: st.Name, Pass: reason == "", Reason: reason, Duration: opts.Now().Sub(t0)})
+		rep.Steps = append(rep.Steps, StepResult{Name: st.Name, Pass: reason == "", Reason: reason, Duration: opts.Now().Sub(t0), Wall: opts.Wall().Sub(w0)})
+		if opts.SkipAfterTokenFailure && st.GetToken != nil && reason != "" {
+			failedToken = st.Name
+		}
 	}
 	if s.Journal != nil {
-		rep.Steps = append(rep.Steps, run.journal(ctx, s.Journal, start)...)
+		w0 := opts.Wall()
+		js := run.journal(ctx, s.Journal, start)
+		if len(js) > 0 {
+			js[0].Wall = opts.Wall().Sub(w0)
+		}
+		rep.Steps = append(rep.Steps, js...)
 	}
 	rep.Duration = opts.Now().Sub(start)
+	rep.Wall = opts.Wall().Sub(wallStart)
 	return rep
 }
 

@@ -288,3 +288,15 @@ func TestCheckJSONEveryElement(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupSecretLength: a setup secret the token endpoint would refuse
+// fails the load, at its line, so scenario validate agrees with run.
+func TestSetupSecretLength(t *testing.T) {
+	for n, ok := range map[int]bool{minSecretLen - 1: false, minSecretLen: true, maxSecretLen: true, maxSecretLen + 1: false} {
+		text := "name: s\ndescription: d\nsetup:\n  clients:\n    - id: c\n      tenants: [\"*\"]\n      secrets:\n        - {value: " + strings.Repeat("x", n) + "}\n"
+		_, err := Load("s.yaml", []byte(text))
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "s.yaml:8: ")) {
+			t.Errorf("secret of %d characters: %v", n, err)
+		}
+	}
+}
