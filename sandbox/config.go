@@ -30,11 +30,20 @@ type Config struct {
 	// on the clock.
 	ReferenceDate Date `yaml:"reference_date"`
 
-	Auth    AuthConfig     `yaml:"auth"`
+	// Auth controls the token endpoint and bearer checks.
+	Auth AuthConfig `yaml:"auth"`
+	// Tenants are the Azure AD tenants (the tenant GUID is the scope of a
+	// token request) and the hospital behind each. Giving this key
+	// replaces the whole default list.
 	Tenants []TenantConfig `yaml:"tenants"`
+	// Clients are the OAuth clients (app registrations) allowed to ask for
+	// tokens with the client-credentials grant. Giving this key replaces
+	// the whole default list.
 	Clients []ClientConfig `yaml:"clients"`
-	Admin   AdminConfig    `yaml:"admin"`
-	Limits  LimitsConfig   `yaml:"limits"`
+	// Admin protects the admin API and portal.
+	Admin AdminConfig `yaml:"admin"`
+	// Limits bound what one request may cost.
+	Limits LimitsConfig `yaml:"limits"`
 
 	// StateFile, when set, is a journal that keeps clients, secrets, the
 	// tenant map and written FHIR resources across restarts. Empty: all of
@@ -69,7 +78,9 @@ type AuthConfig struct {
 // server (Upstream).
 type TenantConfig struct {
 	// ID is the tenant GUID, canonical (lower case, no braces) once loaded.
-	ID   string `yaml:"id"`
+	ID string `yaml:"id"`
+	// Name is the display name of the hospital (and of the Organization
+	// the tenant's data names).
 	Name string `yaml:"name"`
 	// Patients is the synthetic population size, 0..1,000,000.
 	Patients int `yaml:"patients"`
@@ -92,46 +103,67 @@ type TenantConfig struct {
 // (fhir.DetectRelease), and is the config's fhir_version when that
 // cannot tell.
 type FixtureConfig struct {
-	Path        string `yaml:"path"`
+	// Path is a Bundle or NDJSON file, a directory or a glob, relative to
+	// the config file.
+	Path string `yaml:"path"`
+	// FHIRVersion is the release of the files (a release name such as
+	// stu3); empty: detected from the content.
 	FHIRVersion string `yaml:"fhir_version,omitempty"`
 }
 
 // UpstreamAuth is how the sandbox authenticates to an upstream server:
 // exactly one of the three forms.
 type UpstreamAuth struct {
-	BearerToken       string             `yaml:"bearer_token,omitempty"`
-	Basic             *BasicAuth         `yaml:"basic,omitempty"`
+	// BearerToken is sent as "Authorization: Bearer" on every upstream
+	// request.
+	BearerToken string `yaml:"bearer_token,omitempty"`
+	// Basic is an HTTP Basic user and password.
+	Basic *BasicAuth `yaml:"basic,omitempty"`
+	// ClientCredentials gets tokens from the upstream's own authorization
+	// server and renews them before they expire.
 	ClientCredentials *ClientCredentials `yaml:"client_credentials,omitempty"`
 }
 
 // BasicAuth is an HTTP Basic user and password.
 type BasicAuth struct {
-	User     string `yaml:"user"`
+	// User is the Basic user name.
+	User string `yaml:"user"`
+	// Password is the Basic password.
 	Password string `yaml:"password"`
 }
 
 // ClientCredentials is an OAuth2 client-credentials grant against the
 // upstream's own authorization server.
 type ClientCredentials struct {
-	TokenURL     string `yaml:"token_url"`
-	ClientID     string `yaml:"client_id"`
+	// TokenURL is the upstream's token endpoint.
+	TokenURL string `yaml:"token_url"`
+	// ClientID is the sandbox's client id there.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the sandbox's client secret there.
 	ClientSecret string `yaml:"client_secret"`
-	Scope        string `yaml:"scope,omitempty"`
+	// Scope, when set, is sent as the scope of the token request.
+	Scope string `yaml:"scope,omitempty"`
 }
 
 // ClientConfig is an app registration allowed to ask for tokens.
 type ClientConfig struct {
-	ID   string `yaml:"id"`
+	// ID is the client_id of token requests.
+	ID string `yaml:"id"`
+	// Name is a display name for the portal and the admin API.
 	Name string `yaml:"name"`
 	// Tenants the client may ask tokens for; "*" means every tenant.
-	Tenants []string       `yaml:"tenants"`
+	Tenants []string `yaml:"tenants"`
+	// Secrets are the client's secrets; several may be live at once, each
+	// with its own expiry.
 	Secrets []SecretConfig `yaml:"secrets"`
 }
 
 // SecretConfig is one client secret, given either in clear (handy for
 // development) or as the hex SHA-256 of the secret.
 type SecretConfig struct {
-	Value       string `yaml:"value,omitempty"`
+	// Value is the secret in clear, 16 to 1024 characters.
+	Value string `yaml:"value,omitempty"`
+	// ValueSHA256 is the hex SHA-256 of the secret, instead of Value.
 	ValueSHA256 string `yaml:"value_sha256,omitempty"`
 	// Expires is when the secret stops working; zero: never.
 	Expires time.Time `yaml:"expires,omitempty"`
@@ -160,10 +192,21 @@ type AdminConfig struct {
 
 // LimitsConfig bounds what one request may cost.
 type LimitsConfig struct {
-	MaxBodyBytes     int64 `yaml:"max_body_bytes"`
-	MaxCount         int   `yaml:"max_count"`
-	DefaultCount     int   `yaml:"default_count"`
-	MaxBundleEntries int   `yaml:"max_bundle_entries"`
+	// MaxBodyBytes is the largest request body accepted (bytes, 1024 to
+	// 67108864).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxCount is the largest page a search returns; a bigger _count is
+	// clamped to it.
+	MaxCount int `yaml:"max_count"`
+	// DefaultCount is the page size of a search without _count (1 to
+	// max_count).
+	DefaultCount int `yaml:"default_count"`
+	// MaxBundleEntries is the most entries accepted in a batch Bundle.
+	MaxBundleEntries int `yaml:"max_bundle_entries"`
+	// MaxResponseBytes is the largest search or batch response (bytes,
+	// 65536 to 1073741824): a bigger search is refused (400 too-costly);
+	// batch entries past it answer an OperationOutcome too-costly instead
+	// of their result.
 	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 }
 

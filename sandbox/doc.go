@@ -5,3 +5,5 @@
 // The FHIR API, the token endpoint and the portal live in sibling packages
 // and are mounted here; this package knows nothing of command-line flags.
 package sandbox
+
+//go:generate go run ../internal/configdoc -src . -out ../docs/configuration.md
