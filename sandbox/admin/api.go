@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -52,12 +54,39 @@ type APIOptions struct {
 // NewAPI returns the JSON admin API over svc, to be mounted at
 // "/admin/api/". Middleware, outermost first: loopback-only (unless
 // AllowRemote), cross-origin protection (a cross-site unsafe request is
-// 403), the admin bearer token, then the routes.
+// 403), the admin bearer token, then the routes. The API's OpenAPI
+// document, GET /admin/api/openapi.json, needs no token (it holds no
+// data) but is loopback-only like the rest.
 func NewAPI(svc Service, opts APIOptions) http.Handler {
+	h, _ := newAPI(svc, opts)
+	return h
+}
+
+// apiRoute is one pattern of the API's mux and the methods it serves.
+type apiRoute struct {
+	pattern string
+	methods []string
+}
+
+// OpenAPIPath is where the API serves its OpenAPI 3 document.
+const OpenAPIPath = "/admin/api/openapi.json"
+
+// openAPIDocument is the OpenAPI 3 document of the API; a test keeps its
+// paths and methods equal to the routes newAPI registers.
+//
+//go:embed openapi.json
+var openAPIDocument string
+
+// newAPI builds the API and lists the routes it registered (every route,
+// with the optional parts given), for the test that keeps the OpenAPI
+// document complete.
+func newAPI(svc Service, opts APIOptions) (http.Handler, []apiRoute) {
 	a := &api{svc: svc}
 	mux := http.NewServeMux()
+	var routes []apiRoute
 	route := func(pattern string, methods map[string]http.HandlerFunc) {
 		mux.Handle(pattern, methodSwitch(methods))
+		routes = append(routes, apiRoute{pattern, slices.Sorted(maps.Keys(methods))})
 	}
 	route("/admin/api/clients", map[string]http.HandlerFunc{"GET": a.listClients, "POST": a.createClient})
 	route("/admin/api/clients/{id}", map[string]http.HandlerFunc{"GET": a.getClient, "DELETE": a.deleteClient})
@@ -79,7 +108,21 @@ func NewAPI(svc Service, opts APIOptions) http.Handler {
 		writeError(w, http.StatusNotFound, "not_found", "no admin API route "+r.URL.Path)
 	})
 
-	return Guard(opts.Token, opts.AllowRemote, mux)
+	outer := http.NewServeMux()
+	outer.Handle("/", Guard(opts.Token, opts.AllowRemote, mux))
+	doc := methodSwitch(map[string]http.HandlerFunc{"GET": serveOpenAPI})
+	outer.Handle(OpenAPIPath, localOnly(opts.AllowRemote, doc, func(w http.ResponseWriter, msg string) {
+		writeError(w, http.StatusForbidden, "remote_refused", msg)
+	}))
+	routes = append(routes, apiRoute{OpenAPIPath, []string{"GET"}})
+	return outer, routes
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	io.WriteString(w, openAPIDocument)
 }
 
 // Guard puts next behind the admin API's own guards, outermost first:
