@@ -23,8 +23,10 @@ type Config struct {
 	// caller, except that a loopback peer is not throttled by address,
 	// since behind a local tunnel it stands for every caller at once.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	// FHIRVersion is the default release (a name from spec.Releases);
-	// every release is always served under its own base path.
+	// FHIRVersion is the default release: dstu2, stu3 or r4 (the names of
+	// spec.Releases). Every release is always served under its own base
+	// path (/dstu2, /stu3, /r4); this one is what the landing page and the
+	// CLI default to.
 	FHIRVersion string `yaml:"fhir_version"`
 	// ReferenceDate is "today" for generated data, so output never depends
 	// on the clock.
@@ -53,7 +55,8 @@ type Config struct {
 	// ShutdownGrace is how long in-flight requests may run on after
 	// SIGINT/SIGTERM before their connections are cut; the process then
 	// exits 0 all the same (a stuck client must not turn a deliberate stop
-	// into a failure). Streams (live request journals) end at once.
+	// into a failure). Streams (live request journals) end at once. 0s to
+	// 10m.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
@@ -62,7 +65,7 @@ type AuthConfig struct {
 	// Required false serves FHIR without tokens (the open-server preview
 	// flow of the Patients app).
 	Required bool `yaml:"required"`
-	// TokenTTL is the lifetime of an issued access token.
+	// TokenTTL is the lifetime of an issued access token, 1s to 24h.
 	TokenTTL time.Duration `yaml:"token_ttl"`
 	// SigningAlg is RS256 or ES256.
 	SigningAlg string `yaml:"signing_alg"`
@@ -77,7 +80,8 @@ type AuthConfig struct {
 // local synthetic population (Patients, Seed, Fixtures) or a real FHIR
 // server (Upstream).
 type TenantConfig struct {
-	// ID is the tenant GUID, canonical (lower case, no braces) once loaded.
+	// ID is the Azure AD tenant GUID, the scope of a token request. Case
+	// and {braces} do not matter: it is stored lower case, without them.
 	ID string `yaml:"id"`
 	// Name is the display name of the hospital (and of the Organization
 	// the tenant's data names).
@@ -93,8 +97,9 @@ type TenantConfig struct {
 	// into the tenant at start; relative paths are relative to the config
 	// file. Each is written as a path or as {path, fhir_version}.
 	Fixtures []FixtureConfig `yaml:"fixtures,omitempty"`
-	// FixturesValidation is "error" (the default: an invalid resource
-	// fails the start) or "warn" (it is loaded and each problem logged).
+	// FixturesValidation is "error" (the default: a resource the release's
+	// validator refuses fails the start) or "warn" (it is loaded and each
+	// problem logged). See docs/fixtures.md.
 	FixturesValidation string `yaml:"fixtures_validation,omitempty"`
 }
 
@@ -147,7 +152,8 @@ type ClientCredentials struct {
 
 // ClientConfig is an app registration allowed to ask for tokens.
 type ClientConfig struct {
-	// ID is the client_id of token requests.
+	// ID is the client_id of token requests: letters, digits, ".", "_"
+	// and "-", at most 64 characters.
 	ID string `yaml:"id"`
 	// Name is a display name for the portal and the admin API.
 	Name string `yaml:"name"`
@@ -182,8 +188,9 @@ func (s SecretConfig) Digest() [sha256.Size]byte {
 
 // AdminConfig protects the admin API and portal.
 type AdminConfig struct {
-	// Token is the admin bearer credential; empty: one is generated at start
-	// and printed once.
+	// Token is the admin bearer credential, at least 16 characters; empty:
+	// one is generated at start and printed once (FHIRSANDBOX_ADMIN_TOKEN
+	// sets it too).
 	Token string `yaml:"token"`
 	// AllowRemote lets the admin API and portal answer requests that are
 	// not from this machine (or that came through a tunnel such as ngrok).
