@@ -21,7 +21,7 @@ setup:
   clients:
     - id: other-app
       tenants: ["*"]
-      secrets: [{value: s3cret, expires_in: 1h}]
+      secrets: [{value: other-app-s3cret-value, expires_in: 1h}]
 rules:
   - name: slow observations
     match: {method: get, path: "/stu3/Observation*", query: {patient: "*"}, header: {x-test: yes}}
