@@ -22,7 +22,7 @@ import (
 // TestRealDataAnswersTheInterface loads real Synthea exports of each
 // release as fixtures and runs every query of the Patients app against
 // them, as the app sends it, following every page. The expected answers
-// are computed here from the files themselves (their ids, the README's
+// are computed here from the files themselves (their ids, docs/fixtures.md's
 // rule for entries without one, their references, categories and dates),
 // not from the server: totals, ids, newest-first order, _count paging,
 // and each batch entry against the same query sent alone.
@@ -72,7 +72,7 @@ tenants:
 
 // export is what the test reads from the files, independently of the
 // server: every resource under the id it is stored as, with its
-// references resolved the way README says fixtures are.
+// references resolved the way docs/fixtures.md says fixtures are.
 type export struct {
 	patients  []exported
 	resources []exported
@@ -102,7 +102,7 @@ func readExport(t *testing.T, files []string) export {
 		if err := json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &b); err != nil {
 			t.Fatal(err)
 		}
-		// README: characters outside A-Z a-z 0-9 - . become -
+		// docs/fixtures.md: characters outside A-Z a-z 0-9 - . become -
 		stem := strings.Map(func(r rune) rune {
 			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
 				return r
@@ -113,7 +113,7 @@ func readExport(t *testing.T, files []string) export {
 			typ, _ := e.Resource["resourceType"].(string)
 			id, _ := e.Resource["id"].(string)
 			if id == "" {
-				id = stem + "-" + strconv.Itoa(i+1) // README: <file name>-<entry number>
+				id = stem + "-" + strconv.Itoa(i+1) // docs/fixtures.md: <file name>-<entry number>
 			}
 			if e.FullURL != "" {
 				byURL[e.FullURL] = typ + "/" + id
@@ -232,7 +232,7 @@ func checkPatientQueries(t *testing.T, srv httpTest, rel spec.Release, ex export
 		switch q.typ {
 		case "Observation": // newest first, every page
 			checkOrder(t, rel.Name+" vitals", all, func(r map[string]any) string { s, _ := r["effectiveDateTime"].(string); return s })
-		case "Encounter": // the latest one: README's Period order, by end descending
+		case "Encounter": // the latest one: docs/fhir-api.md's Period order, by end descending
 			if len(first.Entry) == 1 {
 				latest := ""
 				for _, r := range ex.resources {

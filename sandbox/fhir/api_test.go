@@ -863,7 +863,7 @@ func TestConditionalRequests(t *testing.T) {
 }
 
 // TestSortOnPeriod pins how _sort keys Encounter date, a Period, in every
-// release (as README says): ascending by the period's lower bound (start;
+// release (as docs/fhir-api.md says): ascending by the period's lower bound (start;
 // none: before every start), descending by its upper bound (end at its
 // precision; open, as while in progress: after every end), resources
 // without a period last in both directions. So descending is not ascending

@@ -5,5 +5,5 @@ package state
 import "os"
 
 // tryLock has no flock to use here: the journal is not locked, as before
-// locking existed, and the README says two servers must not share it.
+// locking existed, and docs/state.md says two servers must not share it.
 func tryLock(*os.File) (bool, error) { return true, nil }
