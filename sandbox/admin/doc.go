@@ -41,6 +41,10 @@
 //	GET    /admin/api/scenarios                        {"active":[names],"scenarios":[built-in library]}
 //	POST   /admin/api/scenarios                        {"name"} or {"yaml"} -> {"active":[names]}
 //	DELETE /admin/api/scenarios/{name}                 204 (404 when it was not on)
+//	GET    /admin/api/openapi.json                     the OpenAPI 3.1 document of these routes (no token; loopback only)
+//
+// The OpenAPI document is openapi.json beside this file, embedded;
+// TestOpenAPIMatchesRoutes fails when it and the registered routes differ.
 //
 // Bodies are JSON (Content-Type application/json, at most MaxBodyBytes,
 // unknown fields rejected); errors are {"error":code,"message":text} with
