@@ -66,6 +66,7 @@ type Server struct {
 	admin      admin.Service
 	engine     *scenario.Engine
 	requests   *scenario.Journal
+	metrics    *serverMetrics
 	drift      atomic.Pointer[fhir.Drift]
 
 	// streamsDone closes when shutdown starts: long-lived streams (the
@@ -127,6 +128,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	s.newScenarioEngine(binary.LittleEndian.Uint64(seed), opts.Sleep)
 	s.apis = s.newFHIRAPIs()
+	s.metrics = newServerMetrics()
 	s.handler = s.buildHandler()
 	return s, nil
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"net/http"
 	"strings"
 )
@@ -39,6 +40,9 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fail := func(code, desc string) {
+				if n := reqnote.From(r.Context()); n != nil {
+					n.Refuse(desc) // a fixed description, never the token
+				}
 				h := challenge
 				if code != "login" {
 					h += `, error="invalid_token", error_description=` + quoteParam(desc)
@@ -74,6 +78,9 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 				}
 				fail("invalid_token", desc)
 				return
+			}
+			if n := reqnote.From(r.Context()); n != nil {
+				n.Authenticated(cl.Tenant, cl.ClientID)
 			}
 			a.onAuth(r, cl.ClientID)
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), cl)))

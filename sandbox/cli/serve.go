@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 
@@ -31,6 +30,7 @@ Examples:
   fhirsandbox serve --config sandbox.yaml --fhir-version dstu2
   fhirsandbox serve --state sandbox.state          # clients, secrets and writes survive a restart
   fhirsandbox serve --scenario slow-ehr --scenario my-faults.yaml
+  fhirsandbox serve --log-format json --log-level warn
   FHIRSANDBOX_PUBLIC_URL=https://abc.ngrok.app fhirsandbox serve`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config `FILE` (default: the built-in configuration, see sandbox.yaml)", EnvVars: []string{"FHIRSANDBOX_CONFIG"}},
@@ -40,6 +40,8 @@ Examples:
 			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
 			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
 			&ucli.StringSliceFlag{Name: "scenario", Usage: "switch on a built-in scenario `NAME` or a scenario FILE for live traffic (repeatable)", EnvVars: []string{"FHIRSANDBOX_SCENARIO"}},
+			&ucli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text (key=value lines) or json (one JSON object per line)", EnvVars: []string{"FHIRSANDBOX_LOG_FORMAT"}},
+			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "least severe `LEVEL` logged: debug, info (one line per request), warn or error", EnvVars: []string{"FHIRSANDBOX_LOG_LEVEL"}},
 			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants and written resources across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
 		},
 		Action: serveAction,
@@ -113,7 +115,11 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
+	logger, sink, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
 	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger})
 	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
 		// another server runs on this state file, or the file is damaged
