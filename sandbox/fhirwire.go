@@ -3,7 +3,6 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"net/http"
 	"os"
 	"slices"
@@ -253,16 +252,11 @@ func (s *Server) releaseOf(path string) spec.Release {
 // a redirect, and a FHIR client must get an OperationOutcome instead.
 func (s *Server) fhirDispatch(next http.Handler) http.Handler {
 	routes := make(map[*fhir.API]http.Handler, len(s.apis))
-	labels := make(map[*fhir.API]*fhirRouteLabels, len(s.apis))
 	for _, a := range s.apis {
 		routes[a] = s.fhirRoutes(a)
-		labels[a] = newFHIRRouteLabels(a)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a, ok := s.fhirAPIFor(r.URL.Path); ok {
-			if n := reqnote.From(r.Context()); n != nil {
-				n.SetRoute(labels[a].of(r.URL.Path))
-			}
 			routes[a].ServeHTTP(w, r)
 			return
 		}

@@ -37,7 +37,7 @@ type serverMetrics struct {
 func newServerMetrics() *serverMetrics {
 	m := &serverMetrics{}
 	m.requests = m.reg.NewCounter("fhirsandbox_http_requests_total",
-		"HTTP requests served, by route pattern, status code and verified tenant (empty when the request carried no valid token).",
+		"HTTP requests served, by route pattern, status code and tenant (the token's tenant when it is one this server has, else empty).",
 		maxRequestSeries, "route", "status", "tenant")
 	m.duration = m.reg.NewHistogram("fhirsandbox_http_request_duration_seconds",
 		"Time from the request's arrival at the handler to the end of its response, by route pattern (scenario latency included).",

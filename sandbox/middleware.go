@@ -81,7 +81,28 @@ func (s *Server) cors(next http.Handler) http.Handler {
 // trusted from anyone because they only shape the answer to the request
 // that carries them.
 func (s *Server) PublicBase(r *http.Request) string {
-	return publicBase(s.cfg.PublicURL, r)
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	// Every request of a client asks this (the bearer check, the FHIR
+	// API) with the same Host: the last answer is kept, so a request costs
+	// comparisons rather than a parse of its Host and a new string.
+	tls := r.TLS != nil
+	proto, fhost := r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host")
+	if m := s.lastBase.Load(); m != nil && m.tls == tls && m.host == r.Host && m.proto == proto && m.fhost == fhost {
+		return m.base
+	}
+	b := publicBase("", r)
+	if validHost(r.Host) { // else the answer came from the connection's local address
+		s.lastBase.Store(&baseMemo{tls: tls, host: r.Host, proto: proto, fhost: fhost, base: b})
+	}
+	return b
+}
+
+// baseMemo is one PublicBase answer and what it was computed from.
+type baseMemo struct {
+	tls                      bool
+	host, proto, fhost, base string
 }
 
 func publicBase(configured string, r *http.Request) string {

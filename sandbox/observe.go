@@ -24,10 +24,13 @@ import (
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
-		note := &reqnote.Note{ID: s.nextRequestID()}
+		// one allocation for what every request needs
+		st := &requestState{sw: statusWriter{ResponseWriter: w}}
+		note, sw := &st.note, &st.sw
+		note.ID = s.nextRequestID()
+		st.idHeader[0] = note.ID
 		r = r.WithContext(reqnote.With(r.Context(), note))
-		w.Header()["X-Request-Id"] = []string{note.ID}
-		sw := &statusWriter{ResponseWriter: w}
+		w.Header()["X-Request-Id"] = st.idHeader[:]
 		s.metrics.inFlight.Add(1)
 		defer func() {
 			p := recover()
@@ -51,13 +54,37 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.finish(r, note, status, sw.bytes, s.now().Sub(start))
+			s.finish(r, note, status, sw.bytes, start, s.now())
 			if abort {
 				panic(http.ErrAbortHandler)
 			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// routeOf is the request's route pattern, its metrics label: under a FHIR
+// base the release's pattern ("/stu3/Patient/{id}"); elsewhere the
+// pattern the mux served it by, or would have (a scenario may answer
+// before the mux is reached); "(unmatched)" for a path no route serves.
+func (s *Server) routeOf(r *http.Request, note *reqnote.Note) string {
+	if a, ok := s.fhirAPIFor(r.URL.Path); ok {
+		return s.fhirLabels[a].of(r.URL.Path)
+	}
+	if p := note.Route(); p != "" {
+		return p
+	}
+	if _, p := s.mux.Handler(r); p != "" {
+		return p
+	}
+	return "(unmatched)"
+}
+
+// requestState is what observe allocates per request, in one piece.
+type requestState struct {
+	note     reqnote.Note
+	sw       statusWriter
+	idHeader [1]string
 }
 
 // writePanic answers a request whose handler panicked before writing.
@@ -92,12 +119,18 @@ func (s *Server) nextRequestID() string {
 }
 
 // finish logs the request's line and counts it in the metrics.
-func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes int64, took time.Duration) {
-	route := note.Route()
-	if route == "" {
-		route = "(unmatched)"
-	}
+func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes int64, start, end time.Time) {
+	took := end.Sub(start)
+	route := s.routeOf(r, note)
+	// the metrics' tenant label: the verified one, else the claimed one
+	// when it is a tenant this server has (a request refused or answered
+	// by a scenario before its token was checked), never an arbitrary
+	// string from a request
 	tenant := note.AuthTenant()
+	idTenant, client, _ := note.Identity()
+	if tenant == "" && idTenant != "" && s.tenants.Known(idTenant) {
+		tenant = idTenant
+	}
 	s.metrics.request(route, status, tenant, took)
 	refused := note.Refusal()
 	if route == "/token" {
@@ -114,10 +147,10 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 
 	ctx := r.Context()
 	level := levelFor(status)
-	if !s.log.Enabled(ctx, level) {
+	h := s.log.Handler()
+	if !h.Enabled(ctx, level) {
 		return
 	}
-	idTenant, client, _ := note.Identity()
 	var attrs [14]slog.Attr
 	a := append(attrs[:0],
 		slog.String("request_id", note.ID),
@@ -145,7 +178,11 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 		a = append(a, slog.String("refused", refused))
 	}
 	a = append(a, slog.String("remote", r.RemoteAddr))
-	s.log.LogAttrs(ctx, level, "request", a...)
+	// straight to the handler: Logger.LogAttrs would also walk the stack
+	// for a source location nobody asked for
+	rec := slog.NewRecord(end, level, "request", 0)
+	rec.AddAttrs(a...)
+	_ = h.Handle(ctx, rec)
 }
 
 // maxLoggedQuery bounds the query a log line shows, in bytes.

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"net/http"
 	"net/http/pprof"
@@ -12,7 +13,12 @@ import (
 // buildHandler is the one place that says which middleware runs in which
 // order, outermost first.
 func (s *Server) buildHandler() http.Handler {
-	var h http.Handler = routePattern(s.routes())
+	s.mux = s.routes()
+	s.fhirLabels = make(map[*fhir.API]*fhirRouteLabels, len(s.apis))
+	for _, a := range s.apis {
+		s.fhirLabels[a] = newFHIRRouteLabels(a)
+	}
+	var h http.Handler = routePattern(s.mux)
 	h = s.fhirDispatch(h)        // FHIR bases go to their routes unrouted by the mux (below)
 	h = s.cors(h)                // browser clients; preflights answered before auth
 	h = s.engine.Middleware(h)   // scenario faults, latency and quirks

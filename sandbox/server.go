@@ -67,6 +67,9 @@ type Server struct {
 	engine     *scenario.Engine
 	requests   *scenario.Journal
 	metrics    *serverMetrics
+	lastBase   atomic.Pointer[baseMemo]       // PublicBase's last answer
+	mux        *http.ServeMux                 // the route table (routes)
+	fhirLabels map[*fhir.API]*fhirRouteLabels // each release's route patterns, for the metrics
 	drift      atomic.Pointer[fhir.Drift]
 
 	// streamsDone closes when shutdown starts: long-lived streams (the

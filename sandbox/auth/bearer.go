@@ -11,9 +11,17 @@ type ctxKey struct{}
 
 // FromContext returns the verified claims the Bearer middleware put in
 // the request context.
+// They are shared by every request with the same token: read them, do
+// not modify them.
 func FromContext(ctx context.Context) (*Claims, bool) {
-	c, ok := ctx.Value(ctxKey{}).(*Claims)
-	return c, ok
+	if c, ok := ctx.Value(ctxKey{}).(*Claims); ok {
+		return c, true
+	}
+	if n := reqnote.From(ctx); n != nil {
+		c, ok := n.Claims().(*Claims)
+		return c, ok && c != nil
+	}
+	return nil, false
 }
 
 // NewContext returns ctx carrying c, as the Bearer middleware does; for
@@ -70,7 +78,7 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 				fail("invalid_token", "empty bearer token")
 				return
 			}
-			cl, err := a.Verify(tok, a.base(r))
+			cl, err := a.verify(tok, a.base(r))
 			if err != nil {
 				desc := "invalid token"
 				if te, ok := err.(*TokenError); ok {
@@ -80,7 +88,13 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 				return
 			}
 			if n := reqnote.From(r.Context()); n != nil {
+				// the request note carries the claims: no new context,
+				// no copy of the request
 				n.Authenticated(cl.Tenant, cl.ClientID)
+				n.SetClaims(cl)
+				a.onAuth(r, cl.ClientID)
+				next.ServeHTTP(w, r)
+				return
 			}
 			a.onAuth(r, cl.ClientID)
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), cl)))

@@ -34,10 +34,12 @@ type Note struct {
 	authTenant     string
 	authClient     string
 	verified       []string
+	verifiedBuf    [2]string // verified's first backing array, inside the note
 	applied        []string
 	faults         []Fault
 	refusal        string
 	route          string
+	claims         any
 }
 
 type key struct{}
@@ -77,6 +79,9 @@ func (n *Note) Authenticated(tenant, client string) {
 		return
 	}
 	n.mu.Lock()
+	if n.verified == nil {
+		n.verified = n.verifiedBuf[:0]
+	}
 	n.verified = append(n.verified, client)
 	n.authClient = client
 	if tenant != "" {
@@ -172,4 +177,19 @@ func (n *Note) Route() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.route
+}
+
+// SetClaims records the verified token claims (package auth's), so the
+// handlers behind the bearer check read them without a new context.
+func (n *Note) SetClaims(c any) {
+	n.mu.Lock()
+	n.claims = c
+	n.mu.Unlock()
+}
+
+// Claims are the recorded token claims, or nil.
+func (n *Note) Claims() any {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.claims
 }
