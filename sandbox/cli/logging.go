@@ -3,7 +3,6 @@ package cli
 import (
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 )
@@ -18,12 +17,12 @@ const (
 
 // parseLogLevel reads --log-level.
 func parseLogLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
+	switch s {
 	case "debug":
 		return slog.LevelDebug, nil
 	case "", "info":
 		return slog.LevelInfo, nil
-	case "warn", "warning":
+	case "warn":
 		return slog.LevelWarn, nil
 	case "error":
 		return slog.LevelError, nil
@@ -41,7 +40,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, *logSink, error
 	sink := newLogSink(w, logFlushBytes, logFlushEvery)
 	opts := &slog.HandlerOptions{Level: lv}
 	var h slog.Handler
-	switch strings.ToLower(format) {
+	switch format {
 	case "", "text":
 		h = slog.NewTextHandler(sink, opts)
 	case "json":

@@ -2,11 +2,18 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	ucli "github.com/urfave/cli/v2"
 )
 
 type countingWriter struct {
@@ -100,5 +107,48 @@ func TestNewLoggerFormatsAndLevels(t *testing.T) {
 	sink.Close()
 	if got, _ := w.snapshot(); !strings.Contains(got, "level=DEBUG msg=dbg k=v") {
 		t.Errorf("text at debug: %q", got)
+	}
+}
+
+// TestServeLogConfig: log.format and log.level come from the config file,
+// the flags override them, and a bad value in the file is reported with
+// its file:line and exit status 2.
+func TestServeLogConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("log:\n  format: xml\n  level: loud\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(context.Background(), "serve", "--config", bad)
+	if code != exitUsage || !strings.Contains(errOut, bad+":2: log.format: \"xml\" is not a format") ||
+		!strings.Contains(errOut, bad+":3: log.level: \"loud\" is not a level") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("log:\n  format: json\n  level: warn\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := newApp(io.Discard, io.Discard)
+	var got sandbox.Config
+	for _, args := range [][]string{{"--config", good}, {"--config", good, "--log-format", "text", "--log-level", "debug"}} {
+		cmd := serveCommand()
+		cmd.HideHelp = true
+		cmd.Action = func(c *ucli.Context) error {
+			var err error
+			got, err = serveConfig(c)
+			return err
+		}
+		app.Commands = []*ucli.Command{cmd}
+		if err := app.Run(append([]string{"fhirsandbox", "serve"}, args...)); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		want := sandbox.LogConfig{Format: "json", Level: "warn"}
+		if len(args) > 2 {
+			want = sandbox.LogConfig{Format: "text", Level: "debug"}
+		}
+		if got.Log != want {
+			t.Errorf("%v: log config %+v, want %+v", args, got.Log, want)
+		}
 	}
 }

@@ -40,8 +40,8 @@ Examples:
 			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
 			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
 			&ucli.StringSliceFlag{Name: "scenario", Usage: "switch on a built-in scenario `NAME` or a scenario FILE for live traffic (repeatable)", EnvVars: []string{"FHIRSANDBOX_SCENARIO"}},
-			&ucli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT` on stderr: text (key=value lines) or json (one JSON object per line)", EnvVars: []string{"FHIRSANDBOX_LOG_FORMAT"}},
-			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "least severe `LEVEL` logged: debug, info (one line per request), warn or error", EnvVars: []string{"FHIRSANDBOX_LOG_LEVEL"}},
+			&ucli.StringFlag{Name: "log-format", Usage: "log `FORMAT` on stderr: text (key=value lines) or json (one JSON object per line) (config: log.format)", DefaultText: "text", EnvVars: []string{"FHIRSANDBOX_LOG_FORMAT"}},
+			&ucli.StringFlag{Name: "log-level", Usage: "least severe `LEVEL` logged: debug, info (one line per request), warn or error (config: log.level)", DefaultText: "info", EnvVars: []string{"FHIRSANDBOX_LOG_LEVEL"}},
 			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants and written resources across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
 		},
 		Action: serveAction,
@@ -104,6 +104,20 @@ func serveConfig(c *ucli.Context) (sandbox.Config, error) {
 	if c.IsSet("state") {
 		cfg.StateFile = c.String("state")
 	}
+	if c.IsSet("log-format") {
+		v := c.String("log-format")
+		if err := sandbox.CheckLogFormat(v); err != nil {
+			return cfg, usagef("--log-format: %v", err)
+		}
+		cfg.Log.Format = v
+	}
+	if c.IsSet("log-level") {
+		v := c.String("log-level")
+		if err := sandbox.CheckLogLevel(v); err != nil {
+			return cfg, usagef("--log-level: %v", err)
+		}
+		cfg.Log.Level = v
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -115,7 +129,7 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	logger, sink, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	logger, sink, err := newLogger(c.App.ErrWriter, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return err
 	}
