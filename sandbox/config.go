@@ -52,12 +52,27 @@ type Config struct {
 	// it lives in memory and a restart starts from this configuration.
 	StateFile string `yaml:"state_file"`
 
+	// Log is how serve writes its log on stderr (its --log-format and
+	// --log-level flags override it).
+	Log LogConfig `yaml:"log"`
+
 	// ShutdownGrace is how long in-flight requests may run on after
 	// SIGINT/SIGTERM before their connections are cut; the process then
 	// exits 0 all the same (a stuck client must not turn a deliberate stop
 	// into a failure). Streams (live request journals) end at once. 0s to
 	// 10m.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+}
+
+// LogConfig is the log's format and level. Every request gets one line at
+// info (error for a 5xx); secrets and tokens are never logged.
+type LogConfig struct {
+	// Format is "text" (key=value lines) or "json" (one JSON object per
+	// line).
+	Format string `yaml:"format"`
+	// Level is the least severe level written: "debug", "info" (one line
+	// per request), "warn" or "error".
+	Level string `yaml:"level"`
 }
 
 // AuthConfig controls the token endpoint and bearer checks.
@@ -248,6 +263,7 @@ func DefaultConfig() Config {
 		PublicURL:     "",
 		FHIRVersion:   spec.Default().Name,
 		ReferenceDate: NewDate(2026, time.January, 1),
+		Log:           LogConfig{Format: "text", Level: "info"},
 		Auth: AuthConfig{
 			Required:   true,
 			TokenTTL:   time.Hour,

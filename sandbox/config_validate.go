@@ -84,6 +84,12 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 		add("reference_date", "%s is out of range (want a year between 1900 and 2200)", c.ReferenceDate)
 	}
 
+	if err := CheckLogFormat(c.Log.Format); err != nil {
+		add("log.format", "%v", err)
+	}
+	if err := CheckLogLevel(c.Log.Level); err != nil {
+		add("log.level", "%v", err)
+	}
 	if c.ShutdownGrace < 0 || c.ShutdownGrace > 600e9 {
 		add("shutdown_grace", "%s is out of range (want between 0s and 10m)", c.ShutdownGrace)
 	}
@@ -371,4 +377,22 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// CheckLogFormat accepts a log format: text or json.
+func CheckLogFormat(f string) error {
+	switch f {
+	case "text", "json":
+		return nil
+	}
+	return fmt.Errorf("%q is not a format (want text or json)", clip(f))
+}
+
+// CheckLogLevel accepts a log level: debug, info, warn or error.
+func CheckLogLevel(l string) error {
+	switch l {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return fmt.Errorf("%q is not a level (want debug, info, warn or error)", clip(l))
 }

@@ -264,6 +264,74 @@ func (s *Server) fhirDispatch(next http.Handler) http.Handler {
 	})
 }
 
+// fhirRouteLabels are a release's route patterns, the metrics label of its
+// requests: the resource type when it is one the release serves, "{type}"
+// otherwise, ids as "{id}", so the label set is bounded whatever the
+// paths. Built once, so labelling a request allocates nothing.
+type fhirRouteLabels struct {
+	base, metadata, smart, other string
+	unknown                      typeRouteLabels
+	types                        map[string]*typeRouteLabels
+}
+
+type typeRouteLabels struct{ typ, search, id, history, instHistory, vread string }
+
+func newTypeRouteLabels(base, typ string) *typeRouteLabels {
+	t := base + "/" + typ
+	return &typeRouteLabels{typ: t, search: t + "/_search", id: t + "/{id}", history: t + "/_history",
+		instHistory: t + "/{id}/_history", vread: t + "/{id}/_history/{vid}"}
+}
+
+func newFHIRRouteLabels(a *fhir.API) *fhirRouteLabels {
+	base := a.Prefix()
+	l := &fhirRouteLabels{base: base, metadata: base + "/metadata", smart: base + "/.well-known/smart-configuration",
+		other: base + "/(other)", unknown: *newTypeRouteLabels(base, "{type}"), types: map[string]*typeRouteLabels{}}
+	for typ := range a.Version().SearchParams() {
+		l.types[typ] = newTypeRouteLabels(base, typ)
+	}
+	return l
+}
+
+// of is the route pattern of path, which is under the release's base.
+func (l *fhirRouteLabels) of(path string) string {
+	rest := strings.Trim(path[len(l.base):], "/")
+	if rest == "" {
+		return l.base // batch and transaction
+	}
+	seg0, rest, _ := strings.Cut(rest, "/")
+	switch seg0 {
+	case "metadata":
+		if rest == "" {
+			return l.metadata
+		}
+	case ".well-known":
+		if rest == "smart-configuration" {
+			return l.smart
+		}
+	}
+	t := l.types[seg0]
+	if t == nil {
+		t = &l.unknown
+	}
+	if rest == "" {
+		return t.typ
+	}
+	seg1, rest, _ := strings.Cut(rest, "/")
+	switch {
+	case rest == "" && seg1 == "_search":
+		return t.search
+	case rest == "" && seg1 == "_history":
+		return t.history
+	case rest == "":
+		return t.id
+	case rest == "_history":
+		return t.instHistory
+	case strings.HasPrefix(rest, "_history/") && !strings.Contains(rest[len("_history/"):], "/"):
+		return t.vread
+	}
+	return l.other
+}
+
 // newAuthority builds the authorization server from the config.
 func (s *Server) newAuthority() (*auth.Authority, error) {
 	var keyPEM []byte

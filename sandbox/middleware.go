@@ -2,22 +2,19 @@ package sandbox
 
 import (
 	"context"
-	"fmt"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
-
-	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 )
-
-type requestIDKey struct{}
 
 // RequestID returns the id the server gave the request (also sent back in
 // the X-Request-Id header and written in its log line).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if n := reqnote.From(ctx); n != nil {
+		return n.ID
+	}
+	return ""
 }
 
 // statusWriter remembers what was written so the log line and the panic
@@ -46,79 +43,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush, deadlines and hijacking.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// recoverPanics turns a handler panic into a 500 without internals and a
-// log line with the stack, so one bad request never takes the server down.
-// It also assigns the request id, being the outermost layer.
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := fmt.Sprintf("%s-%06d", s.reqPrefix, s.reqSeq.Add(1))
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-		w.Header().Set("X-Request-Id", id)
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			p := recover()
-			if p == nil {
-				return
-			}
-			if p == http.ErrAbortHandler {
-				panic(p) // the documented way to abort a response: let net/http handle it
-			}
-			s.log.Error("panic serving request", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			if sw.status != 0 {
-				// Headers are gone: the only honest signal left is a broken connection.
-				panic(http.ErrAbortHandler)
-			}
-			h := w.Header()
-			h.Del("Content-Length")
-			h.Set("Cache-Control", "no-store")
-			if a, ok := s.fhirAPIFor(r.URL.Path); ok {
-				// a FHIR client gets the same OperationOutcome as from any
-				// other failure of its release
-				fhir.WriteError(w, a.Version().Release(), &fhir.Error{Status: http.StatusInternalServerError, Code: "exception",
-					Diagnostics: "the server failed to process the request (request id " + id + ")"})
-				return
-			}
-			h.Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusInternalServerError)
-			fmt.Fprintf(w, `{"error":"internal server error","request_id":%q}`+"\n", id)
-		}()
-		next.ServeHTTP(sw, r)
-	})
-}
-
-// logRequests writes one line per request. Only the method, the path (no
-// query: it may carry a token or secret), status, size, duration and
-// request id are logged; headers never are, Authorization included.
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.now()
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			status := sw.status
-			p := recover()
-			if p != nil {
-				status = http.StatusInternalServerError
-			}
-			if status == 0 {
-				status = http.StatusOK
-			}
-			s.log.LogAttrs(r.Context(), levelFor(status), "request",
-				slog.String("request_id", RequestID(r.Context())),
-				slog.String("method", r.Method),
-				slog.String("path", clip(r.URL.Path)),
-				slog.Int("status", status),
-				slog.Int64("bytes", sw.bytes),
-				slog.Duration("duration", s.now().Sub(start)),
-				slog.String("remote", r.RemoteAddr),
-			)
-			if p != nil {
-				panic(p)
-			}
-		}()
-		next.ServeHTTP(sw, r)
-	})
-}
 
 // corsAllowHeaders are the request headers a browser FHIR client sends.
 const (
@@ -157,7 +81,28 @@ func (s *Server) cors(next http.Handler) http.Handler {
 // trusted from anyone because they only shape the answer to the request
 // that carries them.
 func (s *Server) PublicBase(r *http.Request) string {
-	return publicBase(s.cfg.PublicURL, r)
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	// Every request of a client asks this (the bearer check, the FHIR
+	// API) with the same Host: the last answer is kept, so a request costs
+	// comparisons rather than a parse of its Host and a new string.
+	tls := r.TLS != nil
+	proto, fhost := r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host")
+	if m := s.lastBase.Load(); m != nil && m.tls == tls && m.host == r.Host && m.proto == proto && m.fhost == fhost {
+		return m.base
+	}
+	b := publicBase("", r)
+	if validHost(r.Host) { // else the answer came from the connection's local address
+		s.lastBase.Store(&baseMemo{tls: tls, host: r.Host, proto: proto, fhost: fhost, base: b})
+	}
+	return b
+}
+
+// baseMemo is one PublicBase answer and what it was computed from.
+type baseMemo struct {
+	tls                      bool
+	host, proto, fhost, base string
 }
 
 func publicBase(configured string, r *http.Request) string {

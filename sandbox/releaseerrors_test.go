@@ -55,7 +55,7 @@ rules:
 	// a panic under a FHIR base, through the real middleware chain
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(http.ResponseWriter, *http.Request) { panic("internal detail") })
-	h := s.recoverPanics(mux)
+	h := s.observe(mux)
 	for _, rel := range spec.Releases() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", rel.Base()+"/Patient/x", nil))

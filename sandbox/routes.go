@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"net/http"
 	"net/http/pprof"
 
@@ -11,14 +13,30 @@ import (
 // buildHandler is the one place that says which middleware runs in which
 // order, outermost first.
 func (s *Server) buildHandler() http.Handler {
-	var h http.Handler = s.routes()
+	s.mux = s.routes()
+	s.fhirLabels = make(map[*fhir.API]*fhirRouteLabels, len(s.apis))
+	for _, a := range s.apis {
+		s.fhirLabels[a] = newFHIRRouteLabels(a)
+	}
+	var h http.Handler = routePattern(s.mux)
 	h = s.fhirDispatch(h)        // FHIR bases go to their routes unrouted by the mux (below)
 	h = s.cors(h)                // browser clients; preflights answered before auth
 	h = s.engine.Middleware(h)   // scenario faults, latency and quirks
 	h = s.requests.Middleware(h) // the request journal (what was asked, what was done)
-	h = s.logRequests(h)         // one slog line per request, no secrets
-	h = s.recoverPanics(h)       // a panic is a 500 in the shape of its surface
+	h = s.observe(h)             // request id and note; a panic is a 500; one log line and the metrics
 	return h
+}
+
+// routePattern records the mux pattern that served a request (its
+// metrics label) in the request note. The mux sets r.Pattern on the
+// request it is given.
+func routePattern(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if n := reqnote.From(r.Context()); n != nil && r.Pattern != "" {
+			n.SetRoute(r.Pattern)
+		}
+	})
 }
 
 // routes is the one route table. Every top-level route and mount point is
@@ -42,6 +60,7 @@ func (s *Server) routes() *http.ServeMux {
 	// landing page and health
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.Handle("GET /metrics", s.metricsHandler()) // Prometheus text format: open to loopback, else the admin guards
 
 	// authorization server: no bearer check. The token endpoints answer
 	// every method themselves (405 with an RFC 6749 error body).

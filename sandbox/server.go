@@ -74,6 +74,10 @@ type Server struct {
 	admin      admin.Service
 	engine     *scenario.Engine
 	requests   *scenario.Journal
+	metrics    *serverMetrics
+	lastBase   atomic.Pointer[baseMemo]       // PublicBase's last answer
+	mux        *http.ServeMux                 // the route table (routes)
+	fhirLabels map[*fhir.API]*fhirRouteLabels // each release's route patterns, for the metrics
 	drift      atomic.Pointer[fhir.Drift]
 
 	// streamsDone closes when shutdown starts: long-lived streams (the
@@ -135,6 +139,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	s.newScenarioEngine(binary.LittleEndian.Uint64(seed), opts.Sleep)
 	s.apis = s.newFHIRAPIs()
+	s.metrics = newServerMetrics()
 	s.handler = s.buildHandler()
 	return s, nil
 }

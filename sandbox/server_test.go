@@ -244,7 +244,7 @@ func TestPanicBecomes500AndServerKeepsServing(t *testing.T) {
 		panic("after the headers")
 	})
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "fine") })
-	ts := httptest.NewServer(s.recoverPanics(s.logRequests(mux)))
+	ts := httptest.NewServer(s.observe(mux))
 	t.Cleanup(ts.Close)
 
 	resp, err := http.Get(ts.URL + "/boom")

@@ -161,7 +161,7 @@ func localOnly(allowRemote bool, next http.Handler, deny func(http.ResponseWrite
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if why := remoteReason(r); why != "" {
+		if why := RemoteReason(r); why != "" {
 			deny(w, "the admin surface is served to loopback only and this request "+why+"; set admin.allow_remote: true in the config to allow it")
 			return
 		}
@@ -169,8 +169,9 @@ func localOnly(allowRemote bool, next http.Handler, deny func(http.ResponseWrite
 	})
 }
 
-// remoteReason says why r is not a direct loopback request, or "".
-func remoteReason(r *http.Request) string {
+// RemoteReason says why r is not a direct loopback request (it came
+// through a proxy or tunnel, or from another host), or "".
+func RemoteReason(r *http.Request) string {
 	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Forwarded-Host", "X-Real-Ip"} {
 		if _, ok := r.Header[h]; ok {
 			return "came through a proxy or tunnel (" + h + ")"

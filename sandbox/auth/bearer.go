@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"net/http"
 	"strings"
 )
@@ -10,9 +11,17 @@ type ctxKey struct{}
 
 // FromContext returns the verified claims the Bearer middleware put in
 // the request context.
+// They are shared by every request with the same token: read them, do
+// not modify them.
 func FromContext(ctx context.Context) (*Claims, bool) {
-	c, ok := ctx.Value(ctxKey{}).(*Claims)
-	return c, ok
+	if c, ok := ctx.Value(ctxKey{}).(*Claims); ok {
+		return c, true
+	}
+	if n := reqnote.From(ctx); n != nil {
+		c, ok := n.Claims().(*Claims)
+		return c, ok && c != nil
+	}
+	return nil, false
 }
 
 // NewContext returns ctx carrying c, as the Bearer middleware does; for
@@ -39,6 +48,9 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fail := func(code, desc string) {
+				if n := reqnote.From(r.Context()); n != nil {
+					n.Refuse(desc) // a fixed description, never the token
+				}
 				h := challenge
 				if code != "login" {
 					h += `, error="invalid_token", error_description=` + quoteParam(desc)
@@ -66,13 +78,22 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 				fail("invalid_token", "empty bearer token")
 				return
 			}
-			cl, err := a.Verify(tok, a.base(r))
+			cl, err := a.verify(tok, a.base(r))
 			if err != nil {
 				desc := "invalid token"
 				if te, ok := err.(*TokenError); ok {
 					desc = te.Description
 				}
 				fail("invalid_token", desc)
+				return
+			}
+			if n := reqnote.From(r.Context()); n != nil {
+				// the request note carries the claims: no new context,
+				// no copy of the request
+				n.Authenticated(cl.Tenant, cl.ClientID)
+				n.SetClaims(cl)
+				a.onAuth(r, cl.ClientID)
+				next.ServeHTTP(w, r)
 				return
 			}
 			a.onAuth(r, cl.ClientID)

@@ -33,6 +33,8 @@ const AnyTenant = "*"
 // Registry errors. Every authentication failure matches ErrInvalidClient.
 var (
 	ErrInvalidClient = errors.New("invalid client credentials")
+	ErrUnknownClient = fmt.Errorf("%w: unknown client", ErrInvalidClient)
+	ErrWrongSecret   = fmt.Errorf("%w: no secret of the client matches", ErrInvalidClient)
 	ErrSecretExpired = fmt.Errorf("%w: client secret expired", ErrInvalidClient)
 	ErrSecretRevoked = fmt.Errorf("%w: client secret revoked", ErrInvalidClient)
 	ErrNoClient      = errors.New("no such client")
@@ -421,7 +423,7 @@ func (r *Registry) Authenticate(clientID, secret string) (*Client, *Secret, erro
 		// path does the same hashing and comparing work.
 		var decoy [32]byte
 		subtle.ConstantTimeCompare(d[:], decoy[:])
-		return nil, nil, ErrInvalidClient
+		return nil, nil, ErrUnknownClient
 	}
 	match := -1
 	for i := range c.Secrets {
@@ -430,7 +432,7 @@ func (r *Registry) Authenticate(clientID, secret string) (*Client, *Secret, erro
 		}
 	}
 	if match < 0 {
-		return nil, nil, ErrInvalidClient
+		return nil, nil, ErrWrongSecret
 	}
 	s := c.Secrets[match]
 	switch {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"io"
 	"math"
 	"mime"
@@ -34,6 +35,33 @@ type oauthError struct {
 	desc       string // ASCII without '"' or '\' (RFC 6749 §5.2)
 	challenge  bool   // add WWW-Authenticate: Basic
 	retryAfter time.Duration
+	reason     string // why, for the log and the metrics (Refused*); empty: code
+}
+
+// Why the token endpoints refused a request, as the request's log line
+// and the fhirsandbox_tokens_refused_total metric name it. The client is
+// told less (an unknown client and a wrong secret get the same answer);
+// the operator is told this. Other refusals are named by their RFC 6749
+// error code (invalid_request, unsupported_grant_type, invalid_scope...).
+const (
+	RefusedUnknownClient    = "unknown_client"
+	RefusedWrongSecret      = "wrong_secret"
+	RefusedSecretExpired    = "secret_expired"
+	RefusedSecretRevoked    = "secret_revoked"
+	RefusedInvalidClient    = "invalid_client"
+	RefusedNoCredentials    = "no_client_credentials"
+	RefusedTooLong          = "credentials_too_long"
+	RefusedNoTenant         = "no_tenant_in_scope"
+	RefusedUnknownTenant    = "unknown_tenant"
+	RefusedTenantNotAllowed = "tenant_not_allowed"
+	RefusedThrottled        = "throttled"
+)
+
+// refuse records why the request was refused in its request note.
+func refuse(r *http.Request, reason string) {
+	if n := reqnote.From(r.Context()); n != nil && reason != "" {
+		n.Refuse(reason)
+	}
 }
 
 func badRequest(desc string) *oauthError {
@@ -288,11 +316,13 @@ func (a *Authority) serveForm(w http.ResponseWriter, r *http.Request, ep endpoin
 	addr := a.remoteAddr(r)
 	if d := a.throttle.check("", addr, a.now()); d > 0 {
 		a.log.Warn("auth request throttled", "addr", addr)
+		refuse(r, RefusedThrottled)
 		writeOAuthError(w, tooMany(d))
 		return
 	}
 	body, e := readBody(w, r)
 	if e != nil {
+		refuse(r, e.code)
 		writeOAuthError(w, e)
 		return
 	}
@@ -301,19 +331,24 @@ func (a *Authority) serveForm(w http.ResponseWriter, r *http.Request, ep endpoin
 		if e.status == http.StatusUnauthorized {
 			a.throttle.fail("", addr, a.now())
 		}
+		refuse(r, e.code)
 		writeOAuthError(w, e)
 		return
 	}
 	client, secret, e := a.authenticate(req, addr)
 	if e != nil {
+		refuse(r, e.reason)
 		writeOAuthError(w, e)
 		return
+	}
+	if n := reqnote.From(r.Context()); n != nil {
+		n.Authenticated("", client.ID)
 	}
 	a.onAuth(r, client.ID)
 	base := a.base(r)
 	switch ep {
 	case epToken:
-		a.issue(w, req, client, secret, base)
+		a.issue(w, r, req, client, secret, base)
 	case epIntrospect:
 		a.introspect(w, req, client, base)
 	case epRevoke:
@@ -325,50 +360,69 @@ func (a *Authority) authenticate(req *formRequest, addr string) (*Client, *Secre
 	now := a.now()
 	if d := a.throttle.check(req.clientID, addr, now); d > 0 {
 		a.log.Warn("auth request throttled", "client_id", truncate(req.clientID), "addr", addr)
-		return nil, nil, tooMany(d)
+		e := tooMany(d)
+		e.reason = RefusedThrottled
+		return nil, nil, e
 	}
-	fail := func(desc string) (*Client, *Secret, *oauthError) {
+	// desc is what the client is told; reason is what the log and the
+	// metrics say (an unknown client and a wrong secret look alike to
+	// the caller, not to the operator)
+	fail := func(reason, desc string) (*Client, *Secret, *oauthError) {
 		a.throttle.fail(req.clientID, addr, now)
-		a.log.Info("client authentication failed", "client_id", truncate(req.clientID), "addr", addr, "reason", desc)
-		return nil, nil, invalidClient(desc, req.basic || req.clientID == "")
+		a.log.Info("client authentication failed", "client_id", truncate(req.clientID), "addr", addr, "reason", reason)
+		e := invalidClient(desc, req.basic || req.clientID == "")
+		e.reason = reason
+		return nil, nil, e
 	}
 	switch {
 	case req.clientID == "":
-		return fail("client authentication required: HTTP Basic, or client_id and client_secret in the body")
+		return fail(RefusedNoCredentials, "client authentication required: HTTP Basic, or client_id and client_secret in the body")
 	case req.secret == "":
-		return fail("client_secret missing")
+		return fail(RefusedNoCredentials, "client_secret missing")
 	case len(req.clientID) > maxIDLen || len(req.secret) > maxSecretLen:
-		return fail("client authentication failed")
+		return fail(RefusedTooLong, "client authentication failed")
 	}
 	c, s, err := a.reg.Authenticate(req.clientID, req.secret)
 	switch {
 	case errors.Is(err, ErrSecretExpired):
-		return fail("client secret expired")
+		return fail(RefusedSecretExpired, "client secret expired")
 	case errors.Is(err, ErrSecretRevoked):
-		return fail("client secret revoked")
+		return fail(RefusedSecretRevoked, "client secret revoked")
+	case errors.Is(err, ErrUnknownClient):
+		return fail(RefusedUnknownClient, "client authentication failed")
+	case errors.Is(err, ErrWrongSecret):
+		return fail(RefusedWrongSecret, "client authentication failed")
 	case err != nil:
-		return fail("client authentication failed")
+		return fail(RefusedInvalidClient, "client authentication failed")
 	}
 	return c, s, nil
 }
 
-func (a *Authority) issue(w http.ResponseWriter, req *formRequest, c *Client, s *Secret, base string) {
+func (a *Authority) issue(w http.ResponseWriter, r *http.Request, req *formRequest, c *Client, s *Secret, base string) {
 	if !req.hasScope {
+		refuse(r, RefusedNoTenant)
 		writeOAuthError(w, invalidScope("scope must carry the tenant GUID"))
 		return
 	}
 	tid, extra, e := parseScope(req.scope)
 	if e != nil {
+		refuse(r, e.code)
 		writeOAuthError(w, e)
 		return
 	}
 	if !a.tenantKnown(tid) {
+		refuse(r, RefusedUnknownTenant)
 		writeOAuthError(w, invalidScope("unknown tenant "+tid))
 		return
 	}
 	if !c.Allows(tid) {
+		a.log.Info("token refused", "client_id", c.ID, "tenant", tid, "reason", RefusedTenantNotAllowed)
+		refuse(r, RefusedTenantNotAllowed)
 		writeOAuthError(w, invalidScope("this client is not allowed tenant "+tid))
 		return
+	}
+	if n := reqnote.From(r.Context()); n != nil {
+		n.Authenticated(tid, c.ID)
 	}
 	raw, cl, err := a.mint(c.ID, tid, extra, s.ID, base)
 	if err != nil {

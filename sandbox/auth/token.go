@@ -202,11 +202,23 @@ func looksLikeGUID(s string) bool {
 // known, client still registered and allowed the tenant, jti not revoked,
 // and under RevokeTokensOnSecretInvalidation the secret still live).
 func (a *Authority) Verify(raw, base string) (*Claims, error) {
+	c, err := a.verify(raw, base)
+	if err != nil {
+		return nil, err
+	}
+	cc := *c
+	cc.Audience = slices.Clone(c.Audience)
+	return &cc, nil
+}
+
+// verify is Verify returning the claims shared by every request that
+// carries the same token: callers must not modify them.
+func (a *Authority) verify(raw, base string) (*Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, invalid(fmt.Sprintf("token larger than %d bytes", MaxTokenSize), nil)
 	}
-	if wc, kid, ok := a.verified.get(raw); ok && a.keys.lookup(kid) != nil {
-		return a.checkClaims(&wc, kid, base)
+	if v, ok := a.verified.get(raw); ok && a.keys.lookup(v.kid) != nil {
+		return a.checkLive(v, base)
 	}
 	dots := 0
 	for i := 0; i < len(raw); i++ {
@@ -267,8 +279,9 @@ func (a *Authority) Verify(raw, base string) (*Claims, error) {
 		}
 		return nil, invalid("token claims malformed", err)
 	}
-	a.verified.put(raw, wc, kid)
-	return a.checkClaims(&wc, kid, base)
+	v := newVerifiedToken(wc, kid)
+	a.verified.put(raw, v)
+	return a.checkLive(v, base)
 }
 
 // maxVerified bounds the signature cache; when full it starts over, which
@@ -277,55 +290,98 @@ const maxVerified = 10_000
 
 type verifiedCache struct {
 	mu sync.RWMutex
-	m  map[string]verifiedToken
+	m  map[string]*verifiedToken
 }
 
+// verifiedToken is a token whose signature checked out, with what never
+// changes about it worked out once: its times, the checks of its shape
+// (jti, subject, tenant GUID, scope) and the claims handed to handlers.
+// What can change (the clock, the tenant, the client, revocation) and
+// what depends on the request (the issuer and audience expected of its
+// base URL) are checked on every use, by checkLive.
 type verifiedToken struct {
-	wc  wireClaims
-	kid string
+	wc            wireClaims
+	kid           string
+	hasExp        bool
+	exp, nbf, iat time.Time
+	hasNbf        bool
+	hasIat        bool
+	shapeErr      error // the first failed shape check, or nil
+	claims        *Claims
 }
 
-func (c *verifiedCache) get(raw string) (wireClaims, string, bool) {
+func newVerifiedToken(wc wireClaims, kid string) *verifiedToken {
+	v := &verifiedToken{wc: wc, kid: kid}
+	if wc.Expiry != nil {
+		v.hasExp, v.exp = true, wc.Expiry.Time()
+	}
+	if wc.NotBefore != nil {
+		v.hasNbf, v.nbf = true, wc.NotBefore.Time()
+	}
+	if wc.IssuedAt != nil {
+		v.hasIat, v.iat = true, wc.IssuedAt.Time()
+	}
+	switch {
+	case wc.ID == "":
+		v.shapeErr = invalid("token has no jti", nil)
+	case wc.ClientID == "" || wc.Subject != wc.ClientID:
+		v.shapeErr = invalid("token subject and client_id disagree", nil)
+	}
+	if v.shapeErr == nil {
+		if g, err := spec.ParseGUID(wc.Tenant); err != nil || g != wc.Tenant {
+			v.shapeErr = invalid("token tenant is not a canonical GUID", err)
+		} else if fs := strings.Fields(wc.Scope); len(fs) == 0 || fs[0] != wc.Tenant {
+			v.shapeErr = invalid("token scope does not carry its tenant", nil)
+		}
+	}
+	v.claims = &Claims{
+		Issuer: wc.Issuer, Subject: wc.Subject, Audience: []string(wc.Audience),
+		IssuedAt: wc.IssuedAt.Time(), NotBefore: wc.NotBefore.Time(), Expiry: wc.Expiry.Time(),
+		ID: wc.ID, Scope: wc.Scope, Tenant: wc.Tenant, ClientID: wc.ClientID, SecretID: wc.SecretID, KeyID: kid,
+	}
+	return v
+}
+
+func (c *verifiedCache) get(raw string) (*verifiedToken, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	v, ok := c.m[raw]
-	return v.wc, v.kid, ok
+	return v, ok
 }
 
-func (c *verifiedCache) put(raw string, wc wireClaims, kid string) {
+func (c *verifiedCache) put(raw string, v *verifiedToken) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxVerified {
-		c.m = make(map[string]verifiedToken)
+		c.m = make(map[string]*verifiedToken)
 	}
-	c.m[raw] = verifiedToken{wc: wc, kid: kid}
+	c.m[raw] = v
 }
 
-func (a *Authority) checkClaims(wc *wireClaims, kid, base string) (*Claims, error) {
+// checkLive checks a verified token's claims for a request to base, in
+// the order a client learns about its mistakes: expiry and validity
+// times, issuer and audience, the token's shape, then the live state
+// (tenant still known, client still registered and allowed the tenant,
+// jti not revoked, and under RevokeTokensOnSecretInvalidation the secret
+// still live).
+func (a *Authority) checkLive(v *verifiedToken, base string) (*Claims, error) {
 	now := a.now()
+	wc := &v.wc
 	switch {
-	case wc.Expiry == nil:
+	case !v.hasExp:
 		return nil, invalid("token has no exp", nil)
-	case !now.Before(wc.Expiry.Time().Add(Leeway)):
+	case !now.Before(v.exp.Add(Leeway)):
 		return nil, invalid("token expired", nil)
-	case wc.NotBefore != nil && wc.NotBefore.Time().After(now.Add(Leeway)):
+	case v.hasNbf && v.nbf.After(now.Add(Leeway)):
 		return nil, invalid("token not valid yet (nbf)", nil)
-	case wc.IssuedAt != nil && wc.IssuedAt.Time().After(now.Add(Leeway)):
+	case v.hasIat && v.iat.After(now.Add(Leeway)):
 		return nil, invalid("token issued in the future (iat)", nil)
 	case wc.Issuer != base:
 		return nil, invalid("token issuer does not match this server", nil)
 	case !wc.Audience.Contains(base):
 		return nil, invalid("token audience does not match this server", nil)
-	case wc.ID == "":
-		return nil, invalid("token has no jti", nil)
-	case wc.ClientID == "" || wc.Subject != wc.ClientID:
-		return nil, invalid("token subject and client_id disagree", nil)
-	}
-	if g, err := spec.ParseGUID(wc.Tenant); err != nil || g != wc.Tenant {
-		return nil, invalid("token tenant is not a canonical GUID", err)
-	}
-	if fs := strings.Fields(wc.Scope); len(fs) == 0 || fs[0] != wc.Tenant {
-		return nil, invalid("token scope does not carry its tenant", nil)
+	case v.shapeErr != nil:
+		return nil, v.shapeErr
 	}
 	switch {
 	case !a.tenantKnown(wc.Tenant):
@@ -339,9 +395,5 @@ func (a *Authority) checkClaims(wc *wireClaims, kid, base string) (*Claims, erro
 	case a.revokeOnSecret && wc.SecretID != "" && !a.reg.secretLive(wc.ClientID, wc.SecretID, now):
 		return nil, invalid("the client secret that obtained this token is no longer valid", nil)
 	}
-	return &Claims{
-		Issuer: wc.Issuer, Subject: wc.Subject, Audience: []string(wc.Audience),
-		IssuedAt: wc.IssuedAt.Time(), NotBefore: wc.NotBefore.Time(), Expiry: wc.Expiry.Time(),
-		ID: wc.ID, Scope: wc.Scope, Tenant: wc.Tenant, ClientID: wc.ClientID, SecretID: wc.SecretID, KeyID: kid,
-	}, nil
+	return v.claims, nil
 }

@@ -187,6 +187,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--fhir-version", "r5"}, `--fhir-version: "r5" is not a supported release`},
 		{[]string{"serve", "--public-url", "ftp://x"}, "--public-url: \"ftp://x\" is not an http or https URL"},
 		{[]string{"serve", "--patients", "-1"}, "--patients: -1 is out of range"},
+		{[]string{"serve", "--log-format", "xml"}, `--log-format: "xml" is not a format`},
+		{[]string{"serve", "--log-level", "loud"}, `--log-level: "loud" is not a level`},
 		{[]string{"serve", "--patients", "many"}, "invalid value \"many\" for flag -patients"},
 		{[]string{"generate", "--patients", "1000001"}, "--patients: 1000001 is out of range"},
 		{[]string{"generate", "--tenant", "contoso"}, `--tenant: "contoso" is not a GUID`},

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +35,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--config", cfg)
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--config", cfg, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "FHIRSANDBOX_PUBLIC_URL=") // the test's environment must not steer it
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -93,9 +95,58 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	}
 
+	// a token (with the client's secret) and a read (with the token):
+	// both logged as JSON lines, neither secret nor token in them
+	const secret = "change-me-dev-secret"
+	resp, err := client.PostForm(base+"/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {"teams-patients-app"}, "client_secret": {secret}, "scope": {"2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	if err != nil || tr.AccessToken == "" {
+		t.Fatalf("token: %d %v", resp.StatusCode, err)
+	}
+	req, _ := http.NewRequest("GET", base+"/dstu2/Patient/pat-1", nil)
+	req.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+	if resp, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("read: %d", resp.StatusCode)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		// after the exit: every buffered line was written out
+		logs := stderr.String()
+		for _, s := range []string{secret, tr.AccessToken} {
+			if strings.Contains(logs, s) {
+				t.Errorf("the log contains a secret or token")
+			}
+		}
+		var sawToken, sawRead bool
+		for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+			var ln struct{ Msg, Path, Tenant, Client string }
+			if err := json.Unmarshal([]byte(l), &ln); err != nil {
+				t.Errorf("--log-format json wrote a line that is not JSON: %q", l)
+				continue
+			}
+			sawToken = sawToken || ln.Msg == "request" && ln.Path == "/token" && ln.Client == "teams-patients-app"
+			sawRead = sawRead || ln.Msg == "request" && ln.Path == "/dstu2/Patient/pat-1" &&
+				ln.Tenant == "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c" && ln.Client == "teams-patients-app"
+		}
+		if !sawToken || !sawRead {
+			t.Errorf("the token request's and the read's log lines are missing (token %v, read %v):\n%s", sawToken, sawRead, logs)
+		}
+	}()
 	select {
 	case <-done:
 		if waitErr != nil {

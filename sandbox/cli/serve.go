@@ -3,11 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
+
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
@@ -32,6 +32,7 @@ Examples:
   fhirsandbox serve --config sandbox.yaml --fhir-version dstu2
   fhirsandbox serve --state sandbox.state          # clients, secrets and writes survive a restart
   fhirsandbox serve --scenario slow-ehr --scenario my-faults.yaml
+  fhirsandbox serve --log-format json --log-level warn
   FHIRSANDBOX_PUBLIC_URL=https://abc.ngrok.app fhirsandbox serve`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML config `FILE` (default: the built-in configuration, see sandbox.yaml)", EnvVars: []string{"FHIRSANDBOX_CONFIG"}},
@@ -41,6 +42,8 @@ Examples:
 			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
 			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
 			&ucli.StringSliceFlag{Name: "scenario", Usage: "switch on a built-in scenario `NAME` or a scenario FILE for live traffic (repeatable)", EnvVars: []string{"FHIRSANDBOX_SCENARIO"}},
+			&ucli.StringFlag{Name: "log-format", Usage: "log `FORMAT` on stderr: text (key=value lines) or json (one JSON object per line) (config: log.format)", DefaultText: "text", EnvVars: []string{"FHIRSANDBOX_LOG_FORMAT"}},
+			&ucli.StringFlag{Name: "log-level", Usage: "least severe `LEVEL` logged: debug, info (one line per request), warn or error (config: log.level)", DefaultText: "info", EnvVars: []string{"FHIRSANDBOX_LOG_LEVEL"}},
 			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants and written resources across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
 		},
 		Action: serveAction,
@@ -103,6 +106,20 @@ func serveConfig(c *ucli.Context) (sandbox.Config, error) {
 	if c.IsSet("state") {
 		cfg.StateFile = c.String("state")
 	}
+	if c.IsSet("log-format") {
+		v := c.String("log-format")
+		if err := sandbox.CheckLogFormat(v); err != nil {
+			return cfg, usagef("--log-format: %v", err)
+		}
+		cfg.Log.Format = v
+	}
+	if c.IsSet("log-level") {
+		v := c.String("log-level")
+		if err := sandbox.CheckLogLevel(v); err != nil {
+			return cfg, usagef("--log-level: %v", err)
+		}
+		cfg.Log.Level = v
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -114,7 +131,11 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
+	logger, sink, err := newLogger(c.App.ErrWriter, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
 	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, ValidateFixture: fhirvalidate.Release})
 	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
 		// another server runs on this state file, or the file is damaged

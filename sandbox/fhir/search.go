@@ -301,7 +301,11 @@ func notModified(r *http.Request, d *store.Doc) bool {
 	if match := r.Header.Get("If-None-Match"); match != "" {
 		return match == etag(d)
 	}
-	since, err := http.ParseTime(r.Header.Get("If-Modified-Since"))
+	ims := r.Header.Get("If-Modified-Since")
+	if ims == "" {
+		return false // most requests: no parse, no error to allocate
+	}
+	since, err := http.ParseTime(ims)
 	return err == nil && !d.Updated.Truncate(time.Second).After(since)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -373,6 +374,7 @@ type plan struct {
 	fault     *Fault
 	quirks    []Quirk
 	applied   []string
+	faults    []reqnote.Fault // the rule effects among applied, for the metrics
 	afterward []func() string // request-count events fired once the response is out
 }
 
@@ -403,7 +405,10 @@ func (e *Engine) serve(act []*running, next http.Handler, w http.ResponseWriter,
 				}
 			}
 			if note != nil {
-				note.add(p.applied...)
+				note.AddApplied(p.applied...)
+				for _, f := range p.faults {
+					note.AddFault(f)
+				}
 			}
 			if e.opts.OnApply != nil && len(p.applied) > 0 {
 				e.opts.OnApply(r, p.applied)
@@ -434,13 +439,13 @@ func (e *Engine) dueTimed(run *running, now time.Time) []Action {
 
 func (e *Engine) identify(note *reqNote, r *http.Request) (string, string) {
 	if note != nil {
-		if t, c, ok := note.identity(); ok {
+		if t, c, ok := note.Identity(); ok {
 			return t, c
 		}
 	}
 	t, c := e.opts.Identify(r)
 	if note != nil {
-		note.setIdentity(t, c)
+		note.SetIdentity(t, c)
 	}
 	return t, c
 }
@@ -460,7 +465,7 @@ func actsOnRequester(a Action) bool {
 // request (MarkVerified).
 func (ri *reqInfo) verified(client string) bool {
 	n := noteFrom(ri.r.Context())
-	return n != nil && client != "" && n.isVerified(client)
+	return n != nil && client != "" && n.IsVerified(client)
 }
 
 func (e *Engine) planRun(run *running, ri *reqInfo, key string, now time.Time, p *plan) {
@@ -539,26 +544,33 @@ func (e *Engine) planRun(run *running, ri *reqInfo, key string, now time.Time, p
 		if rule.Probability < 1 && !(e.float64() < rule.Probability) {
 			continue
 		}
-		e.addEffects(rule, p)
+		e.addEffects(run.s.Name, rule, p)
 	}
 }
 
-func (e *Engine) addEffects(rule *compiledRule, p *plan) {
+func (e *Engine) addEffects(scenario string, rule *compiledRule, p *plan) {
+	effect := func(kind string) {
+		p.faults = append(p.faults, reqnote.Fault{Scenario: scenario, Rule: rule.Name, Effect: kind})
+	}
 	if rule.Latency != nil {
+		effect("latency")
 		d := e.sample(rule.Latency)
 		p.latency += d
 		p.applied = append(p.applied, fmt.Sprintf("%s: latency %s", rule.Name, d.Round(time.Millisecond)))
 	}
 	if rule.Respond != nil && p.respond == nil && p.fault == nil {
 		p.respond = rule.Respond
+		effect("respond")
 		p.applied = append(p.applied, fmt.Sprintf("%s: respond %d", rule.Name, rule.Respond.Status))
 	}
 	if rule.Fault != nil && p.fault == nil {
 		p.fault = rule.Fault
+		effect("fault")
 		p.applied = append(p.applied, fmt.Sprintf("%s: fault %s", rule.Name, rule.Fault.Kind))
 	}
 	for _, q := range rule.Quirks {
 		p.quirks = append(p.quirks, q)
+		effect("quirk")
 		p.applied = append(p.applied, fmt.Sprintf("%s: quirk %s", rule.Name, q.Kind))
 	}
 }

@@ -4,51 +4,22 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
-// reqNote travels in the request context from the Journal's middleware to
-// the engine's: the identity is computed once, and the journal learns what
-// the engine applied.
-type reqNote struct {
-	mu             sync.Mutex
-	tenant, client string
-	identified     bool
-	applied        []string
-	// verified are the client ids the auth layer authenticated during the
-	// request (MarkVerified): the only ones a timeline action triggered by
-	// the request may act on.
-	verified []string
-}
+// reqNote is the request-scoped note (package reqnote) the server's
+// outermost middleware creates: the identity is computed once, and the
+// journal, the log line and the metrics learn what the engine applied.
+type reqNote = reqnote.Note
 
-type noteKey struct{}
+func withNote(ctx context.Context, n *reqNote) context.Context { return reqnote.With(ctx, n) }
 
-func withNote(ctx context.Context, n *reqNote) context.Context {
-	return context.WithValue(ctx, noteKey{}, n)
-}
-
-func noteFrom(ctx context.Context) *reqNote {
-	n, _ := ctx.Value(noteKey{}).(*reqNote)
-	return n
-}
-
-func (n *reqNote) identity() (string, string, bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.tenant, n.client, n.identified
-}
-
-func (n *reqNote) setIdentity(t, c string) {
-	n.mu.Lock()
-	n.tenant, n.client, n.identified = t, c, true
-	n.mu.Unlock()
-}
+func noteFrom(ctx context.Context) *reqNote { return reqnote.From(ctx) }
 
 // MarkVerified tells the scenario engine that the server authenticated
 // clientID for r (a token request with a right secret, or a bearer token
@@ -62,27 +33,9 @@ func MarkVerified(r *http.Request, clientID string) {
 	if n == nil || clientID == "" {
 		return
 	}
-	n.mu.Lock()
-	n.verified = append(n.verified, clientID)
-	n.mu.Unlock()
-}
-
-func (n *reqNote) isVerified(clientID string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Contains(n.verified, clientID)
-}
-
-func (n *reqNote) add(s ...string) {
-	n.mu.Lock()
-	n.applied = append(n.applied, s...)
-	n.mu.Unlock()
-}
-
-func (n *reqNote) snapshot() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slicesClone(n.applied)
+	if !n.IsVerified(clientID) {
+		n.Authenticated("", clientID)
+	}
 }
 
 func slicesClone(s []string) []string {

@@ -217,12 +217,34 @@ func RedactQuery(raw string) string {
 func (j *Journal) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := j.now()
-		note := &reqNote{}
-		tenant, client := j.identify(r)
-		note.setIdentity(tenant, client)
-		r = r.WithContext(withNote(r.Context(), note))
+		note := noteFrom(r.Context())
+		if note == nil {
+			note = &reqNote{}
+			r = r.WithContext(withNote(r.Context(), note))
+		}
+		// A request with a bearer token is identified after it is served:
+		// the bearer check has then recorded the verified tenant and
+		// client in the note, so the token is parsed once, not twice
+		// (only a token that failed the check is read again, unverified).
+		// Any other request (a token request's form body is read) is
+		// identified now, before its body is consumed.
+		if !hasBearer(r) {
+			if _, _, ok := note.Identity(); !ok {
+				t, c := j.identify(r)
+				note.SetIdentity(t, c)
+			}
+		}
 		jw := &journalWriter{ResponseWriter: w}
 		defer func() {
+			tenant, client, ok := note.Identity()
+			if !ok {
+				tenant, client = j.identify(r)
+				note.SetIdentity(tenant, client)
+			}
+			id := note.ID
+			if id == "" {
+				id = j.requestID(r, w)
+			}
 			e := Entry{
 				Time:       start,
 				Method:     r.Method,
@@ -233,13 +255,25 @@ func (j *Journal) Middleware(next http.Handler) http.Handler {
 				Status:     jw.status,
 				LatencyMS:  float64(j.now().Sub(start).Microseconds()) / 1000,
 				RetryAfter: jw.retryAfter,
-				Faults:     note.snapshot(),
-				RequestID:  j.requestID(r, w),
+				Faults:     note.Applied(),
+				RequestID:  id,
 			}
 			j.add(e)
 		}()
 		next.ServeHTTP(jw, r)
 	})
+}
+
+// hasBearer reports whether r carries an Authorization header with the
+// Bearer scheme (matched case-insensitively, as the bearer check does).
+func hasBearer(r *http.Request) bool {
+	for _, v := range r.Header["Authorization"] {
+		v = strings.TrimSpace(v)
+		if len(v) >= 7 && strings.EqualFold(v[:7], "bearer ") {
+			return true
+		}
+	}
+	return false
 }
 
 // journalWriter remembers the status; Unwrap keeps Flush and Hijack

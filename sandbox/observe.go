@@ -1,0 +1,258 @@
+package sandbox
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
+)
+
+// observe is the outermost layer. It gives the request its id and its
+// request note (package reqnote: the one record inner layers fill in with
+// the verified tenant and client, the route, the scenario faults applied,
+// why a token was refused), turns a handler panic into a 500 in the shape
+// of its surface, and once the response is done writes the request's one
+// log line and counts it in the metrics, both from that same note.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.now()
+		// one allocation for what every request needs
+		st := &requestState{sw: statusWriter{ResponseWriter: w}}
+		note, sw := &st.note, &st.sw
+		note.ID = s.nextRequestID()
+		st.idHeader[0] = note.ID
+		r = r.WithContext(reqnote.With(r.Context(), note))
+		w.Header()["X-Request-Id"] = st.idHeader[:]
+		s.metrics.inFlight.Add(1)
+		defer func() {
+			p := recover()
+			s.metrics.inFlight.Add(-1)
+			status := sw.status
+			abort := false
+			if p != nil {
+				status = http.StatusInternalServerError
+				if p == http.ErrAbortHandler {
+					abort = true // the documented way to abort a response: net/http handles it
+				} else {
+					s.log.Error("panic serving request", "request_id", note.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					if sw.status != 0 {
+						// Headers are gone: the only honest signal left is a broken connection.
+						abort = true
+					} else {
+						s.writePanic(w, r, note.ID)
+					}
+				}
+			}
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.finish(r, note, status, sw.bytes, start, s.now())
+			if abort {
+				panic(http.ErrAbortHandler)
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// routeOf is the request's route pattern, its metrics label: under a FHIR
+// base the release's pattern ("/stu3/Patient/{id}"); elsewhere the
+// pattern the mux served it by, or would have (a scenario may answer
+// before the mux is reached); "(unmatched)" for a path no route serves.
+func (s *Server) routeOf(r *http.Request, note *reqnote.Note) string {
+	if a, ok := s.fhirAPIFor(r.URL.Path); ok {
+		return s.fhirLabels[a].of(r.URL.Path)
+	}
+	if p := note.Route(); p != "" {
+		return p
+	}
+	if _, p := s.mux.Handler(r); p != "" {
+		return p
+	}
+	return "(unmatched)"
+}
+
+// requestState is what observe allocates per request, in one piece.
+type requestState struct {
+	note     reqnote.Note
+	sw       statusWriter
+	idHeader [1]string
+}
+
+// writePanic answers a request whose handler panicked before writing.
+func (s *Server) writePanic(w http.ResponseWriter, r *http.Request, id string) {
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Cache-Control", "no-store")
+	if a, ok := s.fhirAPIFor(r.URL.Path); ok {
+		// a FHIR client gets the same OperationOutcome as from any other
+		// failure of its release
+		fhir.WriteError(w, a.Version().Release(), &fhir.Error{Status: http.StatusInternalServerError, Code: "exception",
+			Diagnostics: "the server failed to process the request (request id " + id + ")"})
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprintf(w, `{"error":"internal server error","request_id":%q}`+"\n", id)
+}
+
+// nextRequestID is the process's random prefix and a zero-padded
+// sequence number ("1a2b3c4d-000042").
+func (s *Server) nextRequestID() string {
+	var buf [48]byte
+	b := append(buf[:0], s.reqPrefix...)
+	b = append(b, '-')
+	n := s.reqSeq.Add(1)
+	for d := uint64(100000); d > 1 && n < d; d /= 10 {
+		b = append(b, '0')
+	}
+	b = strconv.AppendUint(b, n, 10)
+	return string(b)
+}
+
+// finish logs the request's line and counts it in the metrics.
+func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes int64, start, end time.Time) {
+	took := end.Sub(start)
+	route := s.routeOf(r, note)
+	// the metrics' tenant label: the verified one, else the claimed one
+	// when it is a tenant this server has (a request refused or answered
+	// by a scenario before its token was checked), never an arbitrary
+	// string from a request
+	tenant := note.AuthTenant()
+	idTenant, client, _ := note.Identity()
+	if tenant == "" && idTenant != "" && s.tenants.Known(idTenant) {
+		tenant = idTenant
+	}
+	s.metrics.request(route, status, tenant, took)
+	refused := note.Refusal()
+	if route == "/token" {
+		if status == http.StatusOK {
+			s.metrics.tokensIssued.Inc([3]string{tenant})
+		} else if refused != "" {
+			s.metrics.tokensRefused.Inc([3]string{refused})
+		}
+	}
+	faults := note.Faults()
+	for _, f := range faults {
+		s.metrics.faults.Inc([3]string{f.Scenario, f.Rule, f.Effect})
+	}
+
+	ctx := r.Context()
+	level := levelFor(status)
+	h := s.log.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	var attrs [14]slog.Attr
+	a := append(attrs[:0],
+		slog.String("request_id", note.ID),
+		slog.String("method", r.Method),
+		slog.String("path", clip(r.URL.Path)),
+	)
+	if q := r.URL.RawQuery; q != "" {
+		a = append(a, slog.String("query", clipN(redactQuery(q), maxLoggedQuery)))
+	}
+	a = append(a,
+		slog.Int("status", status),
+		slog.Int64("bytes", bytes),
+		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
+	)
+	if idTenant != "" {
+		a = append(a, slog.String("tenant", clip(idTenant)))
+	}
+	if client != "" {
+		a = append(a, slog.String("client", clip(client)))
+	}
+	if applied := note.Applied(); len(applied) > 0 {
+		a = append(a, slog.String("faults", clip(strings.Join(applied, "; "))))
+	}
+	if refused != "" {
+		a = append(a, slog.String("refused", refused))
+	}
+	a = append(a, slog.String("remote", r.RemoteAddr))
+	// straight to the handler: Logger.LogAttrs would also walk the stack
+	// for a source location nobody asked for
+	rec := slog.NewRecord(end, level, "request", 0)
+	rec.AddAttrs(a...)
+	_ = h.Handle(ctx, rec)
+}
+
+// maxLoggedQuery bounds the query a log line shows, in bytes.
+const maxLoggedQuery = 512
+
+// clipN cuts s to at most n bytes on a rune boundary, marking the cut.
+func clipN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// redactedParams are query parameters whose values never reach a log line
+// (compared case-insensitively).
+var redactedParams = [...]string{"access_token", "client_secret", "code", "refresh_token", "id_token", "token",
+	"password", "client_assertion", "assertion"}
+
+// redactQuery returns the raw query with the values of secret-bearing
+// parameters replaced by REDACTED. A query without one (every FHIR
+// search) is returned as is, without allocating.
+func redactQuery(raw string) string {
+	var b []byte
+	rest := raw
+	for pos := 0; rest != ""; {
+		pair, after, more := strings.Cut(rest, "&")
+		k, _, hasValue := strings.Cut(pair, "=")
+		secret := false
+		if key, err := unescapeKey(k); err != nil {
+			secret = true // a key that cannot be read could be anything
+		} else {
+			for _, p := range redactedParams {
+				if strings.EqualFold(key, p) {
+					secret = true
+					break
+				}
+			}
+		}
+		if secret && hasValue {
+			if b == nil {
+				b = append(make([]byte, 0, len(raw)), raw[:pos]...)
+			}
+			b = append(b, k...)
+			b = append(b, "=REDACTED"...)
+		} else if b != nil {
+			b = append(b, pair...)
+		}
+		pos += len(pair)
+		if more {
+			pos++
+			if b != nil {
+				b = append(b, '&')
+			}
+		}
+		rest = after
+	}
+	if b == nil {
+		return raw
+	}
+	return string(b)
+}
+
+// unescapeKey decodes a query key only when it is encoded.
+func unescapeKey(k string) (string, error) {
+	if !strings.ContainsAny(k, "%+") {
+		return k, nil
+	}
+	return url.QueryUnescape(k)
+}
