@@ -32,9 +32,13 @@ type Config struct {
 
 	Auth    AuthConfig     `yaml:"auth"`
 	Tenants []TenantConfig `yaml:"tenants"`
-	Clients []ClientConfig `yaml:"clients"`
-	Admin   AdminConfig    `yaml:"admin"`
-	Limits  LimitsConfig   `yaml:"limits"`
+	// TenantDefaults are what a synthetic tenant added at run time (admin
+	// API, `fhirsandbox tenants add`, the portal) gets when it names no
+	// population or seed.
+	TenantDefaults TenantDefaults `yaml:"tenant_defaults"`
+	Clients        []ClientConfig `yaml:"clients"`
+	Admin          AdminConfig    `yaml:"admin"`
+	Limits         LimitsConfig   `yaml:"limits"`
 
 	// StateFile, when set, is a journal that keeps clients, secrets, the
 	// tenant map and written FHIR resources across restarts. Empty: all of
@@ -85,6 +89,16 @@ type TenantConfig struct {
 	// FixturesValidation is "error" (the default: an invalid resource
 	// fails the start) or "warn" (it is loaded and each problem logged).
 	FixturesValidation string `yaml:"fixtures_validation,omitempty"`
+}
+
+// TenantDefaults are the population and seed of a tenant added to a
+// running sandbox without them.
+type TenantDefaults struct {
+	// Patients is the synthetic population of a new tenant, 0..1,000,000.
+	Patients int `yaml:"patients"`
+	// Seed is the random seed of a new tenant's hospital (its GUID makes
+	// its data differ from other tenants' with the same seed).
+	Seed int64 `yaml:"seed"`
 }
 
 // FixtureConfig is one fixture path and, optionally, the release its
@@ -207,6 +221,7 @@ func DefaultConfig() Config {
 			{ID: ContosoTenant, Name: "Contoso General Hospital", Patients: 100, Seed: 42},
 			{ID: FabrikamTenant, Name: "Fabrikam Community Clinic", Patients: 25, Seed: 7},
 		},
+		TenantDefaults: TenantDefaults{Patients: 100, Seed: 42},
 		Clients: []ClientConfig{{
 			ID:      DefaultClientID,
 			Name:    "Teams Patients app (development)",

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
@@ -14,7 +15,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func serveCommand() *ucli.Command {
+func serveCommand(d deps) *ucli.Command {
 	return &ucli.Command{
 		Name:  "serve",
 		Usage: "run the sandbox server until SIGINT or SIGTERM",
@@ -40,9 +41,10 @@ Examples:
 			&ucli.IntFlag{Name: "patients", Usage: "synthetic patients per local tenant, `N` from 0 to 1000000 (config: tenants[].patients)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_PATIENTS"}},
 			&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of every local tenant (config: tenants[].seed)", DefaultText: "from config", EnvVars: []string{"FHIRSANDBOX_SEED"}},
 			&ucli.StringSliceFlag{Name: "scenario", Usage: "switch on a built-in scenario `NAME` or a scenario FILE for live traffic (repeatable)", EnvVars: []string{"FHIRSANDBOX_SCENARIO"}},
-			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants and written resources across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
+			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants, written resources and a generated admin token across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
+			&ucli.StringFlag{Name: "admin-token", Usage: "admin `TOKEN`, at least 16 characters; prefer the environment variable, which ps does not show (config: admin.token)", EnvVars: []string{"FHIRSANDBOX_ADMIN_TOKEN"}},
 		},
-		Action: serveAction,
+		Action: func(c *ucli.Context) error { return serveAction(c, d) },
 	}
 }
 
@@ -50,16 +52,29 @@ Examples:
 // then flags and environment (urfave/cli already prefers a flag to its
 // variable). Flag values are checked here so a mistake names the flag.
 func serveConfig(c *ucli.Context) (sandbox.Config, error) {
-	cfg := sandbox.DefaultConfig()
+	cfg, _, _, err := serveConfigLines(c)
+	return cfg, err
+}
+
+// serveConfigLines is serveConfig that also returns the config file's name
+// and where each of its settings was written, for the start-up warnings.
+func serveConfigLines(c *ucli.Context) (cfg sandbox.Config, file string, lines sandbox.Locator, err error) {
+	cfg = sandbox.DefaultConfig()
 	if path := c.String("config"); c.IsSet("config") {
 		if path == "" {
-			return cfg, usagef("--config: empty file name")
+			return cfg, "", nil, usagef("--config: empty file name")
 		}
-		var err error
-		if cfg, err = sandbox.LoadConfig(path); err != nil {
-			return cfg, err
+		if cfg, lines, err = sandbox.LoadConfigLines(path); err != nil {
+			return cfg, "", nil, err
 		}
+		file = path
 	}
+	cfg, err = serveFlags(c, cfg)
+	return cfg, file, lines, err
+}
+
+// serveFlags lays the flags and environment over cfg.
+func serveFlags(c *ucli.Context, cfg sandbox.Config) (sandbox.Config, error) {
 	if c.IsSet("listen") {
 		v := c.String("listen")
 		if err := sandbox.CheckListen(v); err != nil {
@@ -102,19 +117,31 @@ func serveConfig(c *ucli.Context) (sandbox.Config, error) {
 	if c.IsSet("state") {
 		cfg.StateFile = c.String("state")
 	}
+	if c.IsSet("admin-token") {
+		v := c.String("admin-token")
+		if len(v) < sandbox.MinAdminTokenLen {
+			return cfg, usagef("--admin-token (or FHIRSANDBOX_ADMIN_TOKEN): too short, %d characters (want at least %d; `openssl rand -hex 32` makes a good one)", len(v), sandbox.MinAdminTokenLen)
+		}
+		cfg.Admin.Token = v
+	}
 	return cfg, cfg.Validate()
 }
 
-func serveAction(c *ucli.Context) error {
+func serveAction(c *ucli.Context, d deps) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	cfg, err := serveConfig(c)
+	cfg, file, lines, err := serveConfigLines(c)
 	if err != nil {
 		return err
 	}
+	// every warning before the server starts, in the words and
+	// file:line form of the config's errors
+	for _, w := range cfg.Warnings(d.now(), file, lines) {
+		fmt.Fprintf(c.App.ErrWriter, "fhirsandbox: warning: %s\n", w)
+	}
 	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
-	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger})
+	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, Now: d.now, Rand: d.rand})
 	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
 		// another server runs on this state file, or the file is damaged
 		// in its middle: the fix is the file (or another one), as with
@@ -139,13 +166,13 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	printBanner(c.App.Writer, srv, ln.Addr())
+	printBanner(c.App.Writer, srv, ln.Addr(), d.now())
 	return srv.Run(c.Context, ln)
 }
 
 // printBanner tells the user, once, where everything is. The first line's
 // format is relied on by scripts and the end-to-end test: "listening on URL".
-func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
+func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr, now time.Time) {
 	cfg := srv.Config()
 	local := "http://" + browsable(addr)
 	public := cfg.PublicURL
@@ -165,8 +192,15 @@ func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
 	for _, t := range cfg.Tenants {
 		fmt.Fprintf(w, "  %-12s %s  %s\n", "tenant", t.ID, t.Name)
 	}
-	if cfg.Admin.Token == "" {
-		fmt.Fprintf(w, "  %-12s %s  (generated; shown only now)\n", "admin token", srv.AdminToken())
+	switch srv.AdminTokenSource() {
+	case sandbox.AdminTokenGenerated:
+		kept := ""
+		if cfg.StateFile != "" {
+			kept = ", kept in " + cfg.StateFile + " for the next start"
+		}
+		fmt.Fprintf(w, "  %-12s %s  (generated; shown only now%s)\n", "admin token", srv.AdminToken(), kept)
+	case sandbox.AdminTokenKept:
+		fmt.Fprintf(w, "  %-12s kept from %s (shown when it was generated; set FHIRSANDBOX_ADMIN_TOKEN to choose one)\n", "admin token", cfg.StateFile)
 	}
 	if len(cfg.Tenants) == 0 {
 		return
@@ -176,7 +210,8 @@ func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
 	if len(cfg.Clients) > 0 {
 		client = cfg.Clients[0].ID
 		for _, s := range cfg.Clients[0].Secrets {
-			if s.Value != "" {
+			// an expired secret would make the example fail
+			if s.Value != "" && (s.Expires.IsZero() || now.Before(s.Expires)) {
 				secret = s.Value
 				break
 			}

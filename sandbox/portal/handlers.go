@@ -536,3 +536,11 @@ func (p *portal) removeTenant(w http.ResponseWriter, r *http.Request, sid string
 	p.log.Info("portal: tenant removed", "tenant", t.ID)
 	p.redirect(w, r, sid, Prefix+"#tenants", "Tenant "+t.Name+" removed.")
 }
+
+// clearRequests empties the request journal (as DELETE
+// /admin/api/requests does), for example between two test runs.
+func (p *portal) clearRequests(w http.ResponseWriter, r *http.Request, sid string) {
+	p.journal.Clear()
+	p.log.Info("portal: request journal cleared")
+	p.redirect(w, r, sid, Prefix+"requests", "The request journal was cleared.")
+}
