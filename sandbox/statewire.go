@@ -136,6 +136,7 @@ func (s *Server) portalHandler() http.Handler {
 		Scenarios:        scenarioSwitch{s},
 		Journal:          s.requests,
 		Done:             s.streamsDone,
+		TenantDefaults:   &portal.TenantDefaults{Patients: s.cfg.TenantDefaults.Patients, Seed: s.cfg.TenantDefaults.Seed},
 	})
 }
 

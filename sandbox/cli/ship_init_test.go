@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -233,6 +234,29 @@ func TestCompletionCandidates(t *testing.T) {
 					t.Errorf("serve flag candidates lack --%s: %v", name, flags)
 				}
 			}
+		}
+	}
+}
+
+// TestMergeBuildInfo: where version, commit and date come from in each
+// way of building.
+func TestMergeBuildInfo(t *testing.T) {
+	t.Parallel()
+	vcs := []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.time", Value: "2026-11-30T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}
+	tests := []struct {
+		name    string
+		stamped BuildInfo
+		info    *debug.BuildInfo
+		want    BuildInfo
+	}{
+		{"no build info", BuildInfo{}, nil, BuildInfo{Version: "(devel)", Commit: "unknown"}},
+		{"go install @v1.2.3", BuildInfo{}, &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, BuildInfo{Version: "v1.2.3", Commit: "unknown"}},
+		{"go build in a dirty checkout", BuildInfo{}, &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs}, BuildInfo{Version: "(devel)", Commit: "abc123", Date: "2026-11-30T10:00:00Z", Modified: true}},
+		{"release build", BuildInfo{Version: "v2.0.0", Commit: "fff", Date: "2026-12-01T00:00:00Z"}, &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs}, BuildInfo{Version: "v2.0.0", Commit: "fff", Date: "2026-12-01T00:00:00Z"}},
+	}
+	for _, tt := range tests {
+		if got := mergeBuildInfo(tt.stamped, tt.info); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
 }

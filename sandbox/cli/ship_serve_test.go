@@ -42,7 +42,9 @@ func startServe(t *testing.T, d deps, args ...string) *servingCLI {
 	listening := regexp.MustCompile(`(?m)^listening on (http://\S+)$`)
 	deadline := time.After(60 * time.Second)
 	for {
-		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil && strings.Contains(s.stdout.String(), "token URL") {
+		// the banner ends with the example search (a config always has a
+		// tenant), printed before serving starts
+		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil && strings.Contains(s.stdout.String(), "/Patient/_search") {
 			s.url = m[1]
 			break
 		}
@@ -66,8 +68,6 @@ func startServe(t *testing.T, d deps, args ...string) *servingCLI {
 		return code
 	}
 	t.Cleanup(func() { s.stop() })
-	// the banner is complete once the try-it lines (or the tenants) are out
-	time.Sleep(50 * time.Millisecond)
 	return s
 }
 

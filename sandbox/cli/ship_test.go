@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -142,6 +143,18 @@ func TestTenantsAddDefaultsRemove(t *testing.T) {
 	if st != http.StatusCreated || json.Unmarshal(body, &tj) != nil || tj.Patients != defaults.Patients || tj.Seed != defaults.Seed {
 		t.Fatalf("POST tenant without patients: %d %s", st, body)
 	}
+	// the portal's add-tenant form starts with the same defaults
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	res, err := browser.PostForm(base+"/portal/signin", url.Values{"token": {shipAdminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := fmt.Sprintf(`name="patients" type="number" min="0" max="1000000" value="%d"`, defaults.Patients); !strings.Contains(string(page), want) || !strings.Contains(string(page), fmt.Sprintf(`name="seed" type="number" value="%d"`, defaults.Seed)) {
+		t.Errorf("portal add-tenant form does not start with tenant_defaults (%d, %d)", defaults.Patients, defaults.Seed)
+	}
 	if code, out, errOut := cli("tenants", "remove", a); code != 0 || !strings.Contains(out, "removed tenant "+a) {
 		t.Fatalf("tenants remove: exit %d\n%s%s", code, out, errOut)
 	}
@@ -175,8 +188,17 @@ func TestRequestsClear(t *testing.T) {
 		}
 		return string(b)
 	}
-	if j := journal(); strings.Count(j, "before-clear") != 3 {
-		t.Fatalf("journal before the clear:\n%s", j)
+	// an entry is added once its response is written, which the client
+	// may see first: wait for the three
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		j := journal()
+		if strings.Count(j, "before-clear") == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal before the clear:\n%s", j)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	code, out, errOut := runCLI(context.Background(), "requests", "clear", "--url", base, "--admin-token", shipAdminToken)
 	if code != 0 || !strings.Contains(out, "cleared") {

@@ -38,8 +38,16 @@ type BuildInfo struct {
 // readBuildInfo merges the linker-stamped values (which win) with the Go
 // build information.
 func readBuildInfo() BuildInfo {
-	bi := BuildInfo{Version: version, Commit: commit, Date: date}
-	if info, ok := debug.ReadBuildInfo(); ok {
+	info, _ := debug.ReadBuildInfo()
+	return mergeBuildInfo(BuildInfo{Version: version, Commit: commit, Date: date}, info)
+}
+
+// mergeBuildInfo fills what stamped leaves empty from info (nil: none):
+// the module version (go install ...@vX.Y.Z; not "(devel)"), then
+// vcs.revision, vcs.time and vcs.modified (a build in a git checkout).
+func mergeBuildInfo(stamped BuildInfo, info *debug.BuildInfo) BuildInfo {
+	bi := stamped
+	if info != nil {
 		if bi.Version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			bi.Version = info.Main.Version
 		}
@@ -56,7 +64,7 @@ func readBuildInfo() BuildInfo {
 			case "vcs.modified":
 				// a stamped release says what it is; only an unstamped
 				// build reports its checkout's state
-				if commit == "" {
+				if stamped.Commit == "" {
 					bi.Modified = s.Value == "true"
 				}
 			}

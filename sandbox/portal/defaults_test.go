@@ -2,8 +2,10 @@ package portal
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 )
@@ -38,8 +40,12 @@ func TestClearRequests(t *testing.T) {
 			t.Fatalf("FHIR request: %d", code)
 		}
 	}
-	if n := le.journal.Len(); n < 3 {
-		t.Fatalf("journal holds %d entries before the clear, want at least 3", n)
+	// an entry is added once its response is written, which the client
+	// may see first: wait for the three, so none lands after the clear
+	for deadline := time.Now().Add(10 * time.Second); le.journal.Len() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("journal holds %d entries before the clear, want 3", le.journal.Len())
+		}
 	}
 	page := le.follow(le.post("/portal/requests/clear", nil), "/portal/requests")
 	if page.status != http.StatusOK || !strings.Contains(page.body, "request journal was cleared") {
@@ -54,5 +60,32 @@ func TestClearRequests(t *testing.T) {
 		if strings.Contains(e.Query, "family=x") {
 			t.Errorf("journal still holds %s?%s", e.Path, e.Query)
 		}
+	}
+}
+
+// TestAddTenantDefaults: the add-tenant form starts with the sandbox's
+// tenant defaults, and a synthetic tenant whose form leaves patients and
+// seed empty gets them (as the CLI and the admin API do).
+func TestAddTenantDefaults(t *testing.T) {
+	t.Parallel()
+	defaults := TenantDefaults{Patients: 23, Seed: 4567}
+	e := newEnvWith(t, envConfig{options: func(o *Options) { o.TenantDefaults = &defaults }})
+	e.signIn()
+	page := e.want(e.get("/portal/"), http.StatusOK)
+	for _, want := range []string{`name="patients" type="number" min="0" max="1000000" value="23"`, `name="seed" type="number" value="4567"`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("add-tenant form lacks %s", want)
+		}
+	}
+	const id = "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d"
+	e.want(e.post("/portal/tenants", url.Values{"id": {id}, "name": {"Northwind"}, "backend": {"synthetic"}, "patients": {""}, "seed": {""}}), http.StatusSeeOther)
+	got, ok := e.tenants.Get(id)
+	if !ok || got.Patients != defaults.Patients || got.Seed != defaults.Seed {
+		t.Fatalf("tenant %+v, want %d patients and seed %d", got, defaults.Patients, defaults.Seed)
+	}
+	const id2 = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
+	e.want(e.post("/portal/tenants", url.Values{"id": {id2}, "name": {"Zero"}, "backend": {"synthetic"}, "patients": {"0"}, "seed": {"9"}}), http.StatusSeeOther)
+	if got, _ := e.tenants.Get(id2); got.Patients != 0 || got.Seed != 9 {
+		t.Errorf("tenant with patients 0 seed 9: %+v", got)
 	}
 }

@@ -74,10 +74,21 @@ type Options struct {
 	// server begins to shut down, or http.Server.Shutdown waits for the
 	// streams until its deadline. Nil: streams end when their client goes.
 	Done <-chan struct{}
+	// TenantDefaults are the population and seed the add-tenant form
+	// starts with and a synthetic tenant gets when the form leaves them
+	// empty (config: tenant_defaults). Nil: 100 patients, seed 42.
+	TenantDefaults *TenantDefaults
+}
+
+// TenantDefaults are what a new synthetic tenant gets when not told.
+type TenantDefaults struct {
+	Patients int
+	Seed     int64
 }
 
 type portal struct {
 	svc         admin.Service
+	defaults    TenantDefaults
 	tokenDigest [32]byte
 	tokenSet    bool
 	now         func() time.Time
@@ -127,12 +138,16 @@ func newHandler(o Options, heartbeat time.Duration) http.Handler {
 	if o.MaxSession <= 0 {
 		o.MaxSession = DefaultMaxSession
 	}
+	defaults := TenantDefaults{Patients: 100, Seed: 42}
+	if o.TenantDefaults != nil {
+		defaults = *o.TenantDefaults
+	}
 	digest := o.AdminTokenSHA256
 	if o.AdminToken != "" {
 		digest = sha256.Sum256([]byte(o.AdminToken))
 	}
 	p := &portal{
-		svc: o.Service, now: o.Now, log: o.Logger, base: o.PublicBase, name: o.Name,
+		svc: o.Service, defaults: defaults, now: o.Now, log: o.Logger, base: o.PublicBase, name: o.Name,
 		tokenSet: digest != [32]byte{}, tokenDigest: digest,
 		sessions: newSessions(o.Rand, o.IdleTimeout, o.MaxSession),
 		throttle: newThrottle(),
