@@ -38,11 +38,13 @@ USER 65532:65532
 # generated admin token in /state. Mount a config at /config/sandbox.yaml
 # and set FHIRSANDBOX_CONFIG=/config/sandbox.yaml to use it.
 ENV FHIRSANDBOX_LISTEN=0.0.0.0:8080 \
-    FHIRSANDBOX_STATE=/state/sandbox.state
+    FHIRSANDBOX_STATE=/state/sandbox.state \
+    FHIRSANDBOX_HEALTH_URL=http://127.0.0.1:8080/healthz
 VOLUME ["/config", "/state"]
 EXPOSE 8080
-# no shell or curl in the image: the binary probes itself
+# no shell or curl in the image: the binary probes itself, at
+# FHIRSANDBOX_HEALTH_URL (change it with the port)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["/usr/local/bin/fhirsandbox", "health", "--quiet", "--url", "http://127.0.0.1:8080/healthz"]
+    CMD ["/usr/local/bin/fhirsandbox", "health", "--quiet"]
 ENTRYPOINT ["/usr/local/bin/fhirsandbox"]
 CMD ["serve"]

@@ -58,7 +58,7 @@ func (c Config) Warnings(now time.Time, file string, line Locator) []Problem {
 		add("auth.required", "false with public_url %s: anyone who finds the URL reads every tenant's records without a token; set auth.required: true unless that is the point", c.PublicURL)
 	}
 	if public && !c.Admin.AllowRemote {
-		add("admin.allow_remote", "false with public_url %s: the portal and admin API answer 403 through it; open the portal on this machine at http://%s/portal/, or set admin.allow_remote: true (with an admin token of your own) to reach it through the public URL", c.PublicURL, localHostPort(c.Listen))
+		add("admin.allow_remote", "false with public_url %s: the portal and admin API answer 403 through it; open the portal on this machine at %s, or set admin.allow_remote: true (with an admin token of your own) to reach it through the public URL", c.PublicURL, localPortal(c.Listen))
 	}
 	return ws
 }
@@ -83,15 +83,15 @@ func loopbackURL(u string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// localHostPort is a listen address as a browser on this machine opens
-// it.
-func localHostPort(listen string) string {
+// localPortal is the portal's URL for a browser on this machine, from
+// the listen address (a free port, :0, is known only once listening).
+func localPortal(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return listen
+	if err != nil || port == "0" {
+		return "the local address serve prints, /portal/"
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return net.JoinHostPort(host, port)
+	return "http://" + net.JoinHostPort(host, port) + "/portal/"
 }
