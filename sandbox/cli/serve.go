@@ -48,16 +48,11 @@ Examples:
 	}
 }
 
-// serveConfig builds the effective configuration: defaults, then the file,
+// serveConfigLines builds the effective configuration: defaults, then the file,
 // then flags and environment (urfave/cli already prefers a flag to its
 // variable). Flag values are checked here so a mistake names the flag.
-func serveConfig(c *ucli.Context) (sandbox.Config, error) {
-	cfg, _, _, err := serveConfigLines(c)
-	return cfg, err
-}
-
-// serveConfigLines is serveConfig that also returns the config file's name
-// and where each of its settings was written, for the start-up warnings.
+// It also returns the config file's name and where each of its settings
+// was written, for the start-up warnings.
 func serveConfigLines(c *ucli.Context) (cfg sandbox.Config, file string, lines sandbox.Locator, err error) {
 	cfg = sandbox.DefaultConfig()
 	if path := c.String("config"); c.IsSet("config") {
@@ -117,8 +112,9 @@ func serveFlags(c *ucli.Context, cfg sandbox.Config) (sandbox.Config, error) {
 	if c.IsSet("state") {
 		cfg.StateFile = c.String("state")
 	}
-	if c.IsSet("admin-token") {
-		v := c.String("admin-token")
+	// an empty FHIRSANDBOX_ADMIN_TOKEN= counts as unset, as an empty
+	// admin.token does
+	if v := c.String("admin-token"); c.IsSet("admin-token") && v != "" {
 		if len(v) < sandbox.MinAdminTokenLen {
 			return cfg, usagef("--admin-token (or FHIRSANDBOX_ADMIN_TOKEN): too short, %d characters (want at least %d; `openssl rand -hex 32` makes a good one)", len(v), sandbox.MinAdminTokenLen)
 		}

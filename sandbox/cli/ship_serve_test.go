@@ -93,6 +93,11 @@ func TestServeAdminTokenFromEnv(t *testing.T) {
 	if code := s.stop(); code != 0 {
 		t.Errorf("serve exit %d", code)
 	}
+	// set but empty counts as unset: a token is generated
+	t.Setenv("FHIRSANDBOX_ADMIN_TOKEN", "")
+	if empty := startServe(t, defaultDeps(), "--patients", "1"); !adminTokenLine.MatchString(empty.stdout.String()) {
+		t.Errorf("FHIRSANDBOX_ADMIN_TOKEN= (empty): no generated token on the banner:\n%s%s", empty.stdout, empty.stderr)
+	}
 	t.Setenv("FHIRSANDBOX_ADMIN_TOKEN", "short")
 	if code, _, errOut := runCLI(context.Background(), "serve", "--listen", "127.0.0.1:0"); code != exitUsage || !strings.Contains(errOut, "too short, 5 characters") {
 		t.Errorf("short admin token: exit %d %s", code, errOut)
