@@ -269,12 +269,17 @@ func (s *Server) fhirDispatch(next http.Handler) http.Handler {
 }
 
 // fhirBaseName reports whether a first path segment (lower case) is one
-// a FHIR client means as a base: a release name, served or not, or the
-// base name of a common server (HAPI's baseR4, /fhir).
+// a FHIR client means as a base: a release name, served or not, alone or
+// after "base" (HAPI's baseR4), or /fhir.
 func fhirBaseName(seg string) bool {
-	switch seg {
-	case "fhir", "base", "dstu1", "dstu2", "dstu3", "stu3", "r2", "r3", "r4", "r4b", "r5", "r6",
-		"basedstu2", "basedstu3", "baser4", "baser4b", "baser5":
+	name := strings.TrimPrefix(seg, "base")
+	for _, rel := range spec.Releases() {
+		if name == rel.Name {
+			return true
+		}
+	}
+	switch name {
+	case "", "fhir", "dstu1", "dstu3", "r2", "r3", "r4b", "r5", "r6": // and the releases above
 		return true
 	}
 	return false
