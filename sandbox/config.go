@@ -38,6 +38,10 @@ type Config struct {
 	// token request) and the hospital behind each. Giving this key
 	// replaces the whole default list.
 	Tenants []TenantConfig `yaml:"tenants"`
+	// TenantDefaults are what a synthetic tenant added at run time (admin
+	// API, `fhirsandbox tenants add`, the portal) gets when it names no
+	// population or seed.
+	TenantDefaults TenantDefaults `yaml:"tenant_defaults"`
 	// Clients are the OAuth clients (app registrations) allowed to ask for
 	// tokens with the client-credentials grant. Giving this key replaces
 	// the whole default list.
@@ -116,6 +120,16 @@ type TenantConfig struct {
 	// validator refuses fails the start) or "warn" (it is loaded and each
 	// problem logged). See docs/fixtures.md.
 	FixturesValidation string `yaml:"fixtures_validation,omitempty"`
+}
+
+// TenantDefaults are the population and seed of a tenant added to a
+// running sandbox without them.
+type TenantDefaults struct {
+	// Patients is the synthetic population of a new tenant, 0..1,000,000.
+	Patients int `yaml:"patients"`
+	// Seed is the random seed of a new tenant's hospital (its GUID makes
+	// its data differ from other tenants' with the same seed).
+	Seed int64 `yaml:"seed"`
 }
 
 // FixtureConfig is one fixture path and, optionally, the release its
@@ -273,6 +287,7 @@ func DefaultConfig() Config {
 			{ID: ContosoTenant, Name: "Contoso General Hospital", Patients: 100, Seed: 42},
 			{ID: FabrikamTenant, Name: "Fabrikam Community Clinic", Patients: 25, Seed: 7},
 		},
+		TenantDefaults: TenantDefaults{Patients: 100, Seed: 42},
 		Clients: []ClientConfig{{
 			ID:      DefaultClientID,
 			Name:    "Teams Patients app (development)",

@@ -57,3 +57,35 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckConfig holds config check to its contract on any input: no
+// panic; warnings come even with errors, each naming the file at a line
+// of it (or none), and never print a secret's value other than the
+// published development secret.
+func FuzzCheckConfig(f *testing.F) {
+	for _, s := range []string{
+		"", "clients: [{id: x, tenants: ['*'], secrets: [{value: a-secret-that-expired-long-ago, expires: 2020-01-01T00:00:00Z}]}]\n",
+		"public_url: https://x.example\nauth: {required: false}\n", "public_url: http://[::1]:9\n",
+		"clients: [{id: x, tenants: ['*'], secrets: [{value: change-me-dev-secret}]}]\npublic_url: https://x\n",
+		"listen: nonsense\npublic_url: https://a.b\n", "tenants: [\n",
+	} {
+		f.Add([]byte(s))
+	}
+	now := NewDate(2026, 6, 1).Time
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, lines, _ := decodeConfig("f.yaml", data)
+		n := strings.Count(string(data), "\n") + 1
+		for _, w := range cfg.Warnings(now, "f.yaml", lines) {
+			if w.File != "f.yaml" || w.Line < 0 || w.Line > n {
+				t.Fatalf("warning %q at f.yaml:%d of %d lines", w.Msg, w.Line, n)
+			}
+			for _, c := range cfg.Clients {
+				for _, s := range c.Secrets {
+					if len(s.Value) >= MinSecretLen && s.Value != DevSecret && !strings.Contains(c.ID+" "+cfg.PublicURL+" "+cfg.Listen, s.Value) && strings.Contains(w.Msg, s.Value) {
+						t.Fatalf("warning %q prints a secret", w.Msg)
+					}
+				}
+			}
+		}
+	})
+}

@@ -34,13 +34,24 @@ func (e *ConfigError) Error() string { return (*yamlfile.Error)(e).Error() }
 // lines read file:line: message. Relative fixture and key paths are made
 // relative to the file's directory.
 func LoadConfig(path string) (Config, error) {
+	cfg, _, err := LoadConfigLines(path)
+	return cfg, err
+}
+
+// Locator maps a key path such as "clients[0].secrets[1].expires" to the
+// line of the config file it was written on, or 0.
+type Locator func(path string) int
+
+// LoadConfigLines is LoadConfig that also returns where each setting came
+// from, so later checks (Config.Warnings) can point into the file.
+func LoadConfigLines(path string) (Config, Locator, error) {
 	data, ps := yamlfile.Read(path)
 	if ps != nil {
-		return Config{}, &ConfigError{Problems: ps}
+		return Config{}, nil, &ConfigError{Problems: ps}
 	}
-	cfg, err := ParseConfig(path, data)
+	cfg, lines, err := parseConfig(path, data)
 	if err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	dir := filepath.Dir(path)
 	rel := func(p string) string {
@@ -56,26 +67,69 @@ func LoadConfig(path string) (Config, error) {
 			cfg.Tenants[i].Fixtures[j].Path = rel(f.Path)
 		}
 	}
-	return cfg, nil
+	return cfg, lines, nil
 }
 
 // ParseConfig decodes YAML config text over DefaultConfig and validates the
 // result. name labels problems (usually the file path).
 func ParseConfig(name string, data []byte) (Config, error) {
+	cfg, _, err := parseConfig(name, data)
+	return cfg, err
+}
+
+// CheckConfigFile is `fhirsandbox config check`: it loads path as
+// LoadConfig does and returns its warnings (Config.Warnings at now) and
+// its errors (a *ConfigError), together: the warnings are computed from
+// whatever the file set even when it has errors, so one run reports
+// everything.
+func CheckConfigFile(path string, now time.Time) (warnings []Problem, err error) {
+	data, ps := yamlfile.Read(path)
+	if ps != nil {
+		return nil, &ConfigError{Problems: ps}
+	}
+	cfg, lines, problems := decodeConfig(path, data)
+	warnings = cfg.Warnings(now, path, lines)
+	if len(problems) > 0 {
+		return warnings, (*ConfigError)(yamlfile.NewError(problems))
+	}
+	return warnings, nil
+}
+
+func parseConfig(name string, data []byte) (Config, Locator, error) {
+	cfg, lines, problems := decodeConfig(name, data)
+	if len(problems) > 0 {
+		return Config{}, nil, (*ConfigError)(yamlfile.NewError(problems))
+	}
+	return cfg, lines, nil
+}
+
+// decodeConfig decodes and validates; the Config it returns holds what
+// did decode even when there are problems.
+func decodeConfig(name string, data []byte) (Config, Locator, []Problem) {
 	cfg := DefaultConfig()
 	d := &decoder{Decoder: yamlfile.Decoder{File: name, Wording: yamlfile.Want}, lines: map[string]int{}}
-	if root := d.Parse(data); root != nil {
+	root := d.Parse(data)
+	if root != nil {
 		d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	}
 	problems := d.Problems()
-	if len(problems) == 0 {
+	if root != nil || len(problems) == 0 {
+		// The values that did decode are checked too, so one run
+		// reports the YAML mistakes and the semantic ones together; a
+		// line that already has a YAML problem gets no second one about
+		// the value it failed to set.
+		bad := map[int]bool{}
+		for _, p := range problems {
+			bad[p.Line] = true
+		}
 		canonicalize(&cfg)
-		problems = validate(cfg, name, d.lineOf)
+		for _, p := range validate(cfg, name, d.lineOf) {
+			if p.Line == 0 || !bad[p.Line] {
+				problems = append(problems, p)
+			}
+		}
 	}
-	if len(problems) > 0 {
-		return Config{}, (*ConfigError)(yamlfile.NewError(problems))
-	}
-	return cfg, nil
+	return cfg, d.lineOf, problems
 }
 
 // decoder lays a node tree over a Config by reflection, through the shared

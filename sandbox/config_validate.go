@@ -13,11 +13,21 @@ import (
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
+// Client secret length bounds, in bytes, for secrets given in clear
+// (value:). The token endpoint refuses longer ones outright.
+const (
+	MinSecretLen = 16
+	MaxSecretLen = 1024
+)
+
 // Bounds checked by Validate.
 const (
 	maxClientIDLen = 64
-	minAdminToken  = 16
+	minAdminToken  = MinAdminTokenLen
 )
+
+// MinAdminTokenLen is the least length of a configured admin token.
+const MinAdminTokenLen = 16
 
 // Validate reports every semantic problem in c at once, as a *ConfigError,
 // or nil. A config from LoadConfig is already valid; call Validate again
@@ -158,6 +168,10 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 		}
 	}
 
+	if n := c.TenantDefaults.Patients; n < 0 || n > spec.MaxPatients {
+		add("tenant_defaults.patients", "%d is out of range (want 0 to %d)", n, spec.MaxPatients)
+	}
+
 	clientIDs := map[string]string{}
 	for i, cl := range c.Clients {
 		p := fmt.Sprintf("clients[%d]", i)
@@ -194,6 +208,11 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 				add(sp, "set one of value or value_sha256")
 			case s.Value != "" && s.ValueSHA256 != "":
 				add(sp, "set value or value_sha256, not both")
+			case s.Value != "" && len(s.Value) < MinSecretLen:
+				// the length is said, never the value: it is a secret
+				add(sp+".value", "too short: %d characters (want %d to %d; `openssl rand -hex 32` makes a good one)", len(s.Value), MinSecretLen, MaxSecretLen)
+			case len(s.Value) > MaxSecretLen:
+				add(sp+".value", "too long: %d characters (want %d to %d)", len(s.Value), MinSecretLen, MaxSecretLen)
 			case s.ValueSHA256 != "":
 				if b, err := hex.DecodeString(s.ValueSHA256); err != nil || len(b) != 32 {
 					// The digest is not echoed back: it may be a secret pasted in the wrong key.

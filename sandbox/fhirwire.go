@@ -27,7 +27,7 @@ func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, erro
 	st := store.New(v.SearchParams(), s.now)
 	ref := s.cfg.ReferenceDate.Time
 	if t.Patients > 0 {
-		h, err := seed.NewHospital(seed.Options{Seed: t.Seed, Tenant: t.ID, Patients: t.Patients, ReferenceDate: ref})
+		h, err := seed.NewHospital(seed.Options{Seed: t.Seed, Tenant: t.ID, Patients: t.Patients, ReferenceDate: ref, Name: t.Name})
 		if err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
@@ -260,6 +260,10 @@ func (s *Server) fhirDispatch(next http.Handler) http.Handler {
 			routes[a].ServeHTTP(w, r)
 			return
 		}
+		if fhirLooking(r.URL.Path) {
+			s.noSuchBase(w, r)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -330,6 +334,57 @@ func (l *fhirRouteLabels) of(path string) string {
 		return t.vread
 	}
 	return l.other
+}
+
+// fhirBaseName reports whether a first path segment (lower case) is one
+// a FHIR client means as a base: a release name, served or not, alone or
+// after "base" (HAPI's baseR4), or /fhir.
+func fhirBaseName(seg string) bool {
+	name := strings.TrimPrefix(seg, "base")
+	for _, rel := range spec.Releases() {
+		if name == rel.Name {
+			return true
+		}
+	}
+	switch name {
+	case "", "fhir", "dstu1", "dstu3", "r2", "r3", "r4b", "r5", "r6": // and the releases above
+		return true
+	}
+	return false
+}
+
+// fhirLooking reports whether path is one a FHIR client sends, under a
+// base this sandbox does not serve: a FHIR-looking first segment, or the
+// server root used as a base (/metadata, /Patient/1: a resource type
+// begins with a capital letter, which no other route of the sandbox
+// does). Every other unknown path keeps the mux's plain 404.
+func fhirLooking(path string) bool {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if first == "" {
+		return false
+	}
+	if first == "metadata" || first[0] >= 'A' && first[0] <= 'Z' {
+		return true
+	}
+	return fhirBaseName(strings.ToLower(first))
+}
+
+// noSuchBase answers a FHIR-looking path outside every base with a 404
+// OperationOutcome (in the default release's media type) that lists the
+// bases served, and the right spelling when only the case was wrong.
+func (s *Server) noSuchBase(w http.ResponseWriter, r *http.Request) {
+	base := s.PublicBase(r)
+	first, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	var served []string
+	hint := ""
+	for _, rel := range spec.Releases() {
+		served = append(served, fmt.Sprintf("%s (FHIR %s) at %s%s", rel.Label, rel.FHIRVersion, base, rel.Base()))
+		if strings.EqualFold(first, strings.TrimPrefix(rel.Base(), "/")) {
+			hint = fmt.Sprintf(" (base paths are lower case: %s%s/%s)", base, rel.Base(), clip(rest))
+		}
+	}
+	msg := fmt.Sprintf("no FHIR base at /%s%s; this sandbox serves %s", clip(first), hint, strings.Join(served, ", "))
+	fhir.WriteError(w, s.releaseOf(""), &fhir.Error{Status: http.StatusNotFound, Code: "not-found", Diagnostics: msg})
 }
 
 // newAuthority builds the authorization server from the config.

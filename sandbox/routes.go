@@ -91,5 +91,5 @@ func (s *Server) pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return admin.Guard(s.adminToken, s.cfg.Admin.AllowRemote, mux)
+	return admin.GuardDigest(s.adminDigest, s.cfg.Admin.AllowRemote, mux)
 }

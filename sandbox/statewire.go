@@ -14,13 +14,13 @@ import (
 // the last client registry, the last tenant map, then every FHIR write
 // into its tenant's store. From then on every store journals its writes
 // (fsync before the write is acknowledged).
-func (s *Server) restoreState() error {
+func (s *Server) restoreState() (state.Snapshot, error) {
 	if s.cfg.StateFile == "" {
-		return nil
+		return state.Snapshot{}, nil
 	}
 	j, err := state.Open(s.cfg.StateFile)
 	if err != nil {
-		return err
+		return state.Snapshot{}, err
 	}
 	if torn, ok := j.Torn(); ok {
 		// never acknowledged (the append did not finish), so nothing
@@ -31,12 +31,12 @@ func (s *Server) restoreState() error {
 	snap, err := j.Load(initial)
 	if err != nil {
 		_ = j.Close()
-		return fmt.Errorf("state %s: %w", s.cfg.StateFile, err)
+		return state.Snapshot{}, fmt.Errorf("state %s: %w", s.cfg.StateFile, err)
 	}
 	if snap.Clients != nil {
 		if err := s.auth.Registry().Restore(*snap.Clients); err != nil {
 			_ = j.Close()
-			return fmt.Errorf("state %s: clients: %w", s.cfg.StateFile, err)
+			return state.Snapshot{}, fmt.Errorf("state %s: clients: %w", s.cfg.StateFile, err)
 		}
 	}
 	if snap.Tenants != nil {
@@ -46,7 +46,7 @@ func (s *Server) restoreState() error {
 		for _, t := range snap.Tenants {
 			if _, err := s.tenants.Add(t); err != nil {
 				_ = j.Close()
-				return fmt.Errorf("state %s: tenants: %w", s.cfg.StateFile, err)
+				return state.Snapshot{}, fmt.Errorf("state %s: tenants: %w", s.cfg.StateFile, err)
 			}
 		}
 	}
@@ -59,7 +59,7 @@ func (s *Server) restoreState() error {
 		// survive the restart
 		if _, err := st.ApplyAt(w.Ops, w.At); err != nil {
 			_ = j.Close()
-			return fmt.Errorf("state %s: replay writes of %s/%s: %w", s.cfg.StateFile, w.Tenant, w.Release, err)
+			return state.Snapshot{}, fmt.Errorf("state %s: replay writes of %s/%s: %w", s.cfg.StateFile, w.Tenant, w.Release, err)
 		}
 	}
 	// history is not state: rewrite the file as what it adds up to, now
@@ -67,7 +67,7 @@ func (s *Server) restoreState() error {
 	before := j.Size()
 	if err := j.Compact(initial); err != nil {
 		_ = j.Close()
-		return fmt.Errorf("state %s: %w", s.cfg.StateFile, err)
+		return state.Snapshot{}, fmt.Errorf("state %s: %w", s.cfg.StateFile, err)
 	}
 	j.OnCompactError(func(err error) {
 		s.log.Warn("state: compaction failed; the journal keeps growing until the next try", "file", s.cfg.StateFile, "err", err)
@@ -92,7 +92,7 @@ func (s *Server) restoreState() error {
 		}
 	}
 	s.log.Info("state restored", "file", s.cfg.StateFile, "writes", len(snap.Writes))
-	return nil
+	return snap, nil
 }
 
 // journalWrites makes a store's writes durable in the state journal.
@@ -117,7 +117,7 @@ func (s *Server) newAdmin() admin.Service {
 // guards (loopback only unless admin.allow_remote, cross-origin
 // protection, the admin token).
 func (s *Server) adminAPI() http.Handler {
-	return admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, AllowRemote: s.cfg.Admin.AllowRemote, Journal: s.requests, Scenarios: scenarioSwitch{s}, Importer: fixtureImporter{s}, Logger: s.log})
+	return admin.NewAPI(s.admin, admin.APIOptions{Token: s.adminToken, TokenSHA256: s.adminDigest, AllowRemote: s.cfg.Admin.AllowRemote, Journal: s.requests, Scenarios: scenarioSwitch{s}, Importer: fixtureImporter{s}, Logger: s.log, NewTenantPatients: s.cfg.TenantDefaults.Patients, NewTenantSeed: s.cfg.TenantDefaults.Seed})
 }
 
 // portalHandler is the registration portal (its own guards: loopback only
@@ -125,16 +125,18 @@ func (s *Server) adminAPI() http.Handler {
 // admin token, CSP).
 func (s *Server) portalHandler() http.Handler {
 	return portal.New(portal.Options{
-		Service:     s.admin,
-		AdminToken:  s.adminToken,
-		Now:         s.now,
-		Rand:        s.rand,
-		Logger:      s.log,
-		PublicBase:  s.PublicBase,
-		AllowRemote: s.cfg.Admin.AllowRemote,
-		Scenarios:   scenarioSwitch{s},
-		Journal:     s.requests,
-		Done:        s.streamsDone,
+		Service:          s.admin,
+		AdminToken:       s.adminToken,
+		AdminTokenSHA256: s.adminDigest,
+		Now:              s.now,
+		Rand:             s.rand,
+		Logger:           s.log,
+		PublicBase:       s.PublicBase,
+		AllowRemote:      s.cfg.Admin.AllowRemote,
+		Scenarios:        scenarioSwitch{s},
+		Journal:          s.requests,
+		Done:             s.streamsDone,
+		TenantDefaults:   &portal.TenantDefaults{Patients: s.cfg.TenantDefaults.Patients, Seed: s.cfg.TenantDefaults.Seed},
 	})
 }
 

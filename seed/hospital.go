@@ -75,6 +75,11 @@ func NewHospital(opts Options) (*Hospital, error) {
 	default:
 		name = "St. " + f.RandomString(maleGiven) + "'s Medical Center"
 	}
+	if opts.Name != "" {
+		// drawn all the same above, so the values drawn after it do not
+		// move
+		name = opts.Name
+	}
 	h.Organization = Organization{
 		ID:      "org-hospital",
 		Name:    name,

@@ -14,6 +14,11 @@ type Options struct {
 	// ReferenceDate is "today" for the generated data: ages, encounter and
 	// observation dates are computed backwards from it, never from the clock.
 	ReferenceDate time.Time
+	// Name is the hospital's name, given to its Organization (the tenant's
+	// name, so that a client sees the hospital it configured). Empty: a
+	// name is made up from the seed. Every other value is the same either
+	// way.
+	Name string
 }
 
 // Coding is a terminology code (LOINC, SNOMED CT, RxNorm, v2 tables).

@@ -33,9 +33,12 @@ const Realm = "fhirsandbox-admin"
 
 // APIOptions configure the admin API.
 type APIOptions struct {
-	// Token is the admin bearer credential. Empty: every request is
-	// refused with 401.
+	// Token is the admin bearer credential. Empty: TokenSHA256 is used,
+	// and when that is zero too every request is refused with 401.
 	Token string
+	// TokenSHA256 is the SHA-256 of the admin token, for a server that
+	// kept only the digest (a generated token restored from a state file).
+	TokenSHA256 [32]byte
 	// AllowRemote serves callers that are not on loopback or that came
 	// through a proxy or tunnel (config: admin.allow_remote).
 	AllowRemote bool
@@ -49,6 +52,11 @@ type APIOptions struct {
 	// Logger receives what a caller is not shown (a scenario library
 	// that loaded only in part). Default: discard.
 	Logger *slog.Logger
+	// NewTenantPatients and NewTenantSeed are what POST
+	// /admin/api/tenants gives a synthetic tenant whose body leaves out
+	// patients or seed (config: tenant_defaults).
+	NewTenantPatients int
+	NewTenantSeed     int64
 }
 
 // NewAPI returns the JSON admin API over svc, to be mounted at
@@ -81,7 +89,7 @@ var openAPIDocument string
 // with the optional parts given), for the test that keeps the OpenAPI
 // document complete.
 func newAPI(svc Service, opts APIOptions) (http.Handler, []apiRoute) {
-	a := &api{svc: svc}
+	a := &api{svc: svc, newPatients: opts.NewTenantPatients, newSeed: opts.NewTenantSeed}
 	mux := http.NewServeMux()
 	var routes []apiRoute
 	route := func(pattern string, methods map[string]http.HandlerFunc) {
@@ -109,7 +117,11 @@ func newAPI(svc Service, opts APIOptions) (http.Handler, []apiRoute) {
 	})
 
 	outer := http.NewServeMux()
-	outer.Handle("/", Guard(opts.Token, opts.AllowRemote, mux))
+	if opts.Token != "" {
+		outer.Handle("/", Guard(opts.Token, opts.AllowRemote, mux))
+	} else {
+		outer.Handle("/", GuardDigest(opts.TokenSHA256, opts.AllowRemote, mux))
+	}
 	doc := methodSwitch(map[string]http.HandlerFunc{"GET": serveOpenAPI})
 	outer.Handle(OpenAPIPath, localOnly(opts.AllowRemote, doc, func(w http.ResponseWriter, msg string) {
 		writeError(w, http.StatusForbidden, "remote_refused", msg)
@@ -131,7 +143,17 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // surfaces (the server's /debug/pprof/) use it so that they are exactly as
 // reachable as the API, no more.
 func Guard(token string, allowRemote bool, next http.Handler) http.Handler {
-	h := bearer(token, next)
+	var d [32]byte
+	if token != "" {
+		d = sha256.Sum256([]byte(token))
+	}
+	return GuardDigest(d, allowRemote, next)
+}
+
+// GuardDigest is Guard given the SHA-256 of the admin token instead of the
+// token; a zero digest refuses every request.
+func GuardDigest(digest [32]byte, allowRemote bool, next http.Handler) http.Handler {
+	h := bearer(digest, next)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin request refused")
@@ -190,11 +212,11 @@ func RemoteReason(r *http.Request) string {
 
 // bearer checks the admin token in constant time. Both sides are hashed
 // first so the comparison does not reveal the token's length either.
-func bearer(token string, next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
+func bearer(want [32]byte, next http.Handler) http.Handler {
+	set := want != [32]byte{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := bearerToken(r)
-		if token == "" || !ok {
+		if !set || !ok {
 			challenge(w, "the admin API needs Authorization: Bearer <admin token>")
 			return
 		}
@@ -248,7 +270,11 @@ func methodSwitch(methods map[string]http.HandlerFunc) http.Handler {
 	})
 }
 
-type api struct{ svc Service }
+type api struct {
+	svc         Service
+	newPatients int   // patients of a new synthetic tenant that names none
+	newSeed     int64 // seed of a new synthetic tenant that names none
+}
 
 // httpError is an error with the status and code it is answered with.
 type httpError struct {
@@ -305,29 +331,36 @@ func fail(w http.ResponseWriter, err error) {
 // no unknown fields, nothing after it. With optional, an empty body
 // leaves v as it is. It reports whether a body was present.
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) (bool, error) {
+	body, err := decodeBody(w, r, v, optional)
+	return body != nil, err
+}
+
+// decodeBody is decode that also returns the body it decoded (nil when
+// an optional body was absent).
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return false, &httpError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
+			return nil, &httpError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
 		}
-		return false, badRequest("cannot read the body")
+		return nil, badRequest("cannot read the body")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
-			return false, nil
+			return nil, nil
 		}
-		return false, badRequest("a JSON body is required")
+		return nil, badRequest("a JSON body is required")
 	}
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return false, &httpError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
+		return nil, &httpError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
 	}
 	if err := decodeBytes(body, v); err != nil {
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	return body, nil
 }
 
 // decodeBytes is the strict JSON decoding of a request body.
@@ -569,13 +602,29 @@ func (a *api) getTenant(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) createTenant(w http.ResponseWriter, r *http.Request) {
 	var req CreateTenantRequest
-	if _, err := decode(w, r, &req, false); err != nil {
+	body, err := decodeBody(w, r, &req, false)
+	if err != nil {
 		fail(w, err)
 		return
 	}
+	// which of patients and seed the body gave (the strict decoding
+	// above already accepted it, so this one cannot fail on its shape)
+	var given struct {
+		Patients *int   `json:"patients"`
+		Seed     *int64 `json:"seed"`
+	}
+	_ = json.Unmarshal(body, &given)
 	if req.Upstream != "" && (req.Patients != 0 || req.Seed != 0) {
 		fail(w, badRequest("give upstream or patients/seed, not both"))
 		return
+	}
+	if req.Upstream == "" {
+		if given.Patients == nil {
+			req.Patients = a.newPatients
+		}
+		if given.Seed == nil {
+			req.Seed = a.newSeed
+		}
 	}
 	t, err := a.svc.AddTenant(tenant.Tenant{ID: req.ID, Name: req.Name, Patients: req.Patients, Seed: req.Seed, Upstream: req.Upstream, Down: req.Down})
 	if err != nil {

@@ -135,9 +135,17 @@ func (s *Impl) Clients() []auth.Client { return s.clients.Clients() }
 func (s *Impl) Client(id string) (auth.Client, bool) { return s.clients.Client(id) }
 
 // CreateClient registers a client and returns its first secret's plaintext.
+// A client created without tenants may ask tokens for every tenant
+// (auth.AnyTenant), the documented default: the CLI, the portal and the
+// JSON API all come through here, so they agree. (A client that could get
+// no token at all is never what was meant; narrow it afterwards with
+// SetClientTenants.)
 func (s *Impl) CreateClient(name string, tenants []string) (auth.Client, string, error) {
 	if err := checkName(name); err != nil {
 		return auth.Client{}, "", err
+	}
+	if len(tenants) == 0 {
+		tenants = []string{auth.AnyTenant}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -15,6 +15,8 @@ import (
 type Service interface {
 	Clients() []auth.Client
 	Client(id string) (auth.Client, bool)
+	// CreateClient with no tenants creates a client of every tenant
+	// (auth.AnyTenant).
 	CreateClient(name string, tenants []string) (auth.Client, string, error)
 	DeleteClient(id string) error
 	SetClientTenants(id string, tenants []string) error

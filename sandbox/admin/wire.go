@@ -65,7 +65,9 @@ type AddSecretRequest struct {
 	Expires *time.Time `json:"expires"`
 }
 
-// CreateTenantRequest is the body of POST /admin/api/tenants.
+// CreateTenantRequest is the body of POST /admin/api/tenants. A synthetic
+// tenant (no upstream) whose body leaves out patients or seed gets the
+// server's tenant_defaults; a 0 that is sent is kept.
 type CreateTenantRequest struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`

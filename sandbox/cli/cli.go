@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	ucli "github.com/urfave/cli/v2"
@@ -43,19 +45,36 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// deps is what commands take from their environment, injected so tests
+// control it: the clock and the source of randomness (secrets, GUIDs).
+type deps struct {
+	now  func() time.Time
+	rand io.Reader
+}
+
+func defaultDeps() deps { return deps{now: time.Now, rand: crand.Reader} }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, stdout, stderr, defaultDeps())
+}
+
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, d deps) int {
 	if len(args) == 0 {
 		args = []string{"fhirsandbox"}
 	}
-	app := newApp(stdout, stderr)
+	app := newApp(stdout, stderr, d)
 	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exitOK
 	}
 	var ue *usageError
+	var cf *checkFailed
 	var ce *sandbox.ConfigError
 	var fe *sandbox.FixtureError
 	switch {
+	case errors.As(err, &cf):
+		fmt.Fprintf(stderr, "fhirsandbox: %v\n", cf)
+		return exitUsage
 	case errors.As(err, &ce):
 		fmt.Fprintf(stderr, "fhirsandbox: invalid configuration:\n%v\n", ce)
 		return exitUsage
@@ -87,9 +106,9 @@ Every serve flag can also be set by an environment variable
 (FHIRSANDBOX_LISTEN, ...). Precedence: flags, then environment, then the
 config file, then the built-in defaults.`
 
-func newApp(stdout, stderr io.Writer) *ucli.App {
+func newApp(stdout, stderr io.Writer, d deps) *ucli.App {
 	onUsage := func(_ *ucli.Context, err error, _ bool) error { return &usageError{msg: err.Error()} }
-	cmds := []*ucli.Command{serveCommand(), generateCommand(), versionCommand(), clientsCommand(), tenantsCommand(), importCommand(), tokenCommand(), scenarioCommand(), checkCommand()}
+	cmds := []*ucli.Command{serveCommand(d), generateCommand(), versionCommand(), clientsCommand(), tenantsCommand(), importCommand(), tokenCommand(), scenarioCommand(), checkCommand(), initCommand(d), configCommand(d), requestsCommand(), healthCommand(), completionCommand()}
 	// urfave/cli's built-in help flag and help command are package
 	// globals it writes to on every run; each app gets its own help flag
 	// instead, so Main can run concurrently (in tests) without races.
@@ -104,15 +123,25 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		Description:  appDescription,
 		HideVersion:  true,
 		HideHelp:     true,
-		Flags:        []ucli.Flag{helpFlag()},
+		Flags:        []ucli.Flag{helpFlag(), &ucli.BoolFlag{Name: "version", Usage: "print the version (as the version command does)", DisableDefaultText: true}},
 		Writer:       stdout,
 		ErrWriter:    stderr,
 		Commands:     cmds,
 		OnUsageError: onUsage,
+		// the hidden --generate-bash-completion flag the completion
+		// scripts of bash, zsh and PowerShell call at each TAB
+		EnableBashCompletion: true,
 		// Errors are turned into exit codes by run, never by os.Exit inside
 		// the library.
 		ExitErrHandler: func(*ucli.Context, error) {},
 		Action: func(c *ucli.Context) error {
+			if c.Bool("version") {
+				if c.NArg() > 0 {
+					return usagef("--version takes no argument, got %q", c.Args().First())
+				}
+				printVersion(c.App.Writer)
+				return nil
+			}
 			if c.NArg() > 0 {
 				return usagef("unknown command %q", c.Args().First())
 			}

@@ -33,7 +33,7 @@ Examples:
 			{
 				Name: "create", Usage: "register a client and print its first secret, once", ArgsUsage: "NAME",
 				Flags: []ucli.Flag{
-					&ucli.StringSliceFlag{Name: "tenant", Usage: "tenant `GUID` the client may ask tokens for, or \"*\" for all (repeatable)"},
+					&ucli.StringSliceFlag{Name: "tenant", Aliases: []string{"tenants"}, Usage: "tenant `GUID` the client may ask tokens for, or \"*\" for all (repeatable)", DefaultText: "every tenant, \"*\""},
 				},
 				Action: clientsCreate,
 			},

@@ -129,14 +129,14 @@ func TestServeLogConfig(t *testing.T) {
 	if err := os.WriteFile(good, []byte("log:\n  format: json\n  level: warn\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	app := newApp(io.Discard, io.Discard)
+	app := newApp(io.Discard, io.Discard, defaultDeps())
 	var got sandbox.Config
 	for _, args := range [][]string{{"--config", good}, {"--config", good, "--log-format", "text", "--log-level", "debug"}} {
-		cmd := serveCommand()
+		cmd := serveCommand(defaultDeps())
 		cmd.HideHelp = true
 		cmd.Action = func(c *ucli.Context) error {
 			var err error
-			got, err = serveConfig(c)
+			got, _, _, err = serveConfigLines(c)
 			return err
 		}
 		app.Commands = []*ucli.Command{cmd}

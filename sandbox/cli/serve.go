@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 
@@ -15,7 +16,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func serveCommand() *ucli.Command {
+func serveCommand(d deps) *ucli.Command {
 	return &ucli.Command{
 		Name:  "serve",
 		Usage: "run the sandbox server until SIGINT or SIGTERM",
@@ -44,26 +45,35 @@ Examples:
 			&ucli.StringSliceFlag{Name: "scenario", Usage: "switch on a built-in scenario `NAME` or a scenario FILE for live traffic (repeatable)", EnvVars: []string{"FHIRSANDBOX_SCENARIO"}},
 			&ucli.StringFlag{Name: "log-format", Usage: "log `FORMAT` on stderr: text (key=value lines) or json (one JSON object per line) (config: log.format)", DefaultText: "text", EnvVars: []string{"FHIRSANDBOX_LOG_FORMAT"}},
 			&ucli.StringFlag{Name: "log-level", Usage: "least severe `LEVEL` logged: debug, info (one line per request), warn or error (config: log.level)", DefaultText: "info", EnvVars: []string{"FHIRSANDBOX_LOG_LEVEL"}},
-			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants and written resources across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
+			&ucli.StringFlag{Name: "state", Usage: "journal `FILE` keeping clients, secrets, tenants, written resources and a generated admin token across restarts (config: state_file)", EnvVars: []string{"FHIRSANDBOX_STATE"}},
+			&ucli.StringFlag{Name: "admin-token", Usage: "admin `TOKEN`, at least 16 characters; prefer the environment variable, which ps does not show (config: admin.token)", EnvVars: []string{"FHIRSANDBOX_ADMIN_TOKEN"}},
 		},
-		Action: serveAction,
+		Action: func(c *ucli.Context) error { return serveAction(c, d) },
 	}
 }
 
-// serveConfig builds the effective configuration: defaults, then the file,
+// serveConfigLines builds the effective configuration: defaults, then the file,
 // then flags and environment (urfave/cli already prefers a flag to its
 // variable). Flag values are checked here so a mistake names the flag.
-func serveConfig(c *ucli.Context) (sandbox.Config, error) {
-	cfg := sandbox.DefaultConfig()
+// It also returns the config file's name and where each of its settings
+// was written, for the start-up warnings.
+func serveConfigLines(c *ucli.Context) (cfg sandbox.Config, file string, lines sandbox.Locator, err error) {
+	cfg = sandbox.DefaultConfig()
 	if path := c.String("config"); c.IsSet("config") {
 		if path == "" {
-			return cfg, usagef("--config: empty file name")
+			return cfg, "", nil, usagef("--config: empty file name")
 		}
-		var err error
-		if cfg, err = sandbox.LoadConfig(path); err != nil {
-			return cfg, err
+		if cfg, lines, err = sandbox.LoadConfigLines(path); err != nil {
+			return cfg, "", nil, err
 		}
+		file = path
 	}
+	cfg, err = serveFlags(c, cfg)
+	return cfg, file, lines, err
+}
+
+// serveFlags lays the flags and environment over cfg.
+func serveFlags(c *ucli.Context, cfg sandbox.Config) (sandbox.Config, error) {
 	if c.IsSet("listen") {
 		v := c.String("listen")
 		if err := sandbox.CheckListen(v); err != nil {
@@ -120,23 +130,36 @@ func serveConfig(c *ucli.Context) (sandbox.Config, error) {
 		}
 		cfg.Log.Level = v
 	}
+	// an empty FHIRSANDBOX_ADMIN_TOKEN= counts as unset, as an empty
+	// admin.token does
+	if v := c.String("admin-token"); c.IsSet("admin-token") && v != "" {
+		if len(v) < sandbox.MinAdminTokenLen {
+			return cfg, usagef("--admin-token (or FHIRSANDBOX_ADMIN_TOKEN): too short, %d characters (want at least %d; `openssl rand -hex 32` makes a good one)", len(v), sandbox.MinAdminTokenLen)
+		}
+		cfg.Admin.Token = v
+	}
 	return cfg, cfg.Validate()
 }
 
-func serveAction(c *ucli.Context) error {
+func serveAction(c *ucli.Context, d deps) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	cfg, err := serveConfig(c)
+	cfg, file, lines, err := serveConfigLines(c)
 	if err != nil {
 		return err
+	}
+	// every warning before the server starts, in the words and
+	// file:line form of the config's errors
+	for _, w := range cfg.Warnings(d.now(), file, lines) {
+		fmt.Fprintf(c.App.ErrWriter, "fhirsandbox: warning: %s\n", w)
 	}
 	logger, sink, err := newLogger(c.App.ErrWriter, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
-	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, ValidateFixture: fhirvalidate.Release})
+	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, ValidateFixture: fhirvalidate.Release, Now: d.now, Rand: d.rand})
 	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
 		// another server runs on this state file, or the file is damaged
 		// in its middle: the fix is the file (or another one), as with
@@ -161,13 +184,13 @@ func serveAction(c *ucli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	printBanner(c.App.Writer, srv, ln.Addr())
+	printBanner(c.App.Writer, srv, ln.Addr(), d.now())
 	return srv.Run(c.Context, ln)
 }
 
 // printBanner tells the user, once, where everything is. The first line's
 // format is relied on by scripts and the end-to-end test: "listening on URL".
-func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
+func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr, now time.Time) {
 	cfg := srv.Config()
 	local := "http://" + browsable(addr)
 	public := cfg.PublicURL
@@ -187,8 +210,15 @@ func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
 	for _, t := range cfg.Tenants {
 		fmt.Fprintf(w, "  %-12s %s  %s\n", "tenant", t.ID, t.Name)
 	}
-	if cfg.Admin.Token == "" {
-		fmt.Fprintf(w, "  %-12s %s  (generated; shown only now)\n", "admin token", srv.AdminToken())
+	switch srv.AdminTokenSource() {
+	case sandbox.AdminTokenGenerated:
+		kept := ""
+		if cfg.StateFile != "" {
+			kept = ", kept in " + cfg.StateFile + " for the next start"
+		}
+		fmt.Fprintf(w, "  %-12s %s  (generated; shown only now%s)\n", "admin token", srv.AdminToken(), kept)
+	case sandbox.AdminTokenKept:
+		fmt.Fprintf(w, "  %-12s kept from %s (shown when it was generated; set FHIRSANDBOX_ADMIN_TOKEN to choose one)\n", "admin token", cfg.StateFile)
 	}
 	if len(cfg.Tenants) == 0 {
 		return
@@ -198,7 +228,8 @@ func printBanner(w io.Writer, srv *sandbox.Server, addr net.Addr) {
 	if len(cfg.Clients) > 0 {
 		client = cfg.Clients[0].ID
 		for _, s := range cfg.Clients[0].Secrets {
-			if s.Value != "" {
+			// an expired secret would make the example fail
+			if s.Value != "" && (s.Expires.IsZero() || now.Before(s.Expires)) {
 				secret = s.Value
 				break
 			}

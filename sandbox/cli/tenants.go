@@ -14,23 +14,31 @@ import (
 func tenantsCommand() *ucli.Command {
 	return adminCommand(&ucli.Command{
 		Name:  "tenants",
-		Usage: "list, add and map the tenants of a running sandbox",
+		Usage: "list, add, map and remove the tenants of a running sandbox",
 		Description: `Calls the admin API of a running sandbox (--url, default ` + defaultURL + `)
 with the admin token (--admin-token or FHIRSANDBOX_ADMIN_TOKEN). A tenant
 is an Azure AD tenant GUID mapped to a synthetic hospital (--patients,
 --seed) or to a real FHIR server (--upstream). Changing a tenant's
 population or seed rebuilds its hospital: resources written to it are lost.
+A tenant added without --patients or --seed gets the sandbox's
+tenant_defaults (100 patients, seed 42 unless its config says otherwise).
 
 Examples:
   fhirsandbox tenants list
   fhirsandbox tenants add 00000000-1111-4222-8333-444444444444 --name Northwind --patients 50
   fhirsandbox tenants map 00000000-1111-4222-8333-444444444444 --upstream https://fhir.example.org/r3
-  fhirsandbox tenants map 00000000-1111-4222-8333-444444444444 --patients 200 --seed 7`,
+  fhirsandbox tenants map 00000000-1111-4222-8333-444444444444 --patients 200 --seed 7
+  fhirsandbox tenants remove 00000000-1111-4222-8333-444444444444`,
 		Subcommands: []*ucli.Command{
 			{Name: "list", Usage: "list tenants and what serves them", ArgsUsage: " ", Action: tenantsList},
 			{
 				Name: "add", Usage: "map a new tenant GUID", ArgsUsage: "GUID",
-				Flags:  append(tenantFlags(), &ucli.StringFlag{Name: "name", Usage: "display `NAME` of the tenant"}),
+				Flags: []ucli.Flag{
+					&ucli.StringFlag{Name: "upstream", Usage: "base `URL` of a real FHIR server to proxy to"},
+					&ucli.IntFlag{Name: "patients", Usage: "synthetic patients `N`, 0 to 1000000", DefaultText: "the sandbox's tenant_defaults.patients, 100 unless configured"},
+					&ucli.Int64Flag{Name: "seed", Usage: "random seed `S` of the synthetic hospital", DefaultText: "the sandbox's tenant_defaults.seed, 42 unless configured"},
+					&ucli.StringFlag{Name: "name", Usage: "display `NAME` of the tenant"},
+				},
 				Action: tenantsAdd,
 			},
 			{
@@ -41,6 +49,7 @@ Examples:
 				),
 				Action: tenantsMap,
 			},
+			{Name: "remove", Usage: "remove a tenant; its tokens stop working and its data is dropped", ArgsUsage: "GUID", Action: tenantsRemove},
 		},
 	}, adminFlags)
 }
@@ -125,7 +134,23 @@ func tenantsAdd(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	req := admin.CreateTenantRequest{ID: args[0], Name: c.String("name"), Upstream: c.String("upstream"), Patients: c.Int("patients"), Seed: c.Int64("seed")}
+	// patients and seed go only when given: the sandbox fills in its
+	// tenant_defaults for those left out
+	req := struct {
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Upstream string `json:"upstream,omitempty"`
+		Patients *int   `json:"patients,omitempty"`
+		Seed     *int64 `json:"seed,omitempty"`
+	}{ID: args[0], Name: c.String("name"), Upstream: c.String("upstream")}
+	if c.IsSet("patients") {
+		n := c.Int("patients")
+		req.Patients = &n
+	}
+	if c.IsSet("seed") {
+		n := c.Int64("seed")
+		req.Seed = &n
+	}
 	var t admin.TenantJSON
 	raw, err := ac.call(c.Context, "POST", "/admin/api/tenants", req, &t)
 	if err != nil {
@@ -186,5 +211,28 @@ func tenantsMap(c *ucli.Context) error {
 		return printJSON(c.App.Writer, raw)
 	}
 	printTenant(c.App.Writer, "mapped", t)
+	return nil
+}
+
+func tenantsRemove(c *ucli.Context) error {
+	args, err := interspersed(c)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(c, args, "GUID"); err != nil {
+		return err
+	}
+	ac, err := newAdminClient(c)
+	if err != nil {
+		return err
+	}
+	if _, err := ac.call(c.Context, "DELETE", "/admin/api/tenants/"+url.PathEscape(args[0]), nil, nil); err != nil {
+		return fmt.Errorf("remove tenant %s: %w", args[0], err)
+	}
+	if c.Bool("json") {
+		fmt.Fprintln(c.App.Writer, `{"removed":true}`)
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "removed tenant %s\n", args[0])
 	return nil
 }

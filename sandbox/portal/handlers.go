@@ -131,7 +131,7 @@ func (p *portal) dashboard(w http.ResponseWriter, r *http.Request) {
 	now := p.now()
 	ts, names := p.tenantNames()
 	clients := p.svc.Clients()
-	d := dashboardPage{Choices: choices(ts, nil), Blank: tenant.Tenant{Patients: 100, Seed: 1}}
+	d := dashboardPage{Choices: choices(ts, nil), Blank: tenant.Tenant{Patients: p.defaults.Patients, Seed: p.defaults.Seed}}
 	for _, c := range clients {
 		d.Clients = append(d.Clients, p.clientRow(c, names, now))
 	}
@@ -458,6 +458,16 @@ func (p *portal) addTenant(w http.ResponseWriter, r *http.Request, sid string) {
 		p.failErr(w, r, "Tenant not added", err)
 		return
 	}
+	if upstream == "" {
+		// left empty: the sandbox's tenant_defaults, as the CLI and the
+		// admin API give
+		if strings.TrimSpace(r.PostForm.Get("patients")) == "" {
+			patients = p.defaults.Patients
+		}
+		if strings.TrimSpace(r.PostForm.Get("seed")) == "" {
+			seed = p.defaults.Seed
+		}
+	}
 	t, err := p.svc.AddTenant(tenant.Tenant{ID: strings.TrimSpace(r.PostForm.Get("id")), Name: name, Upstream: upstream, Patients: patients, Seed: seed, Down: down})
 	if err != nil {
 		p.failErr(w, r, "Tenant not added", err)
@@ -535,4 +545,12 @@ func (p *portal) removeTenant(w http.ResponseWriter, r *http.Request, sid string
 	}
 	p.log.Info("portal: tenant removed", "tenant", t.ID)
 	p.redirect(w, r, sid, Prefix+"#tenants", "Tenant "+t.Name+" removed.")
+}
+
+// clearRequests empties the request journal (as DELETE
+// /admin/api/requests does), for example between two test runs.
+func (p *portal) clearRequests(w http.ResponseWriter, r *http.Request, sid string) {
+	p.journal.Clear()
+	p.log.Info("portal: request journal cleared")
+	p.redirect(w, r, sid, Prefix+"requests", "The request journal was cleared.")
 }

@@ -44,9 +44,13 @@ var files embed.FS
 type Options struct {
 	Service    admin.Service
 	AdminToken string
-	Now        func() time.Time // default time.Now
-	Rand       io.Reader        // session ids; default crypto/rand
-	Logger     *slog.Logger     // default: discard
+	// AdminTokenSHA256 stands for AdminToken when only the token's digest
+	// is known (a generated token kept in a state file); used when
+	// AdminToken is empty and the digest is not zero.
+	AdminTokenSHA256 [32]byte
+	Now              func() time.Time // default time.Now
+	Rand             io.Reader        // session ids; default crypto/rand
+	Logger           *slog.Logger     // default: discard
 	// PublicBase returns the sandbox's public base URL for a request (no
 	// trailing slash); the header shows PublicBase(r)+"/token". Default:
 	// the request's scheme and Host.
@@ -70,10 +74,21 @@ type Options struct {
 	// server begins to shut down, or http.Server.Shutdown waits for the
 	// streams until its deadline. Nil: streams end when their client goes.
 	Done <-chan struct{}
+	// TenantDefaults are the population and seed the add-tenant form
+	// starts with and a synthetic tenant gets when the form leaves them
+	// empty (config: tenant_defaults). Nil: 100 patients, seed 42.
+	TenantDefaults *TenantDefaults
+}
+
+// TenantDefaults are what a new synthetic tenant gets when not told.
+type TenantDefaults struct {
+	Patients int
+	Seed     int64
 }
 
 type portal struct {
 	svc         admin.Service
+	defaults    TenantDefaults
 	tokenDigest [32]byte
 	tokenSet    bool
 	now         func() time.Time
@@ -123,9 +138,17 @@ func newHandler(o Options, heartbeat time.Duration) http.Handler {
 	if o.MaxSession <= 0 {
 		o.MaxSession = DefaultMaxSession
 	}
+	defaults := TenantDefaults{Patients: 100, Seed: 42}
+	if o.TenantDefaults != nil {
+		defaults = *o.TenantDefaults
+	}
+	digest := o.AdminTokenSHA256
+	if o.AdminToken != "" {
+		digest = sha256.Sum256([]byte(o.AdminToken))
+	}
 	p := &portal{
-		svc: o.Service, now: o.Now, log: o.Logger, base: o.PublicBase, name: o.Name,
-		tokenSet: o.AdminToken != "", tokenDigest: sha256.Sum256([]byte(o.AdminToken)),
+		svc: o.Service, defaults: defaults, now: o.Now, log: o.Logger, base: o.PublicBase, name: o.Name,
+		tokenSet: digest != [32]byte{}, tokenDigest: digest,
 		sessions: newSessions(o.Rand, o.IdleTimeout, o.MaxSession),
 		throttle: newThrottle(),
 		pages:    parsePages(),
@@ -163,6 +186,7 @@ func newHandler(o Options, heartbeat time.Duration) http.Handler {
 		mux.HandleFunc("GET /portal/assets/requests.js", p.asset("text/javascript; charset=utf-8", p.reqJS))
 		mux.HandleFunc("GET /portal/requests", p.authed(p.requestsPage))
 		mux.HandleFunc("GET /portal/requests/stream", p.requestStream)
+		mux.HandleFunc("POST /portal/requests/clear", p.authed(p.clearRequests))
 	}
 	mux.HandleFunc("GET /portal/", p.notFound)
 

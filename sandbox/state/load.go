@@ -1,6 +1,8 @@
 package state
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +26,9 @@ type Snapshot struct {
 	Tenants []tenant.Tenant
 	// Writes are to be applied in order to each tenant's stores.
 	Writes []Writes
+	// AdminTokenSHA256 is the digest of the last admin token journalled
+	// (SetAdminToken), or "".
+	AdminTokenSHA256 string
 }
 
 // Load replays the journal into a Snapshot. initial is the tenant map
@@ -54,6 +59,8 @@ func (j *Journal) loadLocked(initial []tenant.Tenant) (Snapshot, error) {
 			snap.Tenants, cur = next, next
 		case KindWrites:
 			writes = append(writes, r.Writes)
+		case KindAdmin:
+			snap.AdminTokenSHA256 = r.AdminTokenSHA256
 		}
 		return nil
 	})
@@ -115,6 +122,9 @@ func (j *Journal) compactLocked() error {
 		return fmt.Errorf("compact: %w", err)
 	}
 	var recs []Record
+	if snap.AdminTokenSHA256 != "" {
+		recs = append(recs, Record{Kind: KindAdmin, AdminTokenSHA256: snap.AdminTokenSHA256})
+	}
 	if snap.Clients != nil {
 		recs = append(recs, Record{Kind: KindClients, Clients: snap.Clients})
 	}
@@ -164,6 +174,12 @@ func (j *Journal) compactLocked() error {
 		return fmt.Errorf("compact: %w", err)
 	}
 	return nil
+}
+
+// SetAdminToken journals the digest of a generated admin token, durably,
+// so that the next start with this journal keeps the token.
+func (j *Journal) SetAdminToken(digest [sha256.Size]byte) error {
+	return j.Append(Record{Kind: KindAdmin, AdminTokenSHA256: hex.EncodeToString(digest[:])})
 }
 
 // Persister returns the admin.Options.Persist function that appends a

@@ -2,10 +2,13 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strings"
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
@@ -18,6 +21,7 @@ const (
 	KindClients = "clients" // Clients: the whole client registry
 	KindTenants = "tenants" // Tenants: the whole tenant map
 	KindWrites  = "writes"  // Writes: one FHIR write of one store
+	KindAdmin   = "admin"   // AdminTokenSHA256: the generated admin token's digest
 )
 
 // MaxRecordBytes bounds one record (one line of the journal). A full
@@ -33,6 +37,10 @@ type Record struct {
 	Clients *auth.State
 	Tenants []tenant.Tenant
 	Writes  *Writes
+	// AdminTokenSHA256 is the hex SHA-256 of the admin token a server
+	// generated, so the next start with this journal keeps the same token
+	// (never the token itself, as for client secrets).
+	AdminTokenSHA256 string
 }
 
 // Writes is one write to the store of a tenant and FHIR release, as the
@@ -56,6 +64,11 @@ type wire struct {
 	Clients *auth.State     `json:"clients,omitempty"`
 	Tenants []tenant.Tenant `json:"tenants,omitempty"`
 	Writes  *wireWrites     `json:"writes,omitempty"`
+	Admin   *wireAdmin      `json:"admin,omitempty"`
+}
+
+type wireAdmin struct {
+	TokenSHA256 string `json:"token_sha256"`
 }
 
 type wireWrites struct {
@@ -81,15 +94,22 @@ type wireOp struct {
 func (r Record) check() error {
 	switch r.Kind {
 	case KindClients:
-		if r.Clients == nil || r.Tenants != nil || r.Writes != nil {
+		if r.Clients == nil || r.Tenants != nil || r.Writes != nil || r.AdminTokenSHA256 != "" {
 			return errors.New("a clients record carries the client state only")
 		}
 	case KindTenants:
-		if r.Clients != nil || r.Writes != nil {
+		if r.Clients != nil || r.Writes != nil || r.AdminTokenSHA256 != "" {
 			return errors.New("a tenants record carries the tenants only")
 		}
+	case KindAdmin:
+		if r.Clients != nil || r.Tenants != nil || r.Writes != nil {
+			return errors.New("an admin record carries the admin token digest only")
+		}
+		if b, err := hex.DecodeString(r.AdminTokenSHA256); err != nil || len(b) != sha256.Size || strings.ToLower(r.AdminTokenSHA256) != r.AdminTokenSHA256 {
+			return errors.New("an admin record needs a SHA-256 digest in 64 lowercase hex digits")
+		}
 	case KindWrites:
-		if r.Writes == nil || r.Clients != nil || r.Tenants != nil {
+		if r.Writes == nil || r.Clients != nil || r.Tenants != nil || r.AdminTokenSHA256 != "" {
 			return errors.New("a writes record carries the writes only")
 		}
 		w := r.Writes
@@ -180,6 +200,9 @@ func encodeRecord(r Record) ([]byte, error) {
 		return nil, err
 	}
 	w := wire{Kind: r.Kind, Clients: r.Clients, Tenants: r.Tenants}
+	if r.Kind == KindAdmin {
+		w.Admin = &wireAdmin{TokenSHA256: r.AdminTokenSHA256}
+	}
 	if r.Writes != nil {
 		ww := &wireWrites{Tenant: r.Writes.Tenant, Release: r.Writes.Release, At: r.Writes.At, Ops: make([]wireOp, len(r.Writes.Ops))}
 		for i, op := range r.Writes.Ops {
@@ -209,6 +232,9 @@ func decodeRecord(line []byte) (Record, error) {
 		return Record{}, errors.New("data after the record")
 	}
 	r := Record{Kind: w.Kind, Clients: w.Clients, Tenants: w.Tenants}
+	if w.Admin != nil {
+		r.AdminTokenSHA256 = w.Admin.TokenSHA256
+	}
 	if r.Kind == KindTenants && r.Tenants == nil {
 		r.Tenants = []tenant.Tenant{}
 	}
