@@ -47,9 +47,9 @@ func (c Config) Warnings(now time.Time, file string, line Locator) []Problem {
 					what = "on " + s.Expires.Format(time.DateOnly)
 				}
 				if public {
-					add(p+".value", "client %s has the built-in development secret %q, which is published, and public_url %s makes it reachable from the internet: give the client a secret of your own (fhirsandbox init writes one)", cl.ID, DevSecret, c.PublicURL)
+					add(p+".value", "client %s has the built-in development secret, which is published, and public_url %s makes it reachable from the internet: give the client a secret of your own (fhirsandbox init writes one)", cl.ID, c.PublicURL)
 				} else {
-					add(p+".value", "client %s has the built-in development secret %q (expires %s): fine on this machine, never behind a public URL", cl.ID, DevSecret, what)
+					add(p+".value", "client %s has the built-in development secret (expires %s): fine on this machine, never behind a public URL", cl.ID, what)
 				}
 			}
 		}

@@ -151,14 +151,19 @@ func serveAction(c *ucli.Context, d deps) error {
 	}
 	// every warning before the server starts, in the words and
 	// file:line form of the config's errors
-	for _, w := range cfg.Warnings(d.now(), file, lines) {
-		fmt.Fprintf(c.App.ErrWriter, "fhirsandbox: warning: %s\n", w)
-	}
+	// (as JSON log records when the log is JSON, so every line parses)
 	logger, sink, err := newLogger(c.App.ErrWriter, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
+	for _, w := range cfg.Warnings(d.now(), file, lines) {
+		if cfg.Log.Format == "json" {
+			logger.Warn("configuration", "warning", w)
+		} else {
+			fmt.Fprintf(c.App.ErrWriter, "fhirsandbox: warning: %s\n", w)
+		}
+	}
 	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, ValidateFixture: fhirvalidate.Release, Now: d.now, Rand: d.rand})
 	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
 		// another server runs on this state file, or the file is damaged
