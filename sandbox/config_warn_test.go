@@ -18,7 +18,7 @@ func TestWarnings(t *testing.T) {
 		edit func(*Config)
 		want []string // one substring per warning, in order
 	}{
-		{"defaults: the development secret", func(*Config) {}, []string{`development secret "change-me-dev-secret" (expires on 2027-12-31)`}},
+		{"defaults: the development secret", func(*Config) {}, []string{`development secret (expires on 2027-12-31)`}},
 		{"own secret, no expiry", func(c *Config) { withSecret(c, time.Time{}) }, nil},
 		{"expired", func(c *Config) { withSecret(c, now.Add(-time.Hour)) }, []string{"expired on 2026-05-31"}},
 		{"expires now", func(c *Config) { withSecret(c, now) }, []string{"expired on 2026-06-01"}},
