@@ -276,7 +276,7 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 	}
 	clients := make([]auth.ClientSpec, 0, len(s.cfg.Clients))
 	for _, c := range s.cfg.Clients {
-		spec := auth.ClientSpec{ID: c.ID, Name: c.Name, Tenants: c.Tenants}
+		spec := auth.ClientSpec{ID: c.ID, Name: c.Name, Tenants: c.Tenants, JWKS: c.JWKS, JWKSURI: c.JWKSURI, Scopes: c.Scopes}
 		for _, sc := range c.Secrets {
 			ss := auth.SecretSpec{Value: sc.Value, ValueSHA256: sc.ValueSHA256}
 			if !sc.Expires.IsZero() {
