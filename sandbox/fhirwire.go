@@ -11,6 +11,7 @@ import (
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
@@ -193,8 +194,20 @@ func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
 			a.Serve(w, r, func() (*store.Store, *fhir.Error) { return nil, e })
 			return
 		}
+		if c, ok := auth.FromContext(r.Context()); ok {
+			set, err := smartscope.ParseSet(c.Scope)
+			if err != nil {
+				fhir.WriteError(w, rel, &fhir.Error{Status: http.StatusForbidden, Code: "forbidden", Diagnostics: "the access token's scope is malformed: " + err.Error()})
+				return
+			}
+			r = r.WithContext(fhir.WithScopes(r.Context(), set))
+		}
 		b := s.router.Resolve(id, rel)
 		if b.Proxy != nil {
+			if e := a.CheckProxiedScopes(r); e != nil {
+				fhir.WriteError(w, rel, e)
+				return
+			}
 			b.Proxy.ServeHTTP(w, r)
 			return
 		}
