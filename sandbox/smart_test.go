@@ -10,11 +10,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/jwstest"
 )
 
@@ -359,5 +361,82 @@ func TestSmartAssertionRedactedInJournal(t *testing.T) {
 	_, b := e.do("GET", "/admin/api/requests", e.admin, "", "")
 	if strings.Contains(string(b), a[:40]) || !strings.Contains(string(b), "client_assertion=REDACTED") {
 		t.Errorf("journal: %s", b)
+	}
+}
+
+func TestSmartDiscovery(t *testing.T) {
+	t.Parallel()
+	e := newSmartEnv(t, "[]")
+	check := func(tokenURL string) {
+		t.Helper()
+		for _, rel := range []string{"dstu2", "stu3", "r4"} {
+			st, b := e.do("GET", "/"+rel+"/.well-known/smart-configuration", "", "", "")
+			var sc struct {
+				TokenEndpoint string   `json:"token_endpoint"`
+				Methods       []string `json:"token_endpoint_auth_methods_supported"`
+				Algs          []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+				Scopes        []string `json:"scopes_supported"`
+				Capabilities  []string `json:"capabilities"`
+			}
+			if err := json.Unmarshal(b, &sc); st != http.StatusOK || err != nil {
+				t.Fatalf("%s smart-configuration: %d %s", rel, st, b)
+			}
+			if sc.TokenEndpoint != tokenURL || !slices.Contains(sc.Methods, "private_key_jwt") || !slices.Equal(sc.Algs, auth.AssertionAlgs) ||
+				!slices.Contains(sc.Capabilities, "client-confidential-asymmetric") || !slices.Contains(sc.Scopes, "system/*.read") {
+				t.Errorf("%s smart-configuration: %s", rel, b)
+			}
+			// the CapabilityStatement's security section agrees
+			_, mb := e.do("GET", "/"+rel+"/metadata", "", "", "")
+			var md struct {
+				Rest []struct {
+					Security struct {
+						Extension []struct {
+							URL       string `json:"url"`
+							ValueCode string `json:"valueCode"`
+							Extension []struct {
+								URL      string `json:"url"`
+								ValueURI string `json:"valueUri"`
+							} `json:"extension"`
+						} `json:"extension"`
+						Description string `json:"description"`
+					} `json:"security"`
+				} `json:"rest"`
+			}
+			if err := json.Unmarshal(mb, &md); err != nil || len(md.Rest) == 0 {
+				t.Fatalf("%s metadata: %v", rel, err)
+			}
+			var caps []string
+			var token string
+			for _, x := range md.Rest[0].Security.Extension {
+				if strings.HasSuffix(x.URL, "/capabilities") {
+					caps = append(caps, x.ValueCode)
+				}
+				for _, y := range x.Extension {
+					if y.URL == "token" {
+						token = y.ValueURI
+					}
+				}
+			}
+			if !slices.Equal(caps, sc.Capabilities) || token != tokenURL || !strings.Contains(md.Rest[0].Security.Description, "client_assertion") {
+				t.Errorf("%s metadata security: caps %v token %q", rel, caps, token)
+			}
+		}
+	}
+	check(e.srv.URL + "/token")
+
+	// behind public_url the published token URL is the aud to use
+	e.cfg.PublicURL = "https://sandbox.example.org"
+	e.restart()
+	check("https://sandbox.example.org/token")
+	tokenWithAud := func(aud string) (int, []byte) {
+		a := e.assertion("ES384", func(c map[string]any) { c["aud"] = aud })
+		return e.do("POST", "/token", "", "application/x-www-form-urlencoded", url.Values{"grant_type": {"client_credentials"}, "scope": {ContosoTenant},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}}.Encode())
+	}
+	if st, b := tokenWithAud(e.srv.URL + "/token"); st != http.StatusUnauthorized || !strings.Contains(string(b), "https://sandbox.example.org/token") {
+		t.Errorf("aud of the listener behind public_url: %d %s", st, b)
+	}
+	if st, b := tokenWithAud("https://sandbox.example.org/token"); st != http.StatusOK {
+		t.Errorf("aud = the published token URL: %d %s", st, b)
 	}
 }
