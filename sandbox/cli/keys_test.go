@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/jwstest"
 )
@@ -121,5 +123,42 @@ func TestClientKeyCommands(t *testing.T) {
 		if code, _, errOut := f.admin(t, tc.args...); code != tc.code {
 			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, errOut)
 		}
+	}
+}
+
+// TestCheckWithClientKey runs check against a sandbox whose client
+// authenticates by private_key_jwt only: every token request of the
+// conformance scenario is a client assertion signed with the PEM file.
+func TestCheckWithClientKey(t *testing.T) {
+	t.Parallel()
+	key := jwstest.NewKey("ES384")
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "backend.pem")
+	if err := os.WriteFile(keyFile, jwstest.PrivatePEM(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sandbox.DefaultConfig()
+	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 20, 1
+	cfg.Clients = append(cfg.Clients, sandbox.ClientConfig{ID: "backend", Tenants: []string{"*"}, JWKS: jwstest.JWKS(jwstest.JWK(key, "backend-1", "ES384"))})
+	s, err := sandbox.New(cfg, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	code, out, errOut := runCLI(context.Background(), "check", "--target", srv.URL+"/r4",
+		"--client-id", "backend", "--client-key", keyFile, "--kid", "backend-1", "--tenant", sandbox.ContosoTenant)
+	if code != 0 || !strings.Contains(out, "patients-app-r4") || strings.Contains(out, "FAIL") {
+		t.Errorf("check --client-key: %d\n%s\n%s", code, out, errOut)
+	}
+	// the wrong kid: every token request is refused, so the check fails
+	code, out, _ = runCLI(context.Background(), "check", "--target", srv.URL+"/r4",
+		"--client-id", "backend", "--client-key", keyFile, "--kid", "not-registered", "--tenant", sandbox.ContosoTenant)
+	if code != 1 || !strings.Contains(out, "FAIL") {
+		t.Errorf("check with an unregistered kid: %d\n%s", code, out)
+	}
+	if code, _, errOut := runCLI(context.Background(), "check", "--target", srv.URL+"/r4", "--client-id", "backend",
+		"--client-key", keyFile, "--client-secret", "x", "--tenant", sandbox.ContosoTenant); code != 2 {
+		t.Errorf("--client-key with --client-secret: exit %d %s", code, errOut)
 	}
 }
