@@ -159,9 +159,15 @@ func ParseAssertion(raw string) (*Assertion, error) {
 // replayCache remembers, per client, the jti of every assertion accepted
 // until it could no longer be valid (its exp plus Leeway).
 type replayCache struct {
-	mu sync.Mutex
-	m  map[string]map[string]time.Time // client id -> jti -> forget after
+	mu        sync.Mutex
+	m         map[string]map[string]time.Time // client id -> jti -> forget after
+	lastSweep time.Time
 }
+
+// replaySweepEvery is how often every client's expired jtis are dropped
+// (and the maps of clients with none left), so that clients that stop
+// asking, or are deleted, leave nothing behind.
+const replaySweepEvery = time.Minute
 
 // use records jti for the client; false if it was seen already or the
 // client has too many unexpired assertions remembered.
@@ -170,6 +176,19 @@ func (c *replayCache) use(clientID, jti string, until, now time.Time) (ok bool, 
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = make(map[string]map[string]time.Time)
+	}
+	if now.Sub(c.lastSweep) >= replaySweepEvery || now.Before(c.lastSweep) {
+		c.lastSweep = now
+		for id, seen := range c.m {
+			for j, t := range seen {
+				if !now.Before(t) {
+					delete(seen, j)
+				}
+			}
+			if len(seen) == 0 {
+				delete(c.m, id)
+			}
+		}
 	}
 	seen := c.m[clientID]
 	if seen == nil {
@@ -193,11 +212,12 @@ func (c *replayCache) use(clientID, jti string, until, now time.Time) (ok bool, 
 	return true, false
 }
 
-// size is how many jtis of the client are remembered.
-func (c *replayCache) size(clientID string) int {
+// size is how many jtis of the client are remembered, and how many
+// clients have any.
+func (c *replayCache) size(clientID string) (jtis, clients int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.m[clientID])
+	return len(c.m[clientID]), len(c.m)
 }
 
 // JWKSFetchOptions configure how a client's jwks_uri is fetched.

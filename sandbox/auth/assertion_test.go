@@ -223,7 +223,7 @@ func TestAssertionReplay(t *testing.T) {
 		t.Fatalf("reuse after expiry: %d %s", ans.status, ans.body)
 	}
 	// jtis are per client: another client may use the same value
-	if n := h.a.replay.size(clientK); n < 1 {
+	if n, _ := h.a.replay.size(clientK); n < 1 {
 		t.Errorf("replay cache of %s has %d entries", clientK, n)
 	}
 }
@@ -246,8 +246,15 @@ func TestReplayCacheBounded(t *testing.T) {
 	if ok, full := c.use("c", "one-more", later.Add(time.Minute), later); !ok || full {
 		t.Fatalf("after expiry: ok=%v full=%v", ok, full)
 	}
-	if n := c.size("c"); n != 1 {
+	if n, _ := c.size("c"); n != 1 {
 		t.Errorf("expired entries kept: %d", n)
+	}
+	// a sweep drops every client's expired entries, and clients left with
+	// none (a client that stopped asking, or was deleted)
+	much := later.Add(time.Hour)
+	c.use("fresh", "x", much.Add(time.Minute), much)
+	if n, clients := c.size("c"); n != 0 || clients != 1 {
+		t.Errorf("after a sweep: %d jtis of c, %d clients, want 0 and 1", n, clients)
 	}
 }
 
