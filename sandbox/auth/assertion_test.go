@@ -542,3 +542,41 @@ func TestKeysSnapshotRestore(t *testing.T) {
 		t.Error("duplicate kid accepted")
 	}
 }
+
+// BenchmarkTokenEndpointAssertion is a whole private_key_jwt token
+// request through the handler: parsing, key lookup, signature check,
+// claims, replay cache, signing the access token. The assertions (fresh
+// jtis) are made before the timer starts; run with -benchtime=Nx, N at
+// most MaxAssertionsPerClient. Compare with BenchmarkTokenEndpoint/RS256.
+func BenchmarkTokenEndpointAssertion(b *testing.B) {
+	for _, alg := range AssertionAlgs {
+		b.Run(alg, func(b *testing.B) {
+			ks := testKeys()
+			h := newHarness(b, func(o *Options) {
+				o.Clients = append(o.Clients, ClientSpec{ID: clientK, Name: "Keys", Tenants: []string{tenantA}, JWKS: jwstest.JWKS(jwstest.JWK(ks[alg], kidOf(alg), alg))})
+			})
+			handler := h.a.Token()
+			bodies := make([]string, b.N)
+			for i := range bodies {
+				cl := map[string]any{"iss": clientK, "sub": clientK, "aud": "http://sandbox.example/token",
+					"exp": h.clock.Now().Add(4 * time.Minute).Unix(), "jti": fmt.Sprint("bench-", i)}
+				a, err := jwstest.Sign(alg, ks[alg], map[string]any{"kid": kidOf(alg)}, cl)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bodies[i] = assertionForm(a, tenantA)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest(http.MethodPost, "http://sandbox.example/token", strings.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", formMediaType)
+				rec := httptest.NewRecorder()
+				handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
