@@ -440,3 +440,36 @@ func TestSmartDiscovery(t *testing.T) {
 		t.Errorf("aud = the published token URL: %d %s", st, b)
 	}
 }
+
+// TestSmartScopesOnProxiedTenant: a tenant proxied to an upstream server
+// is checked at the type level; what cannot be enforced there (a
+// constraint, a batch) is refused, and never reaches the upstream.
+func TestSmartScopesOnProxiedTenant(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/fhir+json")
+		_, _ = io.WriteString(w, `{"resourceType":"Bundle","type":"searchset","total":0}`)
+	}))
+	t.Cleanup(up.Close)
+	e := newSmartEnv(t, `[system/Patient.rs, "system/Observation.rs?category=vital-signs"]`)
+	e.cfg.Tenants = append(e.cfg.Tenants, TenantConfig{ID: FabrikamTenant, Name: "Fabrikam via upstream", Upstream: up.URL + "/r4"})
+	e.restart()
+	tok, _ := e.token(FabrikamTenant)
+	if st, b := e.do("GET", "/r4/Patient?name=x", tok, "", ""); st != http.StatusOK || hits.Load() != 1 {
+		t.Fatalf("granted type: %d %s (upstream hits %d)", st, b, hits.Load())
+	}
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/r4/Condition", ""},
+		{"GET", "/r4/Observation?code=x", ""},
+		{"PUT", "/r4/Patient/p1", `{"resourceType":"Patient","id":"p1"}`},
+		{"POST", "/r4", `{"resourceType":"Bundle","type":"batch","entry":[]}`},
+	} {
+		st, b := e.do(tc.method, tc.path, tok, "application/fhir+json", tc.body)
+		assertForbidden(t, st, b)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("refused requests reached the upstream: %d hits", n)
+	}
+}
