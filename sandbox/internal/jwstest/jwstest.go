@@ -1,8 +1,3 @@
-// Package jwstest builds compact JWS client assertions and JWKS documents
-// with the standard library only (crypto/rsa, crypto/ecdsa,
-// encoding/base64), independently of go-jose, so that tests of the
-// sandbox's assertion checks do not verify go-jose against itself. It is
-// for tests.
 package jwstest
 
 import (
