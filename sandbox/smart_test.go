@@ -357,7 +357,9 @@ func TestSmartAssertionRedactedInJournal(t *testing.T) {
 	a := e.assertion("ES384", nil)
 	// an assertion sent in the query string (a client mistake) is refused
 	// and never reaches the request journal
-	e.do("POST", "/token?client_assertion="+a+"&client_assertion_type=x", "", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	if st, b := e.do("POST", "/token?client_assertion="+a+"&client_assertion_type=x", "", "application/x-www-form-urlencoded", "grant_type=client_credentials"); st != http.StatusBadRequest {
+		t.Errorf("assertion in the query: %d %s", st, b)
+	}
 	_, b := e.do("GET", "/admin/api/requests", e.admin, "", "")
 	if strings.Contains(string(b), a[:40]) || !strings.Contains(string(b), "client_assertion=REDACTED") {
 		t.Errorf("journal: %s", b)

@@ -189,6 +189,10 @@ func TestAssertionRequestShape(t *testing.T) {
 		ans := h.post("/token", assertionForm(a, tenantA)+"&client_assertion="+a)
 		assertOAuthError(t, ans, http.StatusBadRequest, "invalid_request")
 	})
+	t.Run("assertion in the query string", func(t *testing.T) {
+		ans := h.post("/token?client_assertion="+a, form("grant_type", "client_credentials", "scope", tenantA, "client_assertion_type", AssertionType))
+		assertOAuthError(t, ans, http.StatusBadRequest, "invalid_request")
+	})
 	t.Run("unknown tenant", func(t *testing.T) {
 		ans := h.post("/token", assertionForm(a, tenantB))
 		assertOAuthError(t, ans, http.StatusBadRequest, "invalid_scope")

@@ -123,7 +123,7 @@ func parseForm(ep endpoint, contentType string, authz []string, rawQuery string,
 		if err != nil {
 			return nil, badRequest("malformed query string")
 		}
-		for _, k := range [...]string{"client_id", "client_secret", "client-id", "client-secret"} {
+		for _, k := range [...]string{"client_id", "client_secret", "client-id", "client-secret", "client_assertion"} {
 			if q.Has(k) {
 				return nil, badRequest("client credentials must not be sent in the query string; use the body or HTTP Basic")
 			}
