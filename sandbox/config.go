@@ -191,7 +191,27 @@ type ClientConfig struct {
 	// Secrets are the client's secrets; several may be live at once, each
 	// with its own expiry.
 	Secrets []SecretConfig `yaml:"secrets"`
+	// JWKS are the client's public keys for private_key_jwt (SMART
+	// Backend Services): a JSON Web Key Set written as YAML
+	// ({keys: [{kty: RSA, kid: ..., n: ..., e: ...}]}), or a string holding
+	// a JWKS in JSON or public keys in PEM. Public keys only: RSA of 2048
+	// to 4096 bits or EC on P-256 or P-384, at most 16.
+	JWKS JWKS `yaml:"jwks,omitempty"`
+	// JWKSURI is where the client publishes its key set; it is fetched
+	// when an assertion comes (5 s timeout, 64 KiB cap), cached for 5
+	// minutes, and fetched again (at most every 10 s) when an assertion
+	// names a kid the cached set lacks.
+	JWKSURI string `yaml:"jwks_uri,omitempty"`
+	// Scopes are the SMART system scopes the client may be granted, v1
+	// (system/Patient.read) or v2 (system/Observation.rs?category=vital-signs).
+	// Empty: the client is granted whatever scopes it asks for, and tokens
+	// without system scopes are not restricted.
+	Scopes []string `yaml:"scopes,omitempty"`
 }
+
+// JWKS is a client's public keys as configured: JSON (a JWKS or one JWK)
+// or PEM bytes.
+type JWKS []byte
 
 // SecretConfig is one client secret, given either in clear (handy for
 // development) or as the hex SHA-256 of the secret.

@@ -160,6 +160,7 @@ var (
 	dateType     = reflect.TypeOf(Date{})
 	timeType     = reflect.TypeOf(time.Time{})
 	fixtureType  = reflect.TypeOf(FixtureConfig{})
+	jwksType     = reflect.TypeOf(JWKS(nil))
 )
 
 func label(path string) string {
@@ -198,6 +199,19 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case timeType:
 		if t, ok := d.Time(n, what); ok {
 			v.Set(reflect.ValueOf(t))
+		}
+		return
+	case jwksType:
+		// a key set written as YAML is kept as JSON; a string may hold
+		// JSON or PEM
+		if n.Kind == yaml.ScalarNode {
+			if s, ok := d.Str(n, what); ok {
+				v.SetBytes([]byte(s))
+			}
+			return
+		}
+		if b, ok := d.JSON(n, what); ok {
+			v.SetBytes(b)
 		}
 		return
 	case fixtureType:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
@@ -200,6 +201,22 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 			case known[g] == "":
 				add(tp, "tenant %s is not configured under tenants", g)
 			}
+		}
+		if len(cl.JWKS) > 0 {
+			if _, err := auth.ParsePublicKeys(cl.JWKS); err != nil {
+				add(p+".jwks", "%v", err)
+			}
+		}
+		if err := auth.CheckJWKSURI(cl.JWKSURI); err != nil {
+			add(p+".jwks_uri", "%v", err)
+		}
+		for j, sc := range cl.Scopes {
+			if _, err := auth.CanonicalScopes([]string{sc}); err != nil {
+				add(fmt.Sprintf("%s.scopes[%d]", p, j), "%v", err)
+			}
+		}
+		if len(cl.Scopes) > auth.MaxScopesPerClient {
+			add(p+".scopes", "more than %d scopes", auth.MaxScopesPerClient)
 		}
 		for j, s := range cl.Secrets {
 			sp := fmt.Sprintf("%s.secrets[%d]", p, j)

@@ -11,6 +11,7 @@ import (
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
@@ -193,8 +194,20 @@ func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
 			a.Serve(w, r, func() (*store.Store, *fhir.Error) { return nil, e })
 			return
 		}
+		if c, ok := auth.FromContext(r.Context()); ok {
+			set, err := smartscope.ParseSet(c.Scope)
+			if err != nil {
+				fhir.WriteError(w, rel, &fhir.Error{Status: http.StatusForbidden, Code: "forbidden", Diagnostics: "the access token's scope is malformed: " + err.Error()})
+				return
+			}
+			r = r.WithContext(fhir.WithScopes(r.Context(), set))
+		}
 		b := s.router.Resolve(id, rel)
 		if b.Proxy != nil {
+			if e := a.CheckProxiedScopes(r); e != nil {
+				fhir.WriteError(w, rel, e)
+				return
+			}
 			b.Proxy.ServeHTTP(w, r)
 			return
 		}
@@ -399,7 +412,7 @@ func (s *Server) newAuthority() (*auth.Authority, error) {
 	}
 	clients := make([]auth.ClientSpec, 0, len(s.cfg.Clients))
 	for _, c := range s.cfg.Clients {
-		spec := auth.ClientSpec{ID: c.ID, Name: c.Name, Tenants: c.Tenants}
+		spec := auth.ClientSpec{ID: c.ID, Name: c.Name, Tenants: c.Tenants, JWKS: c.JWKS, JWKSURI: c.JWKSURI, Scopes: c.Scopes}
 		for _, sc := range c.Secrets {
 			ss := auth.SecretSpec{Value: sc.Value, ValueSHA256: sc.ValueSHA256}
 			if !sc.Expires.IsZero() {

@@ -115,6 +115,10 @@ func BuiltinScenarios() ([]*scenario.Scenario, error) {
 // controls carries timeline actions out on the server.
 type controls struct{ s *Server }
 
+func (c controls) SetClientScopes(clientID string, scopes []string) error {
+	return c.s.auth.Registry().SetScopes(clientID, scopes)
+}
+
 func (c controls) ExpireSecrets(clientID string, at time.Time) error {
 	cl, ok := c.s.auth.Registry().Client(clientID)
 	if !ok {
@@ -284,6 +288,10 @@ func (c *Config) ApplySetup(su *scenario.Setup, start time.Time) error {
 // ScenarioRun says where and as whom RunScenario runs a scenario's steps.
 type ScenarioRun struct {
 	ClientID, ClientSecret, Tenant string // default: the config's first client and tenant
+	// Signer signs client assertions. Nil: a scenario whose steps use
+	// assertions gets a fresh key for the client, published at a JWKS URL
+	// the run serves on loopback (which a step may rotate).
+	Signer func(scenario.AssertionRequest) (string, error)
 }
 
 // RunScenario starts a sandbox with the scenario's setup on a free
@@ -335,12 +343,29 @@ func RunScenario(ctx context.Context, sc *scenario.Scenario, run ScenarioRun) (s
 	if tid == "" && len(cfg.Tenants) > 0 {
 		tid = cfg.Tenants[0].ID
 	}
+	signer := run.Signer
+	if signer == nil && usesAssertions(sc) {
+		kl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return scenario.Report{}, err
+		}
+		rk, err := startRunKeys(kl)
+		if err != nil {
+			kl.Close()
+			return scenario.Report{}, fmt.Errorf("scenario %s: client key: %w", sc.Name, err)
+		}
+		defer rk.close()
+		if err := srv.auth.Registry().SetJWKSURI(client, rk.url); err != nil {
+			return scenario.Report{}, fmt.Errorf("scenario %s: client key: %w", sc.Name, err)
+		}
+		signer = rk.sign
+	}
 	// a fresh connection per request: transport faults close them
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
 	return scenario.Run(ctx, sc, scenario.RunOptions{
 		BaseURL: "http://" + ln.Addr().String(), Client: hc,
 		ClientID: client, ClientSecret: secret, Tenant: tid,
-		Now: clk.Now, Sleep: clk.Sleep,
+		Now: clk.Now, Sleep: clk.Sleep, Signer: signer,
 		Journal: func(context.Context) ([]scenario.Entry, error) { return srv.requests.Entries(scenario.Filter{}), nil },
 	}), nil
 }

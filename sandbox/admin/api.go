@@ -102,6 +102,11 @@ func newAPI(svc Service, opts APIOptions) (http.Handler, []apiRoute) {
 	route("/admin/api/clients/{id}/secrets", map[string]http.HandlerFunc{"POST": a.addSecret})
 	route("/admin/api/clients/{id}/secrets/{sid}", map[string]http.HandlerFunc{"PATCH": a.patchSecret, "DELETE": a.deleteSecret})
 	route("/admin/api/clients/{id}/secrets/{sid}/revoke", map[string]http.HandlerFunc{"POST": a.revokeSecret})
+	route("/admin/api/clients/{id}/keys", map[string]http.HandlerFunc{"POST": a.addKeys})
+	route("/admin/api/clients/{id}/keys/{kid}", map[string]http.HandlerFunc{"DELETE": a.deleteKey})
+	route("/admin/api/clients/{id}/keys/{kid}/revoke", map[string]http.HandlerFunc{"POST": a.revokeKey})
+	route("/admin/api/clients/{id}/jwks_uri", map[string]http.HandlerFunc{"PUT": a.setJWKSURI})
+	route("/admin/api/clients/{id}/scopes", map[string]http.HandlerFunc{"PUT": a.setScopes})
 	route("/admin/api/tenants", map[string]http.HandlerFunc{"GET": a.listTenants, "POST": a.createTenant})
 	route("/admin/api/tenants/{id}", map[string]http.HandlerFunc{"GET": a.getTenant, "PATCH": a.patchTenant, "DELETE": a.deleteTenant})
 	log := opts.Logger
@@ -566,6 +571,95 @@ func (a *api) deleteSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) addKeys(w http.ResponseWriter, r *http.Request) {
+	var req AddKeysRequest
+	if _, err := decode(w, r, &req, false); err != nil {
+		fail(w, err)
+		return
+	}
+	var data []byte
+	if string(req.JWKS) == "null" {
+		req.JWKS = nil
+	}
+	switch {
+	case len(req.JWKS) > 0 && req.PEM != "":
+		fail(w, badRequest("give jwks or pem, not both"))
+		return
+	case len(req.JWKS) > 0:
+		data = req.JWKS
+	case req.PEM != "":
+		data = []byte(req.PEM)
+	default:
+		fail(w, badRequest("give jwks (a JWK Set or one JWK) or pem (public keys in PEM)"))
+		return
+	}
+	id := r.PathValue("id")
+	keys, err := a.svc.AddClientKeys(id, data)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := make([]KeyJSON, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, KeyToJSON(k))
+	}
+	created(w, "/admin/api/clients/"+url.PathEscape(id), out)
+}
+
+func (a *api) revokeKey(w http.ResponseWriter, r *http.Request) {
+	if _, err := decode(w, r, &struct{}{}, true); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := a.svc.RevokeClientKey(r.PathValue("id"), r.PathValue("kid")); err != nil {
+		fail(w, err)
+		return
+	}
+	a.getClient(w, r)
+}
+
+func (a *api) deleteKey(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.DeleteClientKey(r.PathValue("id"), r.PathValue("kid")); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) setJWKSURI(w http.ResponseWriter, r *http.Request) {
+	var req SetJWKSURIRequest
+	if _, err := decode(w, r, &req, false); err != nil {
+		fail(w, err)
+		return
+	}
+	if req.JWKSURI == nil {
+		fail(w, badRequest(`jwks_uri is required: an http(s) URL, or "" to clear it`))
+		return
+	}
+	if err := a.svc.SetClientJWKSURI(r.PathValue("id"), *req.JWKSURI); err != nil {
+		fail(w, err)
+		return
+	}
+	a.getClient(w, r)
+}
+
+func (a *api) setScopes(w http.ResponseWriter, r *http.Request) {
+	var req SetScopesRequest
+	if _, err := decode(w, r, &req, false); err != nil {
+		fail(w, err)
+		return
+	}
+	if req.Scopes == nil {
+		fail(w, badRequest("scopes: want a list of SMART system scopes ([] lifts the restriction)"))
+		return
+	}
+	if err := a.svc.SetClientScopes(r.PathValue("id"), req.Scopes); err != nil {
+		fail(w, err)
+		return
+	}
+	a.getClient(w, r)
 }
 
 func (a *api) listTenants(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,7 @@ type fixture struct {
 	svc     *Impl
 	persist *persister
 	srv     *httptest.Server
+	jti     int
 }
 
 // newFixture builds real registries (two tenants, one seeded client), the

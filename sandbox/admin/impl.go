@@ -77,7 +77,9 @@ func classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, auth.ErrNoClient), errors.Is(err, auth.ErrNoSecret), errors.Is(err, tenant.ErrUnknown):
+	case errors.Is(err, auth.ErrBadKey):
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	case errors.Is(err, auth.ErrNoClient), errors.Is(err, auth.ErrNoSecret), errors.Is(err, auth.ErrNoKey), errors.Is(err, tenant.ErrUnknown):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, auth.ErrTooMany), errors.Is(err, tenant.ErrDuplicate):
 		return fmt.Errorf("%w: %w", ErrConflict, err)
@@ -208,6 +210,43 @@ func (s *Impl) SetSecretExpiry(clientID, secretID string, expires *time.Time) er
 // DeleteSecret removes a secret.
 func (s *Impl) DeleteSecret(clientID, secretID string) error {
 	return s.changeClients(func() error { return s.clients.DeleteSecret(clientID, secretID) })
+}
+
+// AddClientKeys registers public keys for private_key_jwt.
+func (s *Impl) AddClientKeys(clientID string, data []byte) ([]auth.ClientKey, error) {
+	var keys []auth.ClientKey
+	err := s.changeClients(func() error {
+		var err error
+		keys, err = s.clients.AddKeys(clientID, data)
+		return err
+	})
+	return keys, err
+}
+
+// RevokeClientKey stops a key from authenticating at once.
+func (s *Impl) RevokeClientKey(clientID, kid string) error {
+	return s.changeClients(func() error { return s.clients.RevokeKey(clientID, kid) })
+}
+
+// DeleteClientKey removes a key.
+func (s *Impl) DeleteClientKey(clientID, kid string) error {
+	return s.changeClients(func() error { return s.clients.DeleteKey(clientID, kid) })
+}
+
+// SetClientJWKSURI sets or clears the client's jwks_uri.
+func (s *Impl) SetClientJWKSURI(clientID, uri string) error {
+	if err := auth.CheckJWKSURI(uri); err != nil {
+		return invalidf("%v", err)
+	}
+	return s.changeClients(func() error { return s.clients.SetJWKSURI(clientID, uri) })
+}
+
+// SetClientScopes replaces the client's allowed SMART system scopes.
+func (s *Impl) SetClientScopes(clientID string, scopes []string) error {
+	if _, err := auth.CanonicalScopes(scopes); err != nil {
+		return invalidf("%v", err)
+	}
+	return s.changeClients(func() error { return s.clients.SetScopes(clientID, scopes) })
 }
 
 func (s *Impl) changeClients(f func() error) error {

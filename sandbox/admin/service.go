@@ -24,6 +24,16 @@ type Service interface {
 	RevokeSecret(clientID, secretID string) error
 	SetSecretExpiry(clientID, secretID string, expires *time.Time) error
 	DeleteSecret(clientID, secretID string) error
+	// AddClientKeys registers public keys (a JWKS, a JWK or PEM) for
+	// private_key_jwt.
+	AddClientKeys(clientID string, data []byte) ([]auth.ClientKey, error)
+	RevokeClientKey(clientID, kid string) error
+	DeleteClientKey(clientID, kid string) error
+	// SetClientJWKSURI sets or ("") clears the client's jwks_uri.
+	SetClientJWKSURI(clientID, uri string) error
+	// SetClientScopes replaces the SMART system scopes the client may be
+	// granted (empty: unrestricted).
+	SetClientScopes(clientID string, scopes []string) error
 
 	Tenants() []tenant.Tenant
 	AddTenant(t tenant.Tenant) (tenant.Tenant, error)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
@@ -17,6 +18,41 @@ type ClientJSON struct {
 	Tenants []string     `json:"tenants"`
 	Created time.Time    `json:"created"`
 	Secrets []SecretJSON `json:"secrets"`
+	// Keys are the public keys registered for private_key_jwt.
+	Keys []KeyJSON `json:"keys,omitempty"`
+	// JWKSURI is where more of the client's keys are fetched from.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// Scopes are the SMART system scopes the client may be granted.
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// KeyJSON is one registered public key.
+type KeyJSON struct {
+	KID       string          `json:"kid"`
+	Alg       string          `json:"alg,omitempty"`
+	Created   time.Time       `json:"created"`
+	Revoked   bool            `json:"revoked"`
+	RevokedAt *time.Time      `json:"revoked_at,omitempty"`
+	JWK       json.RawMessage `json:"jwk"`
+}
+
+// AddKeysRequest is the body of POST /admin/api/clients/{id}/keys: a
+// JWKS (or one JWK) as JSON, or public keys in PEM. Exactly one.
+type AddKeysRequest struct {
+	JWKS json.RawMessage `json:"jwks"`
+	PEM  string          `json:"pem"`
+}
+
+// SetJWKSURIRequest is the body of PUT /admin/api/clients/{id}/jwks_uri;
+// "" clears it.
+type SetJWKSURIRequest struct {
+	JWKSURI *string `json:"jwks_uri"`
+}
+
+// SetScopesRequest is the body of PUT /admin/api/clients/{id}/scopes; an
+// empty list lifts the restriction.
+type SetScopesRequest struct {
+	Scopes []string `json:"scopes"`
 }
 
 // SecretJSON is a secret's metadata. Value is set only in the answer that
@@ -135,6 +171,22 @@ func ClientToJSON(c auth.Client) ClientJSON {
 	for _, s := range c.Secrets {
 		out.Secrets = append(out.Secrets, SecretToJSON(s))
 	}
+	for _, k := range c.Keys {
+		out.Keys = append(out.Keys, KeyToJSON(k))
+	}
+	out.JWKSURI, out.Scopes = c.JWKSURI, c.Scopes
+	return out
+}
+
+// KeyToJSON converts a registered public key.
+func KeyToJSON(k auth.ClientKey) KeyJSON {
+	out := KeyJSON{KID: k.KID, Alg: k.Alg, Created: k.Created, Revoked: k.Revoked}
+	if k.Revoked {
+		at := k.RevokedAt
+		out.RevokedAt = &at
+	}
+	j := k.JWK()
+	out.JWK, _ = j.MarshalJSON() // a registered key is a valid public key
 	return out
 }
 

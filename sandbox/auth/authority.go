@@ -55,6 +55,11 @@ type Options struct {
 	RevokeTokensOnSecretInvalidation bool
 	// Throttle bounds repeated authentication failures.
 	Throttle ThrottleOptions
+	// TokenPath is the token endpoint's path under the base URL (default
+	// "/token"): base + TokenPath is the aud a client assertion must name.
+	TokenPath string
+	// JWKSFetch configures fetching clients' jwks_uri key sets.
+	JWKSFetch JWKSFetchOptions
 	// Clients are seeded into the registry.
 	Clients []ClientSpec
 	// Log receives authentication failures and throttling decisions
@@ -77,6 +82,9 @@ type Authority struct {
 	revokeOnSecret bool
 	throttle       *throttle
 	log            *slog.Logger
+	tokenPath      string
+	jwks           *jwksCache
+	replay         replayCache // jtis of accepted client assertions
 
 	// verified caches the signature checks of recent tokens (raw token ->
 	// its claims and kid), so a client presenting the same token on every
@@ -124,6 +132,16 @@ func New(o Options) (*Authority, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	jc, err := newJWKSCache(o.JWKSFetch, o.Now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if o.TokenPath == "" {
+		o.TokenPath = "/token"
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -157,6 +175,7 @@ func New(o Options) (*Authority, error) {
 		onAuth:         o.OnAuthenticated,
 		revokeOnSecret: o.RevokeTokensOnSecretInvalidation,
 		throttle:       th, log: o.Log,
+		tokenPath: o.TokenPath, jwks: jc,
 		ttl: o.TTL, maxTTL: o.TTL, revoked: make(map[string]time.Time),
 	}, nil
 }

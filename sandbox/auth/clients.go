@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -50,6 +51,14 @@ type Client struct {
 	Tenants []string // canonical GUIDs, or AnyTenant
 	Created time.Time
 	Secrets []Secret
+	// Keys are the public keys registered inline for private_key_jwt.
+	Keys []ClientKey
+	// JWKSURI, when set, is where more of the client's public keys are
+	// fetched from.
+	JWKSURI string
+	// Scopes are the SMART system scopes the client may be granted;
+	// empty: whatever it asks for (see smartscope).
+	Scopes []string
 }
 
 // Allows reports whether the client may ask for tokens of the canonical
@@ -87,6 +96,13 @@ type ClientSpec struct {
 	Name    string
 	Tenants []string
 	Secrets []SecretSpec
+	// JWKS is the client's public keys: a JWKS, a JWK or PEM (see
+	// ParsePublicKeys). Empty: none.
+	JWKS []byte
+	// JWKSURI is where the client's key set is fetched from.
+	JWKSURI string
+	// Scopes are the SMART system scopes the client may be granted.
+	Scopes []string
 }
 
 // SecretSpec seeds one secret: either its plaintext Value or the hex
@@ -162,6 +178,8 @@ func (c *Client) clone() Client {
 	out := *c
 	out.Tenants = slices.Clone(c.Tenants)
 	out.Secrets = slices.Clone(c.Secrets)
+	out.Keys = cloneKeys(c.Keys)
+	out.Scopes = slices.Clone(c.Scopes)
 	for i := range out.Secrets {
 		out.Secrets[i].Expires = copyTime(out.Secrets[i].Expires)
 	}
@@ -528,7 +546,23 @@ func (r *Registry) fromSpec(sp ClientSpec, now time.Time) (*Client, error) {
 	if len(sp.Secrets) > MaxSecretsPerClient {
 		errs = append(errs, fmt.Errorf("%w: at most %d secrets per client", ErrTooMany, MaxSecretsPerClient))
 	}
-	c := &Client{ID: sp.ID, Name: name, Tenants: ts, Created: now}
+	c := &Client{ID: sp.ID, Name: name, Tenants: ts, Created: now, JWKSURI: sp.JWKSURI}
+	if len(bytes.TrimSpace(sp.JWKS)) > 0 {
+		keys, err := ParsePublicKeys(sp.JWKS)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("jwks: %w", err))
+		}
+		for i := range keys {
+			keys[i].Created = now
+		}
+		c.Keys = keys
+	}
+	if err := CheckJWKSURI(sp.JWKSURI); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Scopes, err = CanonicalScopes(sp.Scopes); err != nil {
+		errs = append(errs, fmt.Errorf("scopes: %w", err))
+	}
 	for j, ss := range sp.Secrets {
 		s, err := r.secretFromSpec(ss, now)
 		if err != nil {
@@ -599,6 +633,9 @@ type ClientState struct {
 	Tenants []string      `json:"tenants"`
 	Created time.Time     `json:"created"`
 	Secrets []SecretState `json:"secrets"`
+	Keys    []KeyState    `json:"keys,omitempty"`
+	JWKSURI string        `json:"jwks_uri,omitempty"`
+	Scopes  []string      `json:"scopes,omitempty"`
 }
 
 // SecretState is one secret in State.
@@ -629,6 +666,14 @@ func (r *Registry) Snapshot() State {
 			}
 			cst.Secrets = append(cst.Secrets, ss)
 		}
+		for _, k := range c.Keys {
+			ks, err := keyToState(k)
+			if err != nil {
+				continue // keys are checked when registered: cannot happen
+			}
+			cst.Keys = append(cst.Keys, ks)
+		}
+		cst.JWKSURI, cst.Scopes = c.JWKSURI, c.Scopes
 		st.Clients = append(st.Clients, cst)
 	}
 	return st
@@ -659,7 +704,28 @@ func (r *Registry) Restore(st State) error {
 		if len(cs.Secrets) > MaxSecretsPerClient {
 			cerrs = append(cerrs, fmt.Errorf("%w: at most %d secrets per client", ErrTooMany, MaxSecretsPerClient))
 		}
-		c := &Client{ID: cs.ID, Name: cs.Name, Tenants: ts, Created: cs.Created}
+		c := &Client{ID: cs.ID, Name: cs.Name, Tenants: ts, Created: cs.Created, JWKSURI: cs.JWKSURI}
+		if err := CheckJWKSURI(cs.JWKSURI); err != nil {
+			cerrs = append(cerrs, err)
+		}
+		if c.Scopes, err = CanonicalScopes(cs.Scopes); err != nil {
+			cerrs = append(cerrs, fmt.Errorf("scopes: %w", err))
+		}
+		if len(cs.Keys) > MaxKeysPerClient {
+			cerrs = append(cerrs, fmt.Errorf("%w: at most %d keys per client", ErrTooMany, MaxKeysPerClient))
+		}
+		for j, ks := range cs.Keys {
+			k, err := keyFromState(ks)
+			if err != nil {
+				cerrs = append(cerrs, fmt.Errorf("keys[%d]: %w", j, err))
+				continue
+			}
+			if slices.ContainsFunc(c.Keys, func(o ClientKey) bool { return o.KID == k.KID }) {
+				cerrs = append(cerrs, fmt.Errorf("keys[%d]: duplicate kid %q", j, k.KID))
+				continue
+			}
+			c.Keys = append(c.Keys, k)
+		}
 		for j, ss := range cs.Secrets {
 			if err := validID(ss.ID); err != nil {
 				cerrs = append(cerrs, fmt.Errorf("secrets[%d]: secret %w", j, err))

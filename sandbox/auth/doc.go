@@ -72,4 +72,27 @@
 // who knows a client id can hold that client off for a minute at a time
 // by failing on purpose; the secret itself cannot be guessed at any rate.
 // Secrets are never logged.
+//
+// # Client assertions (private_key_jwt)
+//
+// A client may register public keys (inline, ClientKey, added and revoked
+// like secrets) and a jwks_uri, and authenticate with
+// client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+// and a client_assertion (RFC 7523, SMART Backend Services): RS384, ES384,
+// RS256 or ES256; kid required and looked up among the client's keys
+// (inline first, then the jwks_uri set, fetched with a timeout and a size
+// cap, cached, and fetched again at most once per MinRefetch when the kid
+// is unknown); iss = sub = the client id (and client_id, when sent);
+// aud = the token URL as published (base + Options.TokenPath); exp at
+// most MaxAssertionLifetime ahead; jti never reused while the assertion
+// could be valid (a per-client replay cache whose entries expire with
+// exp). Each failure is invalid_client with a description naming the
+// check, and counts in the same throttle as a wrong secret.
+//
+// # Scopes
+//
+// SMART system scopes (package smartscope) may follow the tenant GUID in
+// scope. A client with registered Scopes is granted those of them its
+// request covers (all when it asks for none); a client without gets what
+// it asks for. The FHIR API enforces the granted scopes.
 package auth

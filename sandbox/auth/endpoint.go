@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
@@ -55,6 +56,8 @@ const (
 	RefusedUnknownTenant    = "unknown_tenant"
 	RefusedTenantNotAllowed = "tenant_not_allowed"
 	RefusedThrottled        = "throttled"
+	RefusedAssertion        = "invalid_client_assertion"
+	RefusedScopeNotAllowed  = "scope_not_allowed"
 )
 
 // refuse records why the request was refused in its request note.
@@ -130,6 +133,7 @@ type formRequest struct {
 	secret    string
 	basic     bool // credentials came in the Authorization header
 	token     string
+	assertion string // private_key_jwt client_assertion
 }
 
 // parseForm reads a request's inputs once: the content type, the raw
@@ -149,7 +153,7 @@ func parseForm(ep endpoint, contentType string, authz []string, rawQuery string,
 		if err != nil {
 			return nil, badRequest("malformed query string")
 		}
-		for _, k := range [...]string{"client_id", "client_secret", "client-id", "client-secret"} {
+		for _, k := range [...]string{"client_id", "client_secret", "client-id", "client-secret", "client_assertion"} {
 			if q.Has(k) {
 				return nil, badRequest("client credentials must not be sent in the query string; use the body or HTTP Basic")
 			}
@@ -161,7 +165,7 @@ func parseForm(ep endpoint, contentType string, authz []string, rawQuery string,
 	}
 	// RFC 6749 §3.2: parameters must not repeat, and url.Values.Get would
 	// silently take the first.
-	for _, k := range [...]string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint"} {
+	for _, k := range [...]string{"grant_type", "scope", "client_id", "client_secret", "token", "token_type_hint", "client_assertion", "client_assertion_type"} {
 		if len(v[k]) > 1 {
 			return nil, badRequest("parameter " + k + " given more than once")
 		}
@@ -178,6 +182,17 @@ func parseForm(ep endpoint, contentType string, authz []string, rawQuery string,
 		clientID:  v.Get("client_id"),
 		secret:    v.Get("client_secret"),
 		token:     v.Get("token"),
+		assertion: v.Get("client_assertion"),
+	}
+	if v.Has("client_assertion") || v.Has("client_assertion_type") {
+		switch {
+		case v.Get("client_assertion_type") != AssertionType:
+			return nil, invalidClient("client_assertion_type must be "+AssertionType, false)
+		case req.assertion == "":
+			return nil, invalidClient("client_assertion missing", false)
+		case v.Has("client_secret") || len(authz) > 0:
+			return nil, badRequest("more than one client authentication method: send client_assertion alone, without client_secret or HTTP Basic")
+		}
 	}
 	if ep == epToken {
 		switch {
@@ -335,7 +350,8 @@ func (a *Authority) serveForm(w http.ResponseWriter, r *http.Request, ep endpoin
 		writeOAuthError(w, e)
 		return
 	}
-	client, secret, e := a.authenticate(req, addr)
+	base := a.base(r)
+	client, secret, e := a.authenticate(r, req, addr, base+a.tokenPath)
 	if e != nil {
 		refuse(r, e.reason)
 		writeOAuthError(w, e)
@@ -345,7 +361,6 @@ func (a *Authority) serveForm(w http.ResponseWriter, r *http.Request, ep endpoin
 		n.Authenticated("", client.ID)
 	}
 	a.onAuth(r, client.ID)
-	base := a.base(r)
 	switch ep {
 	case epToken:
 		a.issue(w, r, req, client, secret, base)
@@ -356,8 +371,11 @@ func (a *Authority) serveForm(w http.ResponseWriter, r *http.Request, ep endpoin
 	}
 }
 
-func (a *Authority) authenticate(req *formRequest, addr string) (*Client, *Secret, *oauthError) {
+func (a *Authority) authenticate(r *http.Request, req *formRequest, addr, tokenURL string) (*Client, *Secret, *oauthError) {
 	now := a.now()
+	if req.assertion != "" {
+		return a.authenticateJWT(r, req, addr, tokenURL)
+	}
 	if d := a.throttle.check(req.clientID, addr, now); d > 0 {
 		a.log.Warn("auth request throttled", "client_id", truncate(req.clientID), "addr", addr)
 		e := tooMany(d)
@@ -398,6 +416,86 @@ func (a *Authority) authenticate(req *formRequest, addr string) (*Client, *Secre
 	return c, s, nil
 }
 
+// authenticateJWT authenticates by private_key_jwt. Failures count in
+// the same throttle as wrong secrets, keyed by the client id the request
+// or the assertion names.
+func (a *Authority) authenticateJWT(r *http.Request, req *formRequest, addr, tokenURL string) (*Client, *Secret, *oauthError) {
+	now := a.now()
+	id := req.clientID
+	if id == "" {
+		if as, err := ParseAssertion(req.assertion); err == nil {
+			id = as.Issuer
+		}
+	}
+	if d := a.throttle.check(id, addr, now); d > 0 {
+		a.log.Warn("auth request throttled", "client_id", truncate(id), "addr", addr)
+		e := tooMany(d)
+		e.reason = RefusedThrottled
+		return nil, nil, e
+	}
+	c, id, err := a.authenticateAssertion(r.Context(), req, tokenURL)
+	if err != nil {
+		a.throttle.fail(id, addr, now)
+		desc := err.Error()
+		a.log.Info("client authentication failed", "client_id", truncate(id), "addr", addr, "reason", desc)
+		e := invalidClient(safeDesc(desc), false)
+		e.reason = RefusedAssertion
+		return nil, nil, e
+	}
+	return c, nil, nil
+}
+
+// safeDesc makes text fit for error_description (RFC 6749 section 5.2:
+// printable ASCII without '"' or '\').
+func safeDesc(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c == '"':
+			b[i] = '\''
+		case c == '\\':
+			b[i] = '/'
+		case c < 0x20 || c > 0x7e:
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// grantScopes decides the scopes beside the tenant GUID. SMART system
+// scopes asked for are parsed (a malformed one is invalid_scope). A client
+// without registered scopes gets what it asks for, as before scopes were
+// registered; a client with scopes gets those of its allowed scopes the
+// request covers (all of them when it asks for none), and invalid_scope
+// when it asks only for system scopes none of which is allowed.
+func grantScopes(c *Client, extra []string) ([]string, *oauthError) {
+	var other []string
+	var asked smartscope.Set
+	for _, tok := range extra {
+		if !smartscope.IsSystemScope(tok) {
+			other = append(other, tok)
+			continue
+		}
+		sc, err := smartscope.Parse(tok)
+		if err != nil {
+			return nil, invalidScope(safeDesc(err.Error()))
+		}
+		asked = append(asked, sc)
+	}
+	if len(c.Scopes) == 0 {
+		return extra, nil
+	}
+	allowed, err := smartscope.ParseSet(strings.Join(c.Scopes, " "))
+	if err != nil { // checked when registered
+		return nil, invalidScope("the client's registered scopes are malformed")
+	}
+	granted := smartscope.Grant(asked, allowed)
+	if len(asked) > 0 && len(granted) == 0 {
+		return nil, invalidScope("none of the requested system scopes is allowed for this client (allowed: " + strings.Join(c.Scopes, " ") + ")")
+	}
+	return append(other, granted.Strings()...), nil
+}
+
 func (a *Authority) issue(w http.ResponseWriter, r *http.Request, req *formRequest, c *Client, s *Secret, base string) {
 	if !req.hasScope {
 		refuse(r, RefusedNoTenant)
@@ -421,10 +519,19 @@ func (a *Authority) issue(w http.ResponseWriter, r *http.Request, req *formReque
 		writeOAuthError(w, invalidScope("this client is not allowed tenant "+tid))
 		return
 	}
+	if extra, e = grantScopes(c, extra); e != nil {
+		refuse(r, RefusedScopeNotAllowed)
+		writeOAuthError(w, e)
+		return
+	}
 	if n := reqnote.From(r.Context()); n != nil {
 		n.Authenticated(tid, c.ID)
 	}
-	raw, cl, err := a.mint(c.ID, tid, extra, s.ID, base)
+	secretID := ""
+	if s != nil {
+		secretID = s.ID
+	}
+	raw, cl, err := a.mint(c.ID, tid, extra, secretID, base)
 	if err != nil {
 		a.log.Error("mint token", "client_id", c.ID, "err", err)
 		writeOAuthError(w, &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: "could not issue a token"})

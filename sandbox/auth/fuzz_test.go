@@ -115,3 +115,31 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAssertion feeds arbitrary client assertions to the assertion
+// parser: it must never panic, its errors must be fit for
+// error_description once made safe, and what it accepts must be a JWS
+// of three base64url parts naming alg and kid.
+func FuzzParseAssertion(f *testing.F) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	f.Add(enc(`{"alg":"RS384","kid":"k"}`) + "." + enc(`{"iss":"a","sub":"a","aud":"http://x/token","exp":1,"jti":"j"}`) + ".c2ln")
+	f.Add(enc(`{"alg":"ES384","kid":"k","jku":"https://x"}`) + "." + enc(`{"aud":["a","b"],"exp":1.5,"nbf":"x"}`) + ".")
+	f.Add(enc(`{"alg":"none","crit":["exp"]}`) + "." + enc(`[]`) + ".")
+	f.Add("a.b")
+	f.Add(enc(`{"alg":"RS256","kid":7}`) + "." + enc(`{"exp":1e400}`) + ".AA")
+	f.Fuzz(func(t *testing.T, raw string) {
+		a, err := ParseAssertion(raw)
+		if err != nil {
+			if a != nil || err.Error() == "" {
+				t.Fatalf("error %v with result %+v", err, a)
+			}
+			if d := safeDesc(err.Error()); strings.ContainsAny(d, "\"\\") {
+				t.Fatalf("description %q not RFC 6749 safe", d)
+			}
+			return
+		}
+		if a.Alg == "" || a.KID == "" || strings.Count(raw, ".") != 2 || len(raw) > MaxTokenSize {
+			t.Fatalf("accepted %q as %+v", raw, a)
+		}
+	})
+}

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -9,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -27,7 +32,16 @@ Examples:
   fhirsandbox clients create "Teams Patients app" --tenant 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
   fhirsandbox clients rotate CLIENT_ID --expires 720h --revoke-old
   fhirsandbox clients revoke CLIENT_ID SECRET_ID
-  fhirsandbox clients delete CLIENT_ID`,
+  fhirsandbox clients delete CLIENT_ID
+
+Keys for private_key_jwt (SMART Backend Services):
+  fhirsandbox clients add-key CLIENT_ID jwks.json      # a JWKS, a JWK or a public key PEM
+  fhirsandbox clients add-key CLIENT_ID key.pem        # a private key: only its public half is sent
+  fhirsandbox clients revoke-key CLIENT_ID KID
+  fhirsandbox clients delete-key CLIENT_ID KID
+  fhirsandbox clients jwks-uri CLIENT_ID https://partner.example/jwks.json   # "" clears it
+  fhirsandbox clients scopes CLIENT_ID system/Patient.rs "system/Observation.rs?category=vital-signs"
+  fhirsandbox clients scopes CLIENT_ID                 # no scopes: unrestricted`,
 		Subcommands: []*ucli.Command{
 			{Name: "list", Usage: "list clients and their secrets (never the secrets' values)", ArgsUsage: " ", Action: clientsList},
 			{
@@ -47,6 +61,11 @@ Examples:
 			},
 			{Name: "revoke", Usage: "revoke one secret of a client at once", ArgsUsage: "CLIENT_ID SECRET_ID", Action: clientsRevoke},
 			{Name: "delete", Usage: "delete a client; its tokens stop working", ArgsUsage: "CLIENT_ID", Action: clientsDelete},
+			{Name: "add-key", Usage: "register public keys (JWKS, JWK or PEM file) for private_key_jwt", ArgsUsage: "CLIENT_ID FILE", Action: clientsAddKey},
+			{Name: "revoke-key", Usage: "revoke one key of a client at once", ArgsUsage: "CLIENT_ID KID", Action: clientsKeyOp("revoke")},
+			{Name: "delete-key", Usage: "delete one key of a client", ArgsUsage: "CLIENT_ID KID", Action: clientsKeyOp("delete")},
+			{Name: "jwks-uri", Usage: "set (or, with \"\", clear) the URL the client's key set is fetched from", ArgsUsage: "CLIENT_ID URL", Action: clientsJWKSURI},
+			{Name: "scopes", Usage: "replace the SMART system scopes the client may be granted (none: unrestricted)", ArgsUsage: "CLIENT_ID [SCOPE...]", Action: clientsScopes},
 		},
 	}, adminFlags)
 }
@@ -254,5 +273,149 @@ func clientsDelete(c *ucli.Context) error {
 		return nil
 	}
 	fmt.Fprintf(c.App.Writer, "deleted client %s\n", args[0])
+	return nil
+}
+
+// keyPayload turns a key file into the admin API's body: a JWKS or JWK
+// as JSON, public keys in PEM, or the public half of a private key PEM
+// (the private key itself never leaves this machine).
+func keyPayload(b []byte) (admin.AddKeysRequest, error) {
+	t := bytes.TrimSpace(b)
+	switch {
+	case len(t) > 0 && t[0] == '{':
+		return admin.AddKeysRequest{JWKS: t}, nil
+	case bytes.Contains(t, []byte("PRIVATE KEY-----")):
+		key, err := auth.ParseKeyPEM(t)
+		if err != nil {
+			return admin.AddKeysRequest{}, err
+		}
+		der, err := x509.MarshalPKIXPublicKey(key.Public())
+		if err != nil {
+			return admin.AddKeysRequest{}, err
+		}
+		return admin.AddKeysRequest{PEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}, nil
+	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+		return admin.AddKeysRequest{PEM: string(t)}, nil
+	}
+	return admin.AddKeysRequest{}, errors.New("want a JWKS or JWK (JSON) or a PEM key")
+}
+
+func clientsAddKey(c *ucli.Context) error {
+	args, err := interspersed(c)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(c, args, "CLIENT_ID", "FILE"); err != nil {
+		return err
+	}
+	b, err := readCapped(args[1], auth.MaxJWKSBytes)
+	if err != nil {
+		return fmt.Errorf("add-key: %w", err)
+	}
+	body, err := keyPayload(b)
+	if err != nil {
+		return fmt.Errorf("add-key: %s: %w", args[1], err)
+	}
+	ac, err := newAdminClient(c)
+	if err != nil {
+		return err
+	}
+	var keys []admin.KeyJSON
+	raw, err := ac.call(c.Context, "POST", clientPath(args[0], "keys"), body, &keys)
+	if err != nil {
+		return fmt.Errorf("add-key %s: %w", args[0], err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, raw)
+	}
+	for _, k := range keys {
+		fmt.Fprintf(c.App.Writer, "added key %s (%s) to client %s\n", k.KID, orAny(k.Alg), args[0])
+	}
+	return nil
+}
+
+func orAny(alg string) string {
+	if alg == "" {
+		return "any algorithm that suits the key"
+	}
+	return alg
+}
+
+func clientsKeyOp(op string) ucli.ActionFunc {
+	return func(c *ucli.Context) error {
+		args, err := interspersed(c)
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(c, args, "CLIENT_ID", "KID"); err != nil {
+			return err
+		}
+		ac, err := newAdminClient(c)
+		if err != nil {
+			return err
+		}
+		method, path := "POST", clientPath(args[0], "keys", args[1], "revoke")
+		if op == "delete" {
+			method, path = "DELETE", clientPath(args[0], "keys", args[1])
+		}
+		raw, err := ac.call(c.Context, method, path, nil, nil)
+		if err != nil {
+			return fmt.Errorf("%s-key %s %s: %w", op, args[0], args[1], err)
+		}
+		if c.Bool("json") {
+			if len(bytes.TrimSpace(raw)) == 0 {
+				raw = []byte(`{"deleted":true}`)
+			}
+			return printJSON(c.App.Writer, raw)
+		}
+		fmt.Fprintf(c.App.Writer, "%sd key %s of client %s\n", strings.TrimSuffix(op, "e"), args[1], args[0])
+		return nil
+	}
+}
+
+func clientsJWKSURI(c *ucli.Context) error {
+	args, err := interspersed(c)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(c, args, "CLIENT_ID", "URL"); err != nil {
+		return err
+	}
+	ac, err := newAdminClient(c)
+	if err != nil {
+		return err
+	}
+	raw, err := ac.call(c.Context, "PUT", clientPath(args[0], "jwks_uri"), admin.SetJWKSURIRequest{JWKSURI: &args[1]}, nil)
+	if err != nil {
+		return fmt.Errorf("jwks-uri %s: %w", args[0], err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, raw)
+	}
+	fmt.Fprintf(c.App.Writer, "jwks_uri of client %s: %s\n", args[0], orNone(args[1]))
+	return nil
+}
+
+func clientsScopes(c *ucli.Context) error {
+	args, err := interspersed(c)
+	if err != nil {
+		return err
+	}
+	if len(args) < 1 {
+		return usagef("%s: want CLIENT_ID [SCOPE...]", c.Command.Name)
+	}
+	ac, err := newAdminClient(c)
+	if err != nil {
+		return err
+	}
+	scopes := append([]string{}, args[1:]...)
+	raw, err := ac.call(c.Context, "PUT", clientPath(args[0], "scopes"), admin.SetScopesRequest{Scopes: scopes}, nil)
+	if err != nil {
+		return fmt.Errorf("scopes %s: %w", args[0], err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, raw)
+	}
+	fmt.Fprintf(c.App.Writer, "scopes of client %s: %s\n", args[0], orNone(strings.Join(scopes, " ")))
 	return nil
 }

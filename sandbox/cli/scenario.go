@@ -17,6 +17,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/scenario"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
@@ -87,11 +88,22 @@ not as failures.
 Examples:
   fhirsandbox check --target http://127.0.0.1:8080/stu3 --client-id teams-patients-app \
       --client-secret change-me-dev-secret --tenant 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c
-  fhirsandbox check --target https://partner.example.org/fhir/dstu2 ... --junit check.xml`,
+  fhirsandbox check --target https://partner.example.org/fhir/dstu2 ... --junit check.xml
+
+With --client-key the token requests authenticate by private_key_jwt
+(SMART Backend Services): each is a client assertion signed with the
+private key in the PEM file (kid: --kid, default the key's RFC 7638
+thumbprint; alg: --alg, default by key type), aud = the target's root +
+/token, instead of a client secret:
+  fhirsandbox check --target http://127.0.0.1:8080/r4 --client-id backend \
+      --client-key backend-key.pem --tenant 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "target", Usage: "FHIR base `URL` of the server to check", EnvVars: []string{"FHIRSANDBOX_TARGET"}},
 			&ucli.StringFlag{Name: "client-id", Usage: "OAuth client `ID`", EnvVars: []string{"FHIRSANDBOX_CLIENT_ID"}},
 			&ucli.StringFlag{Name: "client-secret", Usage: "client `SECRET`", EnvVars: []string{"FHIRSANDBOX_CLIENT_SECRET"}},
+			&ucli.StringFlag{Name: "client-key", Usage: "private key PEM `FILE`: authenticate with signed client assertions instead of a secret"},
+			&ucli.StringFlag{Name: "kid", Usage: "key `ID` the assertions name (default: the key's RFC 7638 thumbprint)"},
+			&ucli.StringFlag{Name: "alg", Usage: "assertion `ALG`: RS384, ES384, RS256 or ES256 (default: from the key)"},
 			&ucli.StringFlag{Name: "tenant", Usage: "tenant `GUID` of the token", EnvVars: []string{"FHIRSANDBOX_TENANT"}},
 			&ucli.StringFlag{Name: "junit", Usage: "also write a JUnit XML report to `FILE`"},
 			&ucli.BoolFlag{Name: "json", Usage: "print the report as JSON", DisableDefaultText: true},
@@ -322,6 +334,20 @@ func runInProcess(ctx context.Context, sc *scenario.Scenario, c *ucli.Context) (
 func runAgainst(ctx context.Context, sc *scenario.Scenario, target string, c *ucli.Context, skipAfterToken bool) (scenario.Report, error) {
 	client, secret, tenant := defaultsFor(sandbox.DefaultConfig(), c)
 	opts := scenario.RunOptions{BaseURL: target, ClientID: client, ClientSecret: secret, Tenant: tenant, SkipAfterTokenFailure: skipAfterToken}
+	if f := c.String("client-key"); f != "" {
+		if c.IsSet("client-secret") {
+			return scenario.Report{}, usagef("%s: give --client-secret or --client-key, not both", c.Command.Name)
+		}
+		pem, err := readCapped(f, auth.MaxJWKSBytes)
+		if err != nil {
+			return scenario.Report{}, fmt.Errorf("client key: %w", err)
+		}
+		signer, err := sandbox.FileSigner(pem, c.String("kid"), c.String("alg"))
+		if err != nil {
+			return scenario.Report{}, fmt.Errorf("client key %s: %w", f, err)
+		}
+		opts.ClientSecret, opts.Signer = "", signer
+	}
 	if tok := c.String("admin-token"); tok != "" {
 		opts.Journal = journalFetcher(target, tok)
 	}

@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -24,16 +29,64 @@ so that it can be captured. An OAuth error (invalid_client, invalid_scope,
 Examples:
   TOKEN=$(fhirsandbox token --client-id teams-patients-app \
       --client-secret change-me-dev-secret --tenant 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c)
-  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/stu3/Patient`,
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/stu3/Patient
+
+With --client-key the client authenticates by private_key_jwt (SMART
+Backend Services) instead of a secret: the command signs a client
+assertion (iss = sub = --client-id, aud = the token URL, a fresh jti,
+exp 4 minutes ahead) with the private key in the PEM file. The key's kid
+defaults to its RFC 7638 thumbprint, which is the kid the sandbox gives a
+public key registered from PEM; the algorithm defaults to RS384 for RSA,
+ES256 for P-256 and ES384 for P-384.
+
+  fhirsandbox token --client-id backend --client-key backend-key.pem \
+      --tenant 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c --scope "system/Patient.rs"`,
 		Flags: []ucli.Flag{
 			urlFlag(),
 			&ucli.StringFlag{Name: "client-id", Usage: "OAuth client `ID`", EnvVars: []string{"FHIRSANDBOX_CLIENT_ID"}},
 			&ucli.StringFlag{Name: "client-secret", Usage: "client `SECRET` (prefer the variable: flags show in ps)", EnvVars: []string{"FHIRSANDBOX_CLIENT_SECRET"}},
 			&ucli.StringFlag{Name: "tenant", Usage: "tenant `GUID` the token is for", EnvVars: []string{"FHIRSANDBOX_TENANT"}},
 			&ucli.StringFlag{Name: "scope", Usage: "extra space-separated `SCOPES` to ask for besides the tenant"},
+			&ucli.StringFlag{Name: "client-key", Usage: "private key PEM `FILE`: authenticate with a signed client assertion instead of a secret"},
+			&ucli.StringFlag{Name: "kid", Usage: "key `ID` the assertion names (default: the key's RFC 7638 thumbprint)"},
+			&ucli.StringFlag{Name: "alg", Usage: "assertion `ALG`: RS384, ES384, RS256 or ES256 (default: from the key)"},
 		},
 		Action: tokenAction,
 	}
+}
+
+// clientAssertion signs a client assertion with the PEM key in file.
+func clientAssertion(file, kid, alg, clientID, tokenURL string, now time.Time) (string, error) {
+	pem, err := readCapped(file, auth.MaxJWKSBytes)
+	if err != nil {
+		return "", fmt.Errorf("client key: %w", err)
+	}
+	s, err := auth.NewClientSigner(pem, kid, alg)
+	if err != nil {
+		return "", fmt.Errorf("client key %s: %w", file, err)
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
+	}
+	return s.Sign(auth.AssertionClaims{ClientID: clientID, Audience: tokenURL, ID: base64.RawURLEncoding.EncodeToString(jti), IssuedAt: now, Expiry: now.Add(4 * time.Minute)})
+}
+
+// readCapped reads a file of at most max bytes.
+func readCapped(file string, max int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is over %d bytes", file, max)
+	}
+	return b, nil
 }
 
 func tokenAction(c *ucli.Context) error {
@@ -45,7 +98,16 @@ func tokenAction(c *ucli.Context) error {
 		return err
 	}
 	var missing []string
-	for _, f := range []string{"client-id", "client-secret", "tenant"} {
+	need := []string{"client-id", "client-secret", "tenant"}
+	if c.String("client-key") != "" {
+		need = []string{"client-id", "tenant"}
+		if c.IsSet("client-secret") {
+			return usagef("token: give --client-secret or --client-key, not both")
+		}
+	} else if c.IsSet("kid") || c.IsSet("alg") {
+		return usagef("token: --kid and --alg go with --client-key")
+	}
+	for _, f := range need {
 		if c.String(f) == "" {
 			missing = append(missing, "--"+f)
 		}
@@ -58,10 +120,19 @@ func tokenAction(c *ucli.Context) error {
 		scope += " " + extra
 	}
 	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.String("client-id")},
-		"client_secret": {c.String("client-secret")},
-		"scope":         {scope},
+		"grant_type": {"client_credentials"},
+		"client_id":  {c.String("client-id")},
+		"scope":      {scope},
+	}
+	if f := c.String("client-key"); f != "" {
+		a, err := clientAssertion(f, c.String("kid"), c.String("alg"), c.String("client-id"), base+"/token", time.Now())
+		if err != nil {
+			return err
+		}
+		form.Set("client_assertion_type", auth.AssertionType)
+		form.Set("client_assertion", a)
+	} else {
+		form.Set("client_secret", c.String("client-secret"))
 	}
 	req, err := http.NewRequestWithContext(c.Context, "POST", base+"/token", strings.NewReader(form.Encode()))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
@@ -183,6 +184,20 @@ func (a *API) allow(w http.ResponseWriter, r *http.Request, allowed string) bool
 
 func (a *API) fail(w http.ResponseWriter, e *Error) { WriteError(w, a.rel, e) }
 
+// methodAllowed reports whether the method is one the type route serves,
+// so that a wrong method is answered 405 whatever the token's scopes.
+func (a *API) methodAllowed(r *http.Request, segs []string) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodPost:
+		return len(segs) == 1 || segs[1] == "_search"
+	case http.MethodPut, http.MethodDelete:
+		return len(segs) == 2 && segs[1] != "_search"
+	}
+	return false
+}
+
 // route serves everything but metadata and smart-configuration.
 func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string, resolve func() (*store.Store, *Error)) {
 	withStore := func(fn func(*store.Store) *Error) {
@@ -214,6 +229,17 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, segs []string, resol
 	typ := segs[0]
 	if !a.types[typ] {
 		a.fail(w, errorf(http.StatusNotFound, "not-supported", "resource type %q is not supported by this %s server", typ, a.rel.Label))
+		return
+	}
+	if len(segs) <= 2 {
+		// the type-level scope check; constraints are applied where the
+		// resources are known (read, search)
+		if _, e := permit(r, typ, opOf(r.Method, segs)); e != nil && a.methodAllowed(r, segs) {
+			a.fail(w, e)
+			return
+		}
+	} else if _, e := permit(r, typ, smartscope.Read); e != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		a.fail(w, e)
 		return
 	}
 	switch {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
@@ -221,9 +222,19 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 			if err != nil {
 				return a.entryError(errorf(http.StatusNotFound, "not-found", "%s/%s is not known", typ, segs[1]))
 			}
+			if e := a.readable(r, s, d); e != nil {
+				return a.entryError(e)
+			}
 			return entryResult{status: http.StatusOK, resource: d.JSON, doc: d}
 		}
 	case http.MethodPost, http.MethodPut:
+		op := smartscope.Update
+		if method == http.MethodPost {
+			op = smartscope.Create
+		}
+		if _, e := permit(r, typ, op); e != nil {
+			return a.entryError(e)
+		}
 		if len(resource) == 0 || resourceTypeOf(resource) != typ {
 			return a.entryError(errorf(http.StatusBadRequest, "invalid", "entry resource must be a %s", typ))
 		}
@@ -246,6 +257,9 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 		return entryResult{status: status, resource: res.Doc.JSON, doc: res.Doc, location: a.BaseURL(r) + "/" + typ + "/" + res.Doc.ID + "/_history/" + strconv.Itoa(res.Doc.Version)}
 	case http.MethodDelete:
 		if len(segs) == 2 {
+			if _, e := permit(r, typ, smartscope.Delete); e != nil {
+				return a.entryError(e)
+			}
 			if _, err := s.Delete(typ, segs[1]); err != nil {
 				return a.entryError(storeError(err))
 			}
@@ -287,6 +301,17 @@ func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entr
 			refs[i].JSON = nil
 		default:
 			return nil, errorf(http.StatusBadRequest, "not-supported", "entry %d: %s %s is not supported in a transaction (POST Type, PUT Type/id, DELETE Type/id)", i, en.Request.Method, en.Request.URL)
+		}
+		op := smartscope.Update
+		switch en.Request.Method {
+		case http.MethodPost:
+			op = smartscope.Create
+		case http.MethodDelete:
+			op = smartscope.Delete
+		}
+		if _, e := permit(r, segs[0], op); e != nil {
+			e.Diagnostics = "entry " + strconv.Itoa(i) + ": " + e.Diagnostics
+			return nil, e
 		}
 		if ops[i].JSON != nil && len(ops[i].JSON) == 0 {
 			return nil, errorf(http.StatusBadRequest, "required", "entry %d has no resource", i)

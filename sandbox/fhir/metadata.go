@@ -15,6 +15,7 @@ type (
 	capExtension struct {
 		URL       string         `json:"url"`
 		ValueURI  string         `json:"valueUri,omitempty"`
+		ValueCode string         `json:"valueCode,omitempty"`
 		Extension []capExtension `json:"extension,omitempty"`
 	}
 	capCoding struct {
@@ -122,9 +123,9 @@ func (a *API) Statement(base string) []byte {
 		CORS: true,
 		Service: []capConcept{{
 			Coding: []capCoding{{System: rel.SecurityServiceSystem, Code: "SMART-on-FHIR", Display: "SMART-on-FHIR"}},
-			Text:   "OAuth2 client credentials; the tenant GUID goes in scope",
+			Text:   "OAuth2 client credentials with a client secret or a signed JWT assertion (SMART Backend Services); the tenant GUID goes in scope beside SMART system scopes",
 		}},
-		Description: "POST the token URL with grant_type=client_credentials, client_id, client_secret and scope=<tenant GUID>; send the access token as Authorization: Bearer.",
+		Description: "POST the token URL with grant_type=client_credentials, client_id and client_secret (or client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer and a client_assertion signed with " + strings.Join(smartAssertionAlgs(), ", ") + "), and scope=<tenant GUID> with optional SMART system scopes such as system/Patient.read or system/Observation.rs; send the access token as Authorization: Bearer.",
 	}
 	uris := capExtension{URL: oauthURIs}
 	addURI := func(name, path string) {
@@ -156,6 +157,11 @@ func (a *API) Statement(base string) []byte {
 	addURI("revoke", s.Revoke)
 	if len(uris.Extension) > 0 && !drift.DropOAuthURIs {
 		sec.Extension = []capExtension{uris}
+	}
+	if !drift.DropOAuthURIs { // the drift plays metadata that lost its SMART extensions
+		for _, c := range smartCapabilities() {
+			sec.Extension = append(sec.Extension, capExtension{URL: smartCapabilitiesURL, ValueCode: c})
+		}
 	}
 	rest := capRest{Mode: "server", Security: sec, Interaction: []capInteraction{{"transaction"}}}
 	if rel.BatchInteraction {
@@ -206,16 +212,38 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 	a.write(w, r, f, http.StatusOK, a.Statement(a.o.Base(r)))
 }
 
+// smartCapabilitiesURL is the SMART extension that lists capabilities
+// on CapabilityStatement.rest.security.
+const smartCapabilitiesURL = "http://fhir-registry.smarthealthit.org/StructureDefinition/capabilities"
+
+// smartCapabilities are the SMART capabilities this server has, in the
+// smart-configuration and the CapabilityStatement alike.
+func smartCapabilities() []string {
+	return []string{"client-confidential-symmetric", "client-confidential-asymmetric", "permission-v1", "permission-v2"}
+}
+
+// smartAssertionAlgs are the client assertion algorithms the token
+// endpoint accepts (auth.AssertionAlgs; a test keeps the two equal).
+func smartAssertionAlgs() []string { return []string{"RS384", "ES384", "RS256", "ES256"} }
+
+// smartScopesSupported lists the scope forms the token endpoint grants;
+// any resource type may stand where * is.
+func smartScopesSupported() []string {
+	return []string{"system/*.read", "system/*.write", "system/*.*", "system/*.rs", "system/*.cruds", "system/Patient.read", "system/Patient.rs"}
+}
+
 // smartConfiguration answers {base}/.well-known/smart-configuration.
 func (a *API) smartConfiguration(w http.ResponseWriter, r *http.Request) {
 	base := a.o.Base(r)
 	s := a.o.Security
 	cfg := map[string]any{
-		"token_endpoint":                        base + s.Token,
-		"grant_types_supported":                 []string{"client_credentials"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"response_types_supported":              []string{"token"},
-		"capabilities":                          []string{"client-confidential-symmetric"},
+		"token_endpoint":                                   base + s.Token,
+		"grant_types_supported":                            []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": smartAssertionAlgs(),
+		"response_types_supported":                         []string{"token"},
+		"capabilities":                                     smartCapabilities(),
+		"scopes_supported":                                 smartScopesSupported(),
 	}
 	opt := func(key, path string) {
 		if path != "" {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 )
 
@@ -159,11 +160,19 @@ func (a *API) searchHTTP(w http.ResponseWriter, r *http.Request, f format, s *st
 
 // search runs a search and renders the searchset Bundle.
 func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV, strict bool) ([]byte, *Error) {
+	cons, e := permit(r, typ, smartscope.Search)
+	if e != nil {
+		return nil, e
+	}
+	if kvs, e = a.constrainSearch(typ, kvs, cons); e != nil {
+		return nil, e
+	}
 	sr, e := a.parseSearch(typ, kvs, strict)
 	if e != nil {
 		return nil, e
 	}
 	res := s.Search(sr.q)
+	res.Included = a.filterIncluded(r, s, res.Included)
 	max := a.o.Limits.MaxResponseBytes
 	// without _elements the stored bytes are a lower bound of the page:
 	// refuse before rendering rather than after
@@ -279,6 +288,9 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.St
 		return errorf(http.StatusGone, "not-found", "%s/%s has been deleted", typ, id)
 	case err != nil:
 		return errorf(http.StatusNotFound, "not-found", "%s/%s is not known", typ, id)
+	}
+	if e := a.readable(r, s, d); e != nil {
+		return e
 	}
 	if vid != "" && vid != strconv.Itoa(d.Version) {
 		return errorf(http.StatusNotFound, "not-found", "%s/%s has no version %q here (only the current version, %d, is kept)", typ, id, vid, d.Version)

@@ -35,6 +35,10 @@ type clientRow struct {
 	Tenants    []tenantRef
 	Created    time.Time
 	Secrets    []secretRow
+	Keys       []keyRow
+	LiveKeys   int
+	JWKSURI    string
+	Scopes     string
 	Live       int
 	Expired    int
 	Revoked    int
@@ -102,6 +106,8 @@ func (p *portal) clientRow(c auth.Client, names map[string]string, now time.Time
 	}
 	// Newest secret first: after a rotation the new one leads.
 	slices.Reverse(row.Secrets)
+	row.Keys, row.LiveKeys = keyRows(c)
+	row.JWKSURI, row.Scopes = c.JWKSURI, strings.Join(c.Scopes, " ")
 	return row
 }
 

@@ -173,6 +173,11 @@ func newHandler(o Options, heartbeat time.Duration) http.Handler {
 	mux.HandleFunc("POST /portal/clients/{id}/secrets/{sid}/revoke", p.authed(p.revokeSecret))
 	mux.HandleFunc("POST /portal/clients/{id}/secrets/{sid}/expiry", p.authed(p.setSecretExpiry))
 	mux.HandleFunc("POST /portal/clients/{id}/secrets/{sid}/delete", p.authed(p.deleteSecret))
+	mux.HandleFunc("POST /portal/clients/{id}/keys", p.authed(p.addKeys))
+	mux.HandleFunc("POST /portal/clients/{id}/keys/{kid}/revoke", p.authed(p.revokeKey))
+	mux.HandleFunc("POST /portal/clients/{id}/keys/{kid}/delete", p.authed(p.deleteKey))
+	mux.HandleFunc("POST /portal/clients/{id}/jwks_uri", p.authed(p.setJWKSURI))
+	mux.HandleFunc("POST /portal/clients/{id}/scopes", p.authed(p.setScopes))
 	mux.HandleFunc("POST /portal/tenants", p.authed(p.addTenant))
 	mux.HandleFunc("GET /portal/tenants/{id}", p.authed(p.tenantPage))
 	mux.HandleFunc("POST /portal/tenants/{id}", p.authed(p.updateTenant))
@@ -354,7 +359,7 @@ func (p *portal) failErr(w http.ResponseWriter, r *http.Request, heading string,
 	status := http.StatusBadRequest
 	msg := err.Error()
 	switch {
-	case errors.Is(err, admin.ErrNotFound), errors.Is(err, auth.ErrNoClient), errors.Is(err, auth.ErrNoSecret), errors.Is(err, tenant.ErrUnknown):
+	case errors.Is(err, admin.ErrNotFound), errors.Is(err, auth.ErrNoClient), errors.Is(err, auth.ErrNoSecret), errors.Is(err, auth.ErrNoKey), errors.Is(err, tenant.ErrUnknown):
 		status = http.StatusNotFound
 	case errors.Is(err, admin.ErrConflict), errors.Is(err, auth.ErrTooMany), errors.Is(err, tenant.ErrDuplicate):
 		status = http.StatusConflict

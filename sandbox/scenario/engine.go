@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,6 +288,13 @@ func (e *Engine) act(scenario string, a Action, client string, now time.Time) st
 	switch {
 	case c == nil:
 		err = errors.New("no controls configured")
+	case a.Kind == ActionSetScopes:
+		if client == "" {
+			err = errors.New("no client to act on")
+			break
+		}
+		label += " " + client + " " + strings.Join(a.Scopes, " ")
+		err = c.SetClientScopes(client, a.Scopes)
 	case a.Kind == ActionExpireSecret || a.Kind == ActionRevokeSecret || a.Kind == ActionDeleteClient:
 		if client == "" {
 			err = errors.New("no client to act on")
@@ -455,7 +463,7 @@ func (e *Engine) identify(note *reqNote, r *http.Request) (string, string) {
 // none).
 func actsOnRequester(a Action) bool {
 	switch a.Kind {
-	case ActionExpireSecret, ActionRevokeSecret, ActionDeleteClient:
+	case ActionExpireSecret, ActionRevokeSecret, ActionDeleteClient, ActionSetScopes:
 		return a.ClientID == ""
 	}
 	return false

@@ -106,6 +106,10 @@ func (c *recordingControls) SetMetadataDrift(d MetadataDrift) {
 	_ = c.rec("SetMetadataDrift(%s, %t, %s)", d.TokenURL, d.DropOAuthURIs, d.FHIRVersion)
 }
 
+func (c *recordingControls) SetClientScopes(id string, scopes []string) error {
+	return c.rec("SetClientScopes(%s, %v)", id, scopes)
+}
+
 func (c *recordingControls) Calls() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -45,6 +45,11 @@ func IdentifyFromRequest(r *http.Request) (tenant, clientID string) {
 				if clientID == "" {
 					clientID = q.Get("client_id")
 				}
+				if a := q.Get("client_assertion"); clientID == "" && a != "" {
+					// private_key_jwt without client_id: the assertion's
+					// iss, unverified, as for a bearer JWT
+					clientID = assertionIssuer(a)
+				}
 				for _, s := range strings.Fields(q.Get("scope")) {
 					if guidRE.MatchString(s) {
 						tenant = strings.ToLower(s)
@@ -79,4 +84,27 @@ func fromJWT(tok string) (tenant, clientID string) {
 		clientID = c.Sub
 	}
 	return strings.ToLower(c.Tid), clientID
+}
+
+// assertionIssuer reads iss (else sub) of a client assertion, unverified.
+func assertionIssuer(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || len(parts[1]) > 8192 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	if c.Iss != "" {
+		return c.Iss
+	}
+	return c.Sub
 }

@@ -35,6 +35,12 @@ func TestIdentifyFromRequest(t *testing.T) {
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			return r
 		}, "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c", "app-a"},
+		{"client assertion without client_id", func() *http.Request {
+			body := "grant_type=client_credentials&scope=2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + jwt(`{"iss":"backend","sub":"backend"}`)
+			r := httptest.NewRequest("POST", "/token", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}, "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c", "backend"},
 		{"basic", func() *http.Request {
 			r := httptest.NewRequest("POST", "/token", strings.NewReader("grant_type=client_credentials"))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/yamlfile"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"gopkg.in/yaml.v3"
 )
@@ -541,7 +542,7 @@ func (d *decoder) quirk(n *yaml.Node, what string) (Quirk, bool) {
 	return q, true
 }
 
-var actionKinds = []string{ActionExpireSecret, ActionRevokeSecret, ActionDeleteClient, ActionRotateSigningKey, ActionRevokeTokens, ActionSetTokenTTL, ActionUnmapTenant, ActionTenantDown, ActionMetadata}
+var actionKinds = []string{ActionExpireSecret, ActionRevokeSecret, ActionDeleteClient, ActionRotateSigningKey, ActionRevokeTokens, ActionSetTokenTTL, ActionUnmapTenant, ActionTenantDown, ActionMetadata, ActionSetScopes}
 
 func (d *decoder) event(n *yaml.Node) Event {
 	e := Event{Line: n.Line}
@@ -596,6 +597,19 @@ func (d *decoder) event(n *yaml.Node) Event {
 		a.Down = true
 		fields["tenant"] = d.StrTo(&a.Tenant, w+".tenant")
 		fields["down"] = d.BoolTo(&a.Down, w+".down")
+	case ActionSetScopes:
+		fields["client_id"] = d.StrTo(&a.ClientID, w+".client_id")
+		fields["scopes"] = func(n *yaml.Node) {
+			a.Scopes = d.StringList(n, w+".scopes")
+			if a.Scopes == nil {
+				a.Scopes = []string{}
+			}
+			for _, sc := range a.Scopes {
+				if _, err := smartscope.Parse(sc); err != nil {
+					d.Addf(n, "%s.scopes: %v", w, err)
+				}
+			}
+		}
 	case ActionMetadata:
 		fields["token_url"] = d.StrTo(&a.Metadata.TokenURL, w+".token_url")
 		fields["drop_oauth_uris"] = d.BoolTo(&a.Metadata.DropOAuthURIs, w+".drop_oauth_uris")
@@ -618,6 +632,10 @@ func (d *decoder) event(n *yaml.Node) Event {
 			d.Addf(actionNode, "%s: tenant must be a tenant GUID, got %q", w, a.Tenant)
 		}
 		a.Tenant = strings.ToLower(a.Tenant)
+	case ActionSetScopes:
+		if a.Scopes == nil {
+			d.Addf(actionNode, "%s: scopes is required (a list of SMART system scopes; [] lifts the restriction)", w)
+		}
 	case ActionMetadata:
 		m := a.Metadata
 		if m.TokenURL == "" && !m.DropOAuthURIs && m.FHIRVersion == "" {
@@ -692,7 +710,37 @@ func (d *decoder) step(n *yaml.Node, idx int) Step {
 					"client_id":     d.StrTo(&g.ClientID, "get_token.client_id"),
 					"client_secret": d.StrTo(&g.ClientSecret, "get_token.client_secret"),
 					"tenant":        d.StrTo(&g.Tenant, "get_token.tenant"),
+					"scope":         d.StrTo(&g.Scope, "get_token.scope"),
+					"assertion": func(v *yaml.Node) {
+						a := &AssertionSpec{}
+						if !yamlfile.IsNull(v) {
+							w := what + ".get_token.assertion"
+							d.Mapping(v, w, yamlfile.Fields{
+								"aud": d.StrTo(&a.Audience, w+".aud"),
+								"jti": d.StrTo(&a.JTI, w+".jti"),
+								"kid": d.StrTo(&a.KID, w+".kid"),
+								"key": d.StrTo(&a.Key, w+".key"),
+								"exp_in": func(n *yaml.Node) {
+									var x time.Duration
+									d.DurationTo(&x, w+".exp_in", -maxDuration, maxDuration)(n)
+									a.ExpIn = &x
+								},
+								"iat_in": func(n *yaml.Node) {
+									var x time.Duration
+									d.DurationTo(&x, w+".iat_in", -maxDuration, maxDuration)(n)
+									a.IatIn = &x
+								},
+							})
+							if a.Key != "" && a.Key != AssertionKeyRotated {
+								d.Addf(v, "%s.key: %q is not a key (want %s)", w, a.Key, AssertionKeyRotated)
+							}
+						}
+						g.Assertion = a
+					},
 				})
+				if g.Assertion != nil && g.ClientSecret != "" {
+					d.Addf(v, "%s.get_token: give client_secret or assertion, not both", what)
+				}
 			}
 			st.GetToken = g
 		},

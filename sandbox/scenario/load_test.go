@@ -209,6 +209,12 @@ func TestLoadRejects(t *testing.T) {
 		{"bad capture path", "name: a\ndescription: d\nsteps:\n  - get_token: {}\n    capture: {t: \"a..b\"}\n", "empty segment"},
 		{"step neither", "name: a\ndescription: d\nsteps:\n  - name: x\n", "exactly one of request, get_token"},
 		{"json and form", "name: a\ndescription: d\nsteps:\n  - request: {path: /x, form: {a: b}, json: {a: 1}}\n", "not both"},
+		{"assertion and secret", "name: a\ndescription: d\nsteps:\n  - get_token: {client_secret: x, assertion: {}}\n", "client_secret or assertion"},
+		{"assertion key", "name: a\ndescription: d\nsteps:\n  - get_token: {assertion: {key: other}}\n", "is not a key"},
+		{"assertion unknown field", "name: a\ndescription: d\nsteps:\n  - get_token: {assertion: {exp: 1}}\n", "exp"},
+		{"assertion bad duration", "name: a\ndescription: d\nsteps:\n  - get_token: {assertion: {exp_in: soon}}\n", "exp_in"},
+		{"set_scopes without scopes", "name: a\ndescription: d\ntimeline:\n  - at: 1s\n    action: {set_scopes: {client_id: x}}\n", "scopes is required"},
+		{"set_scopes bad scope", "name: a\ndescription: d\ntimeline:\n  - at: 1s\n    action: {set_scopes: {scopes: [system/Patient.rw]}}\n", "malformed SMART scope"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +228,29 @@ func TestLoadRejects(t *testing.T) {
 				t.Fatalf("err is %T, want *LoadError", err)
 			}
 		})
+	}
+}
+
+func TestLoadAssertionSteps(t *testing.T) {
+	t.Parallel()
+	s, err := Load("f.yaml", []byte(`name: a
+description: d
+timeline:
+  - after_requests: 1
+    action: {set_scopes: {scopes: [system/Patient.rs, "system/Observation.rs?category=vital-signs"]}}
+steps:
+  - get_token: {scope: system/*.read, assertion: {aud: "${base_url}/x", exp_in: -5m, iat_in: 2m, jti: j1, kid: k1, key: rotated}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.Steps[0].GetToken
+	a := g.Assertion
+	if g.Scope != "system/*.read" || a == nil || a.Audience != "${base_url}/x" || *a.ExpIn != -5*time.Minute || *a.IatIn != 2*time.Minute || a.JTI != "j1" || a.KID != "k1" || a.Key != AssertionKeyRotated {
+		t.Errorf("get_token %+v assertion %+v", g, a)
+	}
+	if act := s.Timeline[0].Action; act.Kind != ActionSetScopes || len(act.Scopes) != 2 {
+		t.Errorf("action %+v", act)
 	}
 }
 

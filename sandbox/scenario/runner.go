@@ -3,6 +3,8 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +48,12 @@ type RunOptions struct {
 	// would send a token once a get_token step has failed: they report the
 	// token failure once instead of each failing on a 401.
 	SkipAfterTokenFailure bool
+	// Signer signs client assertions for get_token steps with an
+	// assertion (and for every get_token when ClientSecret is empty);
+	// without it those steps fail.
+	Signer func(AssertionRequest) (string, error)
+	// Rand makes assertion jtis (default crypto/rand).
+	Rand io.Reader
 }
 
 // StepResult is the outcome of one step (or journal check).
@@ -119,6 +127,9 @@ func Run(ctx context.Context, s *Scenario, opts RunOptions) Report {
 	}
 	if opts.TokenPath == "" {
 		opts.TokenPath = "/token"
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
 	}
 	run := &runner{
 		opts: opts,
@@ -233,11 +244,28 @@ func (run *runner) buildRequest(ctx context.Context, st *Step) (*http.Request, e
 			}
 			return run.subst(v)
 		}
+		scope := pick(g.Tenant, run.opts.Tenant)
+		if g.Scope != "" {
+			scope += " " + run.subst(g.Scope)
+		}
 		form := url.Values{
-			"grant_type":    {"client_credentials"},
-			"client_id":     {pick(g.ClientID, run.opts.ClientID)},
-			"client_secret": {pick(g.ClientSecret, run.opts.ClientSecret)},
-			"scope":         {pick(g.Tenant, run.opts.Tenant)},
+			"grant_type": {"client_credentials"},
+			"client_id":  {pick(g.ClientID, run.opts.ClientID)},
+			"scope":      {scope},
+		}
+		as := g.Assertion
+		if as == nil && g.ClientSecret == "" && run.opts.ClientSecret == "" && run.opts.Signer != nil {
+			as = &AssertionSpec{} // a run with a key and no secret
+		}
+		if as != nil {
+			a, err := run.assertion(form.Get("client_id"), as)
+			if err != nil {
+				return nil, err
+			}
+			form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+			form.Set("client_assertion", a)
+		} else {
+			form.Set("client_secret", pick(g.ClientSecret, run.opts.ClientSecret))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, run.base+run.opts.TokenPath, strings.NewReader(form.Encode()))
 		if err != nil {
@@ -307,6 +335,33 @@ func (run *runner) buildRequest(ctx context.Context, st *Step) (*http.Request, e
 		return nil, fmt.Errorf("unresolved variable in %s", sr.Path)
 	}
 	return req, nil
+}
+
+// assertion signs a client assertion shaped by spec.
+func (run *runner) assertion(clientID string, spec *AssertionSpec) (string, error) {
+	if run.opts.Signer == nil {
+		return "", errors.New("get_token with an assertion: this run has no client key (check and scenario run take --client-key)")
+	}
+	now := run.opts.Now()
+	req := AssertionRequest{ClientID: clientID, Audience: run.base + run.opts.TokenPath, JTI: run.subst(spec.JTI), KID: run.subst(spec.KID), Key: spec.Key, Expiry: now.Add(4 * time.Minute)}
+	if spec.Audience != "" {
+		req.Audience = run.subst(spec.Audience)
+	}
+	if spec.ExpIn != nil {
+		req.Expiry = now.Add(*spec.ExpIn)
+	}
+	if spec.IatIn != nil {
+		t := now.Add(*spec.IatIn)
+		req.IssuedAt = &t
+	}
+	if req.JTI == "" {
+		b := make([]byte, 16)
+		if _, err := io.ReadFull(run.opts.Rand, b); err != nil {
+			return "", fmt.Errorf("assertion jti: %w", err)
+		}
+		req.JTI = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return run.opts.Signer(req)
 }
 
 // attempt sends the step's request once and checks every expectation,

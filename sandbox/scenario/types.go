@@ -201,6 +201,7 @@ const (
 	ActionUnmapTenant      = "unmap_tenant"
 	ActionTenantDown       = "tenant_down"
 	ActionMetadata         = "metadata"
+	ActionSetScopes        = "set_scopes"
 )
 
 // Action is what a timeline event does. ClientID empty means the client
@@ -215,6 +216,8 @@ type Action struct {
 	Tenant     string
 	Down       bool
 	Metadata   MetadataDrift
+	// Scopes are the client's new allowed SMART system scopes (set_scopes).
+	Scopes []string
 }
 
 // Step is one scripted client request (or token request) with what the
@@ -262,6 +265,40 @@ type GetToken struct {
 	ClientID     string
 	ClientSecret string
 	Tenant       string
+	// Scope is more space-separated scopes besides the tenant (SMART
+	// system scopes).
+	Scope string
+	// Assertion, when set, authenticates with a signed client assertion
+	// (private_key_jwt) instead of the secret.
+	Assertion *AssertionSpec
+}
+
+// AssertionSpec shapes a client assertion, so that a scenario can send
+// the mistakes clients make. Zero fields take the correct value.
+type AssertionSpec struct {
+	// Audience replaces the aud (default: the token URL).
+	Audience string
+	// ExpIn is exp relative to now (default 4m; negative: already expired).
+	ExpIn *time.Duration
+	// IatIn, when set, is iat relative to now (positive: a clock ahead).
+	IatIn *time.Duration
+	// JTI fixes the jti (default: a fresh one per assertion), to replay one.
+	JTI string
+	// KID replaces the kid the assertion names (default: the key's).
+	KID string
+	// Key picks the signing key: "" the run's key, "rotated" a new key
+	// that replaces it at the client's JWKS URL (in-process runs only).
+	Key string
+}
+
+// Assertion keys.
+const AssertionKeyRotated = "rotated"
+
+// AssertionRequest is what a runner asks its Signer to sign.
+type AssertionRequest struct {
+	ClientID, Audience, JTI, KID, Key string
+	IssuedAt                          *time.Time
+	Expiry                            time.Time
 }
 
 // Expect lists what the response must show.
@@ -329,4 +366,7 @@ type Controls interface {
 	UnmapTenant(id string) error
 	SetTenantDown(id string, down bool) error
 	SetMetadataDrift(d MetadataDrift)
+	// SetClientScopes replaces the SMART system scopes a client may be
+	// granted: the partner narrows (or widens) what the client may read.
+	SetClientScopes(clientID string, scopes []string) error
 }
