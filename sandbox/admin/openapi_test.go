@@ -87,6 +87,10 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Scenario":                reflect.TypeFor[ScenarioJSON](),
 		"ActivateScenarioRequest": reflect.TypeFor[ActivateScenarioRequest](),
 		"ActiveScenarios":         reflect.TypeFor[ActiveScenariosJSON](),
+		"Key":                     reflect.TypeFor[KeyJSON](),
+		"AddKeysRequest":          reflect.TypeFor[AddKeysRequest](),
+		"SetJWKSURIRequest":       reflect.TypeFor[SetJWKSURIRequest](),
+		"SetScopesRequest":        reflect.TypeFor[SetScopesRequest](),
 	}
 	// answers encoded from anonymous structs: their fields by hand
 	composed := map[string][]string{
