@@ -165,6 +165,17 @@ type LimitsConfig struct {
 	DefaultCount     int   `yaml:"default_count"`
 	MaxBundleEntries int   `yaml:"max_bundle_entries"`
 	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// PatientCache is how many patients' generated records each tenant
+	// keeps rendered per FHIR release (least recently used go first,
+	// 1 to 1000000). Generated patients are derived on demand from the
+	// seed, not stored: memory follows what is touched, not the
+	// population. A cached patient costs roughly 50-100 KB.
+	PatientCache int `yaml:"patient_cache"`
+	// StoreGenerated renders and stores every generated resource at start
+	// instead of deriving patients on demand: the behaviour before derived
+	// records, kept to compare the two. Memory then grows with the
+	// population (about 2.5 KB per resource).
+	StoreGenerated bool `yaml:"store_generated"`
 }
 
 // Date is a calendar date (YYYY-MM-DD) at midnight UTC.
@@ -223,6 +234,7 @@ func DefaultConfig() Config {
 			DefaultCount:     20,
 			MaxBundleEntries: 500,
 			MaxResponseBytes: spec.DefaultMaxResponseBytes,
+			PatientCache:     10_000,
 		},
 	}
 }

@@ -31,7 +31,13 @@ func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, erro
 		if err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
-		if err := fhir.Populate(v, st, h, t.Patients, ref); err != nil {
+		populate := func() error {
+			return fhir.PopulateDerived(v, st, h, t.Patients, ref, s.cfg.Limits.PatientCache)
+		}
+		if s.cfg.Limits.StoreGenerated {
+			populate = func() error { return fhir.Populate(v, st, h, t.Patients, ref) }
+		}
+		if err := populate(); err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 	}
