@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -274,4 +276,141 @@ func identityRelease(t *testing.T, stored, derived string, rel spec.Release, h *
 		t.Errorf("family=son paged over %d patients only: the harness wants several pages", len(refs))
 	}
 
+}
+
+// authed sends a request with a bearer token to srv and returns status
+// and body.
+func authed(t *testing.T, srv, tok, method, path, body string) (int, string) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, srv+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func tenantToken(t *testing.T, srv, tenantID string) string {
+	t.Helper()
+	res, err := http.PostForm(srv+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {DefaultClientID}, "client_secret": {"change-me-dev-secret"}, "scope": {tenantID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	tok := between(string(b), `"access_token":"`, `"`)
+	if res.StatusCode != 200 || tok == "" {
+		t.Fatalf("token for %s: %d %s", tenantID, res.StatusCode, b)
+	}
+	return tok
+}
+
+// TestDerivedWritesOverlay: on derived records, FHIR writes and fixtures
+// overlay the generated resources: an updated patient is found by its new
+// name and no longer by its old one, a deleted resource disappears from
+// reads and searches, created and loaded resources are found next to the
+// generated ones; --state keeps all of it across a restart, and the other
+// tenant, generated from the same ids, sees none of it.
+func TestDerivedWritesOverlay(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fixture := filepath.Join(dir, "fixture.json")
+	// a fixture replaces generated pat-7 and adds an observation to it
+	if err := os.WriteFile(fixture, []byte(`{"resourceType":"Bundle","type":"collection","entry":[
+{"resource":{"resourceType":"Patient","id":"pat-7","name":[{"family":"Fixturely","given":["Fiona"]}],"gender":"female","birthDate":"1961-02-03"}},
+{"resource":{"resourceType":"Observation","id":"fx-obs-1","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/pat-7"},"effectiveDateTime":"2025-12-30T10:00:00Z","valueQuantity":{"value":71,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.FHIRVersion = "r4"
+	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 60, 60
+	cfg.Tenants[0].Fixtures = []FixtureConfig{{Path: fixture, FHIRVersion: "r4"}}
+	cfg.StateFile = filepath.Join(dir, "sandbox.state")
+	cfg.Admin.Token = "admin-token-for-derived-tests"
+	cfg.Limits.PatientCache = 5
+	start := func() (*Server, *httptest.Server) {
+		s, err := New(cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		return s, srv
+	}
+	s1, srv1 := start()
+	tokA := tenantToken(t, srv1.URL, ContosoTenant)
+	h, err := seed.NewHospital(seed.Options{Seed: cfg.Tenants[0].Seed, Tenant: ContosoTenant, ReferenceDate: cfg.ReferenceDate.Time})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldFamily := h.Demographics(2).Name.Family // pat-3's generated family name
+	if st, b := authed(t, srv1.URL, tokA, "PUT", "/r4/Patient/pat-3", `{"resourceType":"Patient","id":"pat-3","name":[{"family":"Zebedee","given":["Quentin"]}],"gender":"male","birthDate":"1970-01-01"}`); st != 200 || !strings.Contains(b, `"versionId":"2"`) {
+		t.Fatalf("PUT pat-3: %d %s", st, b)
+	}
+	if st, b := authed(t, srv1.URL, tokA, "DELETE", "/r4/Observation/obs-5-1", ""); st != 200 && st != 204 {
+		t.Fatalf("DELETE obs-5-1: %d %s", st, b)
+	}
+	st, b := authed(t, srv1.URL, tokA, "POST", "/r4/Patient", `{"resourceType":"Patient","name":[{"family":"Zebedee","given":["Newton"]}],"gender":"female"}`)
+	if st != 201 {
+		t.Fatalf("POST Patient: %d %s", st, b)
+	}
+	newID := between(b, `"id":"`, `"`)
+
+	check := func(srv, tokA, tokB string) {
+		t.Helper()
+		st, b := authed(t, srv, tokA, "GET", "/r4/Patient?family=zebedee", "")
+		if st != 200 || !strings.Contains(b, `"total":2`) || !strings.Contains(b, `"id":"pat-3"`) || !strings.Contains(b, `"id":"`+newID+`"`) {
+			t.Errorf("family=zebedee: %d %.500s", st, b)
+		}
+		st, b = authed(t, srv, tokA, "GET", "/r4/Patient?family="+url.QueryEscape(oldFamily)+"&_count=100", "")
+		if st != 200 || strings.Contains(b, `"id":"pat-3"`) {
+			t.Errorf("family=%s still finds the updated pat-3: %d %.300s", oldFamily, st, b)
+		}
+		if st, b := authed(t, srv, tokA, "GET", "/r4/Observation/obs-5-1", ""); st != 410 {
+			t.Errorf("GET deleted obs-5-1: %d %.200s", st, b)
+		}
+		st, b = authed(t, srv, tokA, "GET", "/r4/Observation?patient=pat-5&_count=100", "")
+		if st != 200 || strings.Contains(b, `"id":"obs-5-1"`) || !strings.Contains(b, `"id":"obs-5-2"`) {
+			t.Errorf("Observation?patient=pat-5 after deleting obs-5-1: %d %.300s", st, b)
+		}
+		st, b = authed(t, srv, tokA, "GET", "/r4/Patient/pat-7", "")
+		if st != 200 || !strings.Contains(b, "Fixturely") {
+			t.Errorf("fixture pat-7: %d %.300s", st, b)
+		}
+		st, b = authed(t, srv, tokA, "GET", "/r4/Observation?patient=pat-7&category=vital-signs&_sort=-date&_count=1", "")
+		if st != 200 || !strings.Contains(b, `"id":"fx-obs-1"`) {
+			t.Errorf("fixture observation not first of pat-7's vitals: %d %.300s", st, b)
+		}
+		// the other tenant's generated records, same ids, are untouched
+		for _, p := range []string{"/r4/Patient/pat-3", "/r4/Observation/obs-5-1", "/r4/Patient/pat-7"} {
+			st, b := authed(t, srv, tokB, "GET", p, "")
+			if st != 200 || !strings.Contains(b, `"versionId":"1"`) || strings.Contains(b, "Zebedee") || strings.Contains(b, "Fixturely") {
+				t.Errorf("tenant B %s: %d %.200s", p, st, b)
+			}
+		}
+		st, b = authed(t, srv, tokB, "GET", "/r4/Patient?family=zebedee", "")
+		if st != 200 || !strings.Contains(b, `"total":0`) {
+			t.Errorf("tenant B sees tenant A's writes: %d %.300s", st, b)
+		}
+	}
+	check(srv1.URL, tokA, tenantToken(t, srv1.URL, FabrikamTenant))
+	srv1.Close()
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, srv2 := start()
+	t.Cleanup(func() { srv2.Close(); _ = s2.Close() })
+	check(srv2.URL, tenantToken(t, srv2.URL, ContosoTenant), tenantToken(t, srv2.URL, FabrikamTenant))
 }

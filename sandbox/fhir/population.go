@@ -79,8 +79,9 @@ func (p *population) Demographics(i int) store.Demographics {
 // PopulateDerived is Populate for a store that derives the patients: the
 // hospital's resources are stored, the patients are indexed (their
 // searchable demographics only) and generated when first asked for, cache
-// of them kept at a time.
-func PopulateDerived(v Version, s *store.Store, h *seed.Hospital, n int, updated time.Time, cache int) error {
+// of them kept at a time. index, when not nil, is the population's index
+// built for another release (NewPopulation of the same hospital and n).
+func PopulateDerived(v Version, s *store.Store, h *seed.Hospital, n int, updated time.Time, cache int, index *store.PopulationIndex) error {
 	var err error
 	v.RenderHospital(h, func(r Resource) {
 		if err != nil {
@@ -93,5 +94,5 @@ func PopulateDerived(v Version, s *store.Store, h *seed.Hospital, n int, updated
 	if err != nil {
 		return err
 	}
-	return s.SetPopulation(NewPopulation(v, h, n), store.DerivedOptions{Updated: updated, CachePatients: cache})
+	return s.SetPopulation(NewPopulation(v, h, n), store.DerivedOptions{Updated: updated, CachePatients: cache, Index: index})
 }

@@ -55,8 +55,42 @@ type DerivedOptions struct {
 	// CachePatients bounds how many patients' rendered records are kept
 	// (least recently used go first); at least 1.
 	CachePatients int
-	// Workers build the population index in parallel; 0 means GOMAXPROCS.
-	Workers int
+	// Index is the population's index, shared by the stores of several
+	// releases of one population; nil builds one.
+	Index *PopulationIndex
+}
+
+// PopulationIndex is a population's index, built in the background so a
+// store answers reads at once; the Patient searches that need it wait for
+// it. It depends on the patients' demographics only, so the stores of
+// every release of one population share it.
+type PopulationIndex struct {
+	done chan struct{}
+	ix   *popIndex
+	err  error
+}
+
+// BuildPopulationIndex starts indexing pop on workers goroutines (0 means
+// GOMAXPROCS) and returns at once.
+func BuildPopulationIndex(pop Population, workers int) *PopulationIndex {
+	p := &PopulationIndex{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.ix, p.err = buildIndex(pop, workers)
+	}()
+	return p
+}
+
+// Wait waits for the index and returns its build error: a population the
+// index cannot hold is still served, its Patient searches by scanning.
+func (p *PopulationIndex) Wait() error {
+	<-p.done
+	return p.err
+}
+
+func (p *PopulationIndex) index() *popIndex {
+	<-p.done
+	return p.ix
 }
 
 // seqStride spaces the creation order of consecutive patients' resources:
@@ -70,7 +104,7 @@ type derived struct {
 	pop     Population
 	updated time.Time
 	base    uint64 // seq of the last resource stored before the population
-	idx     *popIndex
+	idx     *PopulationIndex
 	cache   *unitCache
 }
 
@@ -81,16 +115,17 @@ type unit struct {
 
 // SetPopulation makes the store derive pop's resources instead of holding
 // them; resources already stored (the hospital's) come before the
-// population in creation order, resources stored later after it. It builds
-// the population index (in parallel) and must be called before anything
-// else is written to the store's population types.
+// population in creation order, resources stored later after it. The
+// population index is built in the background unless opt.Index is given.
+// It must be called before anything else is written to the store's
+// population types.
 func (s *Store) SetPopulation(pop Population, opt DerivedOptions) error {
 	if pop.Len() > (1<<63-1)/seqStride-1 {
 		return fmt.Errorf("population of %d patients is too large", pop.Len())
 	}
-	idx, err := buildIndex(pop, opt.Workers)
-	if err != nil {
-		return err
+	idx := opt.Index
+	if idx == nil {
+		idx = BuildPopulationIndex(pop, 0)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,8 +286,16 @@ func (s *Store) searchDerived(q Query) Result {
 			over = append(over, d)
 		}
 	}
-	if q.Type == "Patient" && len(q.Sort) == 0 {
-		if it, total, ok := s.der.idx.search(s, t, q.Filters); ok {
+	// a table's positions follow when a resource entered the overlay, and
+	// a replaced generated resource keeps its place in the population's
+	// creation order: merge by that order
+	slices.SortFunc(over, bySeq)
+	var ix *popIndex
+	if q.Type == "Patient" {
+		ix = s.der.idx.index()
+	}
+	if ix != nil && len(q.Sort) == 0 {
+		if it, total, ok := ix.search(s, t, q.Filters); ok {
 			return s.pageIndexed(t, q, it, total, over)
 		}
 	}
@@ -261,8 +304,8 @@ func (s *Store) searchDerived(q Query) Result {
 	nums, scoped := s.scopedPatients(t, q)
 	if scoped {
 		keep = true // a patient's own queries: worth caching
-	} else if q.Type == "Patient" {
-		nums, scoped = s.der.idx.candidates(s, t, q.Filters)
+	} else if ix != nil {
+		nums, scoped = ix.candidates(s, t, q.Filters)
 	}
 	collect := func(i int, out []*Doc) []*Doc {
 		for _, d := range s.unitOf(i, keep).docs {

@@ -66,6 +66,21 @@ func (f *dictField) set(i, slot int, s string) {
 	}
 }
 
+// pack moves the posting lists, grown by appending, into one array of
+// their exact total size.
+func (f *dictField) pack() {
+	n := 0
+	for _, l := range f.post {
+		n += len(l)
+	}
+	arena := make([]uint32, 0, n)
+	for id, l := range f.post {
+		start := len(arena)
+		arena = append(arena, l...)
+		f.post[id] = arena[start:len(arena):len(arena)]
+	}
+}
+
 func (f *dictField) values(i int) []string {
 	var out []string
 	for _, s := range f.slots {
@@ -95,15 +110,22 @@ func buildIndex(pop Population, workers int) (*popIndex, error) {
 	var mu sync.Mutex
 	next := 0
 	stop := false
+	// ahead bounds the chunks drawn but not yet indexed, so the build
+	// holds a few chunks of demographics at a time, not the population's
+	ahead := make(chan struct{}, 2*workers)
 	for range workers {
 		go func() {
 			for {
+				ahead <- struct{}{}
 				mu.Lock()
 				b := next
-				next++
-				quit := stop
+				quit := stop || b >= chunks
+				if !quit {
+					next++ // a chunk counts as taken only when it will be sent
+				}
 				mu.Unlock()
-				if b >= chunks || quit {
+				if quit {
+					<-ahead
 					return
 				}
 				out := make([]Demographics, 0, chunk)
@@ -117,6 +139,7 @@ func buildIndex(pop Population, workers int) (*popIndex, error) {
 	var err error
 	for b := 0; b < chunks; b++ {
 		ds := <-results[b]
+		<-ahead
 		if err != nil {
 			continue
 		}
@@ -132,6 +155,7 @@ func buildIndex(pop Population, workers int) (*popIndex, error) {
 					mu.Unlock()
 					if taken {
 						<-results[rest]
+						<-ahead
 					}
 				}
 				return nil, err
@@ -145,6 +169,7 @@ func buildIndex(pop Population, workers int) (*popIndex, error) {
 	slices.SortFunc(ix.byMRN, func(a, b uint32) int { return int(int64(ix.mrn[a]) - int64(ix.mrn[b])) })
 	for _, f := range ix.fields() {
 		f.ids = nil // only the build looks strings up
+		f.pack()
 	}
 	return ix, nil
 }
