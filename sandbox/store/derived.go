@@ -108,9 +108,38 @@ type derived struct {
 	cache   *unitCache
 }
 
-// unit is one patient's rendered record.
+// unit is one patient's rendered record. Its resources become Docs
+// (parsed, stored form encoded, index values extracted) one by one when
+// first needed: a read needs one, a patient's vital signs its
+// Observations only.
 type unit struct {
-	docs []*Doc
+	docs []*lazyDoc
+}
+
+type lazyDoc struct {
+	typ, id string
+	seq     uint64
+	once    sync.Once
+	raw     []byte // the rendered JSON, until it is made a Doc
+	doc     *Doc   // nil when the rendered JSON does not store
+}
+
+// doc makes the resource a Doc once.
+func (s *Store) doc(l *lazyDoc) *Doc {
+	l.once.Do(func() {
+		raw := l.raw
+		l.raw = nil
+		p, err := parse(raw)
+		if err != nil || p.typ != l.typ {
+			return // a renderer's bug; the store would have refused it too
+		}
+		j, err := p.encode(l.id, 1, s.der.updated)
+		if err != nil {
+			return
+		}
+		l.doc = &Doc{Type: p.typ, ID: l.id, Version: 1, Updated: s.der.updated, JSON: j, seq: l.seq, pos: -1, vals: slices.Clip(s.indexValues(p))}
+	})
+	return l.doc
 }
 
 // SetPopulation makes the store derive pop's resources instead of holding
@@ -160,18 +189,9 @@ func (s *Store) unitOf(i int, keep bool) *unit {
 	k := uint64(0)
 	d.pop.Record(i, func(typ, id string, b []byte) {
 		k++
-		p, err := parse(b)
-		if err != nil {
-			return // a renderer's bug; the store would have refused it too
+		if _, ok := s.defs[typ]; ok {
+			u.docs = append(u.docs, &lazyDoc{typ: typ, id: id, seq: base + k, raw: b})
 		}
-		if _, ok := s.defs[p.typ]; !ok {
-			return
-		}
-		j, err := p.encode(id, 1, d.updated)
-		if err != nil {
-			return
-		}
-		u.docs = append(u.docs, &Doc{Type: p.typ, ID: id, Version: 1, Updated: d.updated, JSON: j, seq: base + k, pos: -1, vals: slices.Clip(s.indexValues(p))})
 	})
 	if keep {
 		u = d.cache.put(i, u)
@@ -192,9 +212,9 @@ func (s *Store) derivedDoc(t *table, typ, id string, keep bool) *Doc {
 	if !ok || i < 0 || i >= s.der.pop.Len() {
 		return nil
 	}
-	for _, d := range s.unitOf(i, keep).docs {
-		if d.Type == typ && d.ID == id {
-			return d
+	for _, l := range s.unitOf(i, keep).docs {
+		if l.typ == typ && l.id == id {
+			return s.doc(l)
 		}
 	}
 	return nil
@@ -308,8 +328,11 @@ func (s *Store) searchDerived(q Query) Result {
 		nums, scoped = ix.candidates(s, t, q.Filters)
 	}
 	collect := func(i int, out []*Doc) []*Doc {
-		for _, d := range s.unitOf(i, keep).docs {
-			if d.Type == q.Type && t.byID[d.ID] == nil && !t.hasGone(d.ID) && t.matchAll(d, q.Filters, -1) {
+		for _, l := range s.unitOf(i, keep).docs {
+			if l.typ != q.Type || t.byID[l.id] != nil || t.hasGone(l.id) {
+				continue
+			}
+			if d := s.doc(l); d != nil && t.matchAll(d, q.Filters, -1) {
 				out = append(out, d)
 			}
 		}
@@ -514,9 +537,9 @@ func (s *Store) pageIndexed(t *table, q Query, it func() (int, bool), total int,
 
 // patientDoc is generated patient i's Patient resource.
 func (s *Store) patientDoc(i int) *Doc {
-	for _, d := range s.unitOf(i, true).docs {
-		if d.Type == "Patient" {
-			return d
+	for _, l := range s.unitOf(i, true).docs {
+		if l.typ == "Patient" {
+			return s.doc(l)
 		}
 	}
 	return nil
