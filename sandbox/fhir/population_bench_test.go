@@ -131,17 +131,37 @@ func BenchmarkPatientScoped(b *testing.B) {
 	}
 }
 
-// BenchmarkCachedPatientMemory reports the heap a cached patient costs.
+// BenchmarkCachedPatientMemory reports the heap a cached patient costs:
+// read only (its other resources kept as rendered JSON), and fully used
+// (every resource searched, so parsed and indexed).
 func BenchmarkCachedPatientMemory(b *testing.B) {
+	for _, full := range []bool{false, true} {
+		b.Run(map[bool]string{false: "read", true: "all-searched"}[full], func(b *testing.B) { cachedPatientMemory(b, full) })
+	}
+}
+
+func cachedPatientMemory(b *testing.B, full bool) {
 	const n = 2_000
 	for b.Loop() {
 		s := derivedStore(b, n, n)
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		defs := s.Definitions()
 		for i := range n {
-			if _, err := s.Get("Patient", fmt.Sprintf("pat-%d", i+1)); err != nil {
+			pid := fmt.Sprintf("pat-%d", i+1)
+			if _, err := s.Get("Patient", pid); err != nil {
 				b.Fatal(err)
+			}
+			if !full {
+				continue
+			}
+			for _, typ := range []string{"Observation", "Encounter", "Condition", "AllergyIntolerance", "MedicationRequest", "Coverage"} {
+				q, err := defs.ParseQuery(typ, []store.KV{{Key: "patient", Value: pid}}, store.Options{DefaultCount: 20, MaxCount: 100})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Search(q)
 			}
 		}
 		runtime.GC()
