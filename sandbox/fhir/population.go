@@ -53,6 +53,11 @@ func (p *population) Owner(typ, id string) (int, bool) {
 	if num == "" || num[0] == '0' || len(num) > 9 {
 		return 0, false
 	}
+	for k := 0; k < len(num); k++ {
+		if num[k] < '0' || num[k] > '9' {
+			return 0, false // Atoi would take a sign
+		}
+	}
 	n, err := strconv.Atoi(num)
 	if err != nil || n < 1 || n > p.n {
 		return 0, false

@@ -125,7 +125,7 @@ func fakeDefs() Definitions {
 
 // storedAndDerived builds the same population twice: every resource
 // stored, and derived with a cache of cache patients.
-func storedAndDerived(t *testing.T, pop fakePop, cache int) (stored, derived *Store) {
+func storedAndDerived(t testing.TB, pop fakePop, cache int) (stored, derived *Store) {
 	t.Helper()
 	now := func() time.Time { return fakeRef.Add(time.Hour) }
 	stored, derived = New(fakeDefs(), now), New(fakeDefs(), now)
@@ -298,4 +298,40 @@ func TestUnitCacheLRU(t *testing.T) {
 	if got := c.put(1, &unit{}); got != a {
 		t.Error("a second put of a cached patient replaced the first")
 	}
+}
+
+// FuzzDerivedSearch: for any search a client can send, a store deriving
+// a population answers exactly what a store holding it answers.
+func FuzzDerivedSearch(f *testing.F) {
+	for _, q := range derivedQueries {
+		f.Add(q)
+	}
+	pop := fakePop{n: 40}
+	stored, derived := storedAndDerived(f, pop, 3)
+	f.Fuzz(func(t *testing.T, raw string) {
+		typ, qs, _ := strings.Cut(raw, "?")
+		if typ != "Patient" && typ != "Observation" {
+			return
+		}
+		var kvs []KV
+		for _, part := range strings.Split(qs, "&") {
+			k, v, _ := strings.Cut(part, "=")
+			if k != "" {
+				kvs = append(kvs, KV{k, v})
+			}
+		}
+		q, err := stored.Definitions().ParseQuery(typ, kvs, Options{DefaultCount: 20, MaxCount: 100})
+		if err != nil {
+			return
+		}
+		r1, r2 := stored.Search(q), derived.Search(q)
+		if r1.Total != r2.Total || len(r1.Matches) != len(r2.Matches) || len(r1.Included) != len(r2.Included) {
+			t.Fatalf("%s: stored %d/%d/%d, derived %d/%d/%d", raw, r1.Total, len(r1.Matches), len(r1.Included), r2.Total, len(r2.Matches), len(r2.Included))
+		}
+		for i := range r1.Matches {
+			if string(r1.Matches[i].JSON) != string(r2.Matches[i].JSON) {
+				t.Fatalf("%s: match %d: stored %s, derived %s", raw, i, r1.Matches[i].JSON, r2.Matches[i].JSON)
+			}
+		}
+	})
 }
