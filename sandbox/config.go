@@ -264,6 +264,20 @@ type LimitsConfig struct {
 	// batch entries past it answer an OperationOutcome too-costly instead
 	// of their result.
 	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// PatientCache is how many patients' generated records each tenant
+	// keeps rendered per FHIR release (least recently used go first,
+	// 1 to 1000000). Generated patients are derived on demand from the
+	// seed, not stored: memory follows what is touched, not the
+	// population. A cached patient costs about 55 KB once read and about
+	// 120 KB once every one of its resources has been searched, so the
+	// default of 2000 bounds a tenant's release at about 240 MB of heap
+	// (and the process, garbage included, well under 2 GB under load).
+	PatientCache int `yaml:"patient_cache"`
+	// StoreGenerated renders and stores every generated resource at start
+	// instead of deriving patients on demand: the behaviour before derived
+	// records, kept to compare the two. Memory then grows with the
+	// population (about 2.5 KB per resource).
+	StoreGenerated bool `yaml:"store_generated"`
 }
 
 // Date is a calendar date (YYYY-MM-DD) at midnight UTC.
@@ -324,6 +338,7 @@ func DefaultConfig() Config {
 			DefaultCount:     20,
 			MaxBundleEntries: 500,
 			MaxResponseBytes: spec.DefaultMaxResponseBytes,
+			PatientCache:     2_000,
 		},
 	}
 }

@@ -135,7 +135,7 @@ clients:
   - id: app
     tenants: []
 admin: {token: short}
-limits: {default_count: 500}
+limits: {default_count: 500, patient_cache: 0}
 `, []want{
 			{1, "listen: \"localhost\" is not HOST:PORT"},
 			{2, "public_url: \"ftp://x\" is not an http or https URL"},
@@ -156,6 +156,7 @@ limits: {default_count: 500}
 			{23, "clients[1].tenants: empty"},
 			{24, "admin.token: too short"},
 			{25, "limits.default_count: 500 is out of range"},
+			{25, "limits.patient_cache: 0 is out of range (want 1 to 1000000)"},
 		}},
 		{"fixtures: a path or a mapping", `tenants:
   - id: 2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c

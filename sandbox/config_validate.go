@@ -259,6 +259,9 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 	if l.MaxResponseBytes < 64<<10 || l.MaxResponseBytes > 1<<30 {
 		add("limits.max_response_bytes", "%d is out of range (want %d to %d)", l.MaxResponseBytes, 64<<10, 1<<30)
 	}
+	if l.PatientCache < 1 || l.PatientCache > spec.MaxPatients {
+		add("limits.patient_cache", "%d is out of range (want 1 to %d)", l.PatientCache, spec.MaxPatients)
+	}
 	return ps
 }
 

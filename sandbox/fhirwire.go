@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
@@ -32,7 +34,16 @@ func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, erro
 		if err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
-		if err := fhir.Populate(v, st, h, t.Patients, ref); err != nil {
+		populate := func() error {
+			idx := s.popIndexes.get(t, ref, func() *store.PopulationIndex {
+				return store.BuildPopulationIndex(fhir.NewPopulation(v, h, t.Patients), 0)
+			})
+			return fhir.PopulateDerived(v, st, h, t.Patients, ref, s.cfg.Limits.PatientCache, idx)
+		}
+		if s.cfg.Limits.StoreGenerated {
+			populate = func() error { return fhir.Populate(v, st, h, t.Patients, ref) }
+		}
+		if err := populate(); err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 	}
@@ -43,6 +54,36 @@ func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, erro
 	}
 	s.journalWrites(st, t.ID, release) // stores built after the state was restored
 	return st, nil
+}
+
+// popIndexes holds each tenant's population index, shared by the stores
+// of its releases: the index depends on the demographics only.
+type popIndexes struct {
+	mu sync.Mutex
+	m  map[string]popIndexEntry // tenant id ->
+}
+
+type popIndexEntry struct {
+	seed     int64
+	patients int
+	ref      time.Time
+	idx      *store.PopulationIndex
+}
+
+// get returns the tenant's index for its current population, building it
+// with build when there is none (or the population changed).
+func (p *popIndexes) get(t tenant.Tenant, ref time.Time, build func() *store.PopulationIndex) *store.PopulationIndex {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.m[t.ID]; ok && e.seed == t.Seed && e.patients == t.Patients && e.ref.Equal(ref) {
+		return e.idx
+	}
+	if p.m == nil {
+		p.m = map[string]popIndexEntry{}
+	}
+	e := popIndexEntry{seed: t.Seed, patients: t.Patients, ref: ref, idx: build()}
+	p.m[t.ID] = e
+	return e.idx
 }
 
 // newID returns a random resource id (created resources, Bundles).

@@ -71,6 +71,7 @@ type Server struct {
 	handler     http.Handler
 	tenants     *tenant.Registry
 	loaders     storeLoaders     // fixture loader of each tenant store
+	popIndexes  popIndexes       // population index of each tenant, shared by its releases
 	detected    detectedReleases // release detected for each fixture file
 	auth        *auth.Authority
 	apis        []*fhir.API

@@ -107,6 +107,7 @@ func (g *patientGen) run() PatientRecord {
 	g.rec.Index = g.i
 	g.anaphylaxy = -1
 	g.demographics()
+	g.contact()
 	if g.i%20 != edgeNoEncounters {
 		g.chooseConditions()
 		g.encounters()
@@ -121,6 +122,8 @@ func (g *patientGen) run() PatientRecord {
 
 // ---- demographics ----
 
+// demographics draws the identity: MRN, birth date, gender, marital status
+// and name (the values a population index holds; see Demographics).
 func (g *patientGen) demographics() {
 	p := &g.rec.Patient
 	p.ID = "pat-" + g.pid
@@ -193,7 +196,13 @@ func (g *patientGen) demographics() {
 	if p.Gender == "male" && g.years >= 18 && g.chance(3) {
 		p.Name.Suffix = []string{[]string{"Jr.", "Sr.", "III"}[g.n(3)]}
 	}
+}
 
+// contact draws the rest of the demographics: language, address, telecom,
+// general practitioner and growth percentiles.
+func (g *patientGen) contact() {
+	p := &g.rec.Patient
+	family, given := p.Name.Family, p.Name.Given
 	g.spanish = spanishFamily[family] && g.chance(60) || g.chance(4)
 	p.Language = langEnglishUS
 	if g.spanish {

@@ -963,3 +963,23 @@ func FuzzNewHospital(f *testing.F) {
 		}
 	})
 }
+
+// TestDemographicsMatchPatient: the demographics drawn alone are the ones
+// the full record carries, for every edge-case class of patient.
+func TestDemographicsMatchPatient(t *testing.T) {
+	t.Parallel()
+	h, err := NewHospital(Options{Seed: 7, Tenant: testTenant, ReferenceDate: testRef})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 400; i++ {
+		p := h.Patient(i).Patient
+		d := h.Demographics(i)
+		if d.ID != p.ID || d.MRN != p.MRN || d.Gender != p.Gender || d.BirthDate != p.BirthDate.Format("2006-01-02") || !reflect.DeepEqual(d.Name, p.Name) {
+			t.Fatalf("patient %d: demographics %+v, record %+v", i, d, p)
+		}
+	}
+	if d := h.Demographics(-1); d.ID != "" {
+		t.Errorf("index -1: %+v", d)
+	}
+}

@@ -52,6 +52,9 @@ type Store struct {
 	// references): a population repeats the same few thousand values
 	// millions of times, and one copy each is enough.
 	strs map[string]string
+	// der, when set, is the generated population the store derives
+	// rather than holds (SetPopulation).
+	der *derived
 }
 
 // internLocked returns the store's copy of v; s.mu must be held.
@@ -258,11 +261,7 @@ func (s *Store) putIf(pr *Prepared, id string, updated time.Time, cond func(*Doc
 	var res PutResult
 	err = s.write(func(journal func(time.Time, ...Op) error) error {
 		if cond != nil {
-			var cur *Doc
-			if t := s.tables[pr.p.typ]; t != nil {
-				cur = t.byID[id]
-			}
-			if !cond(cur) {
+			if !cond(s.currentLocked(pr.p.typ, id)) {
 				return ErrPrecondition
 			}
 		}
@@ -320,11 +319,16 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 	d := &Doc{Type: p.typ, ID: id, Updated: updated.UTC().Truncate(time.Millisecond), vals: slices.Clip(vals)}
 	t := s.table(p.typ)
 	old := t.byID[id]
+	if old == nil {
+		old = s.derivedDoc(t, p.typ, id, false) // a generated resource being replaced
+	}
 	d.Version = step
 	if old != nil {
 		d.Version = old.Version + step
 		d.seq = old.seq
-		t.unindex(old)
+		if !old.isDerived() {
+			t.unindex(old)
+		}
 	} else {
 		if v, ok := t.gone[id]; ok {
 			d.Version = v + step
@@ -338,14 +342,14 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 	}
 	j, err := p.encode(id, d.Version, d.Updated)
 	if err != nil {
-		if old != nil {
+		if old != nil && !old.isDerived() {
 			t.index(old)
 		}
 		return PutResult{}, err
 	}
 	d.JSON = j
 	t.byID[id] = d
-	if old != nil {
+	if old != nil && !old.isDerived() {
 		d.pos = old.pos
 		t.byPos[d.pos] = d
 	} else {
@@ -361,7 +365,7 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 // error is the write hook's.
 func (s *Store) Delete(typ, id string) (existed bool, err error) {
 	err = s.write(func(journal func(time.Time, ...Op) error) error {
-		if t := s.tables[typ]; t == nil || t.byID[id] == nil {
+		if s.currentLocked(typ, id) == nil {
 			return nil
 		}
 		if err := journal(time.Time{}, Op{Type: typ, ID: id}); err != nil {
@@ -383,10 +387,7 @@ func (s *Store) Delete(typ, id string) (existed bool, err error) {
 // newer version).
 func (s *Store) DeleteIf(typ, id string, cond func(*Doc) bool) (existed bool, err error) {
 	err = s.write(func(journal func(time.Time, ...Op) error) error {
-		var cur *Doc
-		if t := s.tables[typ]; t != nil {
-			cur = t.byID[id]
-		}
+		cur := s.currentLocked(typ, id)
 		if !cond(cur) {
 			return ErrPrecondition
 		}
@@ -412,6 +413,10 @@ func (s *Store) deleteLocked(typ, id string) bool {
 	}
 	d := t.byID[id]
 	if d == nil {
+		if g := s.derivedDoc(t, typ, id, false); g != nil {
+			t.gone[id] = g.Version // the generated resource is hidden from now on
+			return true
+		}
 		return false
 	}
 	t.unindex(d)
@@ -434,6 +439,9 @@ func (s *Store) Get(typ, id string) (*Doc, error) {
 	}
 	if _, ok := t.gone[id]; ok {
 		return nil, ErrGone
+	}
+	if d := s.derivedDoc(t, typ, id, true); d != nil {
+		return d, nil
 	}
 	return nil, ErrNotFound
 }
@@ -554,6 +562,9 @@ func (s *Store) Search(q Query) Result {
 	if t == nil {
 		return Result{}
 	}
+	if s.der != nil && s.der.pop.Holds(q.Type) {
+		return s.searchDerived(q)
+	}
 	cands, exact := t.candidates(q.Filters)
 	matches := cands[:0:0]
 	for _, d := range cands {
@@ -591,7 +602,11 @@ func (s *Store) includes(t *table, page []*Doc, incs []Include) []*Doc {
 					continue
 				}
 				if tt := s.tables[typ]; tt != nil {
-					if r := tt.byID[id]; r != nil && !seen[r] {
+					r := tt.byID[id]
+					if r == nil {
+						r = s.derivedDoc(tt, typ, id, true)
+					}
+					if r != nil && !seen[r] {
 						seen[r] = true
 						out = append(out, r)
 					}
