@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,10 @@ type Options struct {
 	// sleep); an in-process scenario run with a fake clock advances the
 	// clock instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// StateSync is how the state file's records are made durable
+	// (default (*os.File).Sync); tests make it fail to stand for a full
+	// or failing disk.
+	StateSync func(*os.File) error
 }
 
 // Server is one configured sandbox. Create it with New, mount its Handler
@@ -67,6 +72,7 @@ type Server struct {
 	engine     *scenario.Engine
 	requests   *scenario.Journal
 	drift      atomic.Pointer[fhir.Drift]
+	stateSync  func(*os.File) error
 
 	// streamsDone closes when shutdown starts: long-lived streams (the
 	// portal's live request page) end then instead of holding shutdown
@@ -85,7 +91,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger, streamsDone: make(chan struct{})}
+	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger, stateSync: opts.StateSync, streamsDone: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}

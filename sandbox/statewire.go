@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
@@ -18,7 +19,11 @@ func (s *Server) restoreState() error {
 	if s.cfg.StateFile == "" {
 		return nil
 	}
-	j, err := state.Open(s.cfg.StateFile)
+	var opts []state.Option
+	if s.stateSync != nil {
+		opts = append(opts, state.WithSync(s.stateSync))
+	}
+	j, err := state.Open(s.cfg.StateFile, opts...)
 	if err != nil {
 		return err
 	}
@@ -97,9 +102,34 @@ func (s *Server) restoreState() error {
 
 // journalWrites makes a store's writes durable in the state journal.
 func (s *Server) journalWrites(st *store.Store, tenantID, release string) {
-	if s.journal != nil {
-		st.SetWriteHook(state.WriteHook(s.journal, tenantID, release))
+	if s.journal == nil {
+		return
 	}
+	hook := state.WriteHook(s.journal, tenantID, release)
+	st.SetWriteHook(func(ops []store.Op, at time.Time) (func() error, error) {
+		commit, err := hook(ops, at)
+		if err != nil {
+			s.logPersistFailure(tenantID, release, len(ops), err)
+			return nil, err
+		}
+		return func() error {
+			err := commit()
+			if err != nil {
+				s.logPersistFailure(tenantID, release, len(ops), err)
+			}
+			return err
+		}, nil
+	})
+}
+
+// logPersistFailure says, once per failed write, that the state file
+// refused it (disk full, I/O error) and that the write was not applied.
+func (s *Server) logPersistFailure(tenantID, release string, ops int, err error) {
+	msg := "state: a write could not be saved to the state file and was not applied (the client got 503)"
+	if jerr := s.journal.Failed(); jerr != nil {
+		msg = "state: an fsync of the state file failed: this write and any not yet synced were undone, and every later write is refused until a restart"
+	}
+	s.log.Error(msg, "file", s.cfg.StateFile, "tenant", tenantID, "release", release, "ops", ops, "err", err)
 }
 
 // newAdmin builds the admin service; with a state file every change is
@@ -107,7 +137,14 @@ func (s *Server) journalWrites(st *store.Store, tenantID, release string) {
 func (s *Server) newAdmin() admin.Service {
 	opts := admin.Options{Clients: s.auth.Registry(), Tenants: s.tenants}
 	if s.journal != nil {
-		opts.Persist = state.Persister(s.journal, s.auth.Registry(), s.tenants)
+		persist := state.Persister(s.journal, s.auth.Registry(), s.tenants)
+		opts.Persist = func(kind string) error {
+			err := persist(kind)
+			if err != nil {
+				s.log.Error("state: an admin change could not be saved to the state file and was undone (the caller got 503)", "file", s.cfg.StateFile, "kind", kind, "err", err)
+			}
+			return err
+		}
 	}
 	return admin.New(opts)
 }

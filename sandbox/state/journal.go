@@ -46,7 +46,13 @@ type Journal struct {
 	// failed is the first fsync failure: after it what the file holds is
 	// unknown (the kernel may have dropped the dirty pages), so every
 	// later record is refused rather than acknowledged on top of a hole.
+	// The records written since the last good sync are cut off the file
+	// (best effort, see Commit), so a restart does not bring back writes
+	// that were answered as failed.
 	failed error
+	// syncedEnd is the file offset up to which an fsync (or the
+	// compaction that wrote the file) has covered the records.
+	syncedEnd int64
 
 	// set by Compact: the journal compacts itself when it has doubled
 	autoCompact bool
@@ -116,7 +122,7 @@ func (j *Journal) recover() error {
 			return fmt.Errorf("open journal: %w", err)
 		}
 	}
-	j.end = end
+	j.end, j.syncedEnd = end, end
 	return nil
 }
 
@@ -292,16 +298,25 @@ func (j *Journal) Commit(mark int64) error {
 		j.mu.Unlock()
 		return errors.New("append: journal closed before its records were synced")
 	}
-	f, target := j.f, j.written
+	f, target, targetEnd := j.f, j.written, j.end
 	j.mu.Unlock()
 	err := j.sync(f) // without mu: Write goes on while the disk flushes
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err != nil {
 		j.failed = err
+		// Nothing after the last good sync was acknowledged, and none of
+		// it will be (failed refuses every later commit): cut it, so the
+		// file holds exactly the acknowledged records and a restart
+		// agrees with what the callers were told. If even that fails
+		// the file may hold unacknowledged records; say so.
+		if cerr := j.cutUnsynced(); cerr != nil {
+			return fmt.Errorf("append: sync: %w (and cutting the unsynced records failed: %w)", err, cerr)
+		}
 		return fmt.Errorf("append: sync: %w", err)
 	}
 	j.synced = max(j.synced, target)
+	j.syncedEnd = max(j.syncedEnd, targetEnd)
 	if j.compactDue() {
 		// the record is durable already: a failed compaction leaves
 		// the old file whole and is only reported; the next try waits
@@ -314,6 +329,27 @@ func (j *Journal) Commit(mark int64) error {
 		}
 	}
 	return nil
+}
+
+// cutUnsynced truncates the file to its synced records and syncs that.
+// j.mu must be held.
+func (j *Journal) cutUnsynced() error {
+	if j.end == j.syncedEnd {
+		return nil
+	}
+	if err := j.f.Truncate(j.syncedEnd); err != nil {
+		return err
+	}
+	j.end = j.syncedEnd
+	return j.sync(j.f)
+}
+
+// Failed returns the fsync failure that stopped the journal, if any:
+// from then on every write is refused until the server restarts.
+func (j *Journal) Failed() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.failed
 }
 
 // OnCompactError sets the function told of a failed automatic compaction

@@ -156,7 +156,7 @@ func (j *Journal) compactLocked() error {
 	// the rename is done: the new file is the journal now, even if the
 	// directory sync fails (appends to the old, unlinked one would be lost)
 	j.f.Close()
-	j.f, j.end, j.compacted = f, end, end
+	j.f, j.end, j.compacted, j.syncedEnd = f, end, end, end
 	// the new file, synced whole, holds every record written so far
 	// (Write cannot run: mu is held)
 	j.synced = j.written
