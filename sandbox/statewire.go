@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -19,7 +20,7 @@ func (s *Server) restoreState() error {
 	if s.cfg.StateFile == "" {
 		return nil
 	}
-	var opts []state.Option
+	opts := []state.Option{state.WithNow(s.now)}
 	if s.stateSync != nil {
 		opts = append(opts, state.WithSync(s.stateSync))
 	}
@@ -55,6 +56,7 @@ func (s *Server) restoreState() error {
 			}
 		}
 	}
+	s.auth.RestoreRevocations(snap.Revoked)
 	for _, w := range snap.Writes {
 		st, err := s.tenants.Store(w.Tenant, w.Release)
 		if err != nil {
@@ -79,6 +81,14 @@ func (s *Server) restoreState() error {
 	})
 	s.log.Info("state compacted", "file", s.cfg.StateFile, "bytes_before", before, "bytes_after", j.Size())
 	s.journal = j
+	revoked := state.RevocationHook(j)
+	s.auth.SetRevocationHook(func(r auth.Revocation) error {
+		err := revoked(r)
+		if err != nil {
+			s.log.Error("state: a token revocation could not be saved to the state file; it applies until the server restarts", "file", s.cfg.StateFile, "err", err)
+		}
+		return err
+	})
 	// stores built so far (the default release, and any a replayed write
 	// needed) get their hook now; stores built later get it in buildStore
 	type key struct{ tenant, release string }

@@ -2,7 +2,12 @@ package sandbox
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -421,5 +426,85 @@ func TestDiskFullWriteRefusedAndUndone(t *testing.T) {
 	}
 	if st, _, b := ss.do("PUT", "/stu3/Patient/kept", `{"resourceType":"Patient","id":"kept","gender":"female"}`); st != 200 {
 		t.Errorf("write after restart on a healthy disk: %d %s", st, b)
+	}
+}
+
+// TestRevokeAllSurvivesRestart: "revoke every issued token" (a scenario's
+// revoke-issued-tokens action) still holds after a restart on the same
+// state file, while tokens issued after it, before or after the restart,
+// stay valid.
+func TestRevokeAllSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 1, 1
+	cfg.PublicURL = "http://sandbox.test" // tokens name it; the httptest port changes
+	cfg.StateFile = filepath.Join(t.TempDir(), "sandbox.state")
+	key := filepath.Join(t.TempDir(), "key.pem")
+	writeTestKey(t, key)
+	cfg.Auth.SigningAlg, cfg.Auth.SigningKeyFile = "ES256", key
+	ss := &stateServer{t: t, cfg: cfg}
+	ss.start()
+	t.Cleanup(ss.stop)
+	token := func() string {
+		st, _, b := ss.form("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {DefaultClientID}, "client_secret": {"change-me-dev-secret"}, "scope": {ContosoTenant}})
+		if st != 200 {
+			t.Fatalf("token: %d %s", st, b)
+		}
+		return between(string(b), `"access_token":"`, `"`)
+	}
+	read := func(tok string) int {
+		req, _ := http.NewRequest("GET", ss.srv.URL+"/stu3/Patient?_count=1", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	old := token()
+	if err := (controls{ss.s}).RevokeIssuedTokens(); err != nil {
+		t.Fatal(err)
+	}
+	after := token()
+	if read(old) != 401 || read(after) != 200 {
+		t.Fatalf("before the restart: revoked %d, issued after %d", read(old), read(after))
+	}
+	ss.restart()
+	if st := read(old); st != 401 {
+		t.Errorf("token revoked before the restart: %d, want 401", st)
+	}
+	if st := read(after); st != 200 {
+		t.Errorf("token issued after the revocation: %d, want 200", st)
+	}
+	if st := read(token()); st != 200 {
+		t.Errorf("token issued after the restart: %d, want 200", st)
+	}
+}
+
+func (ss *stateServer) form(path string, v url.Values) (int, http.Header, []byte) {
+	ss.t.Helper()
+	res, err := http.PostForm(ss.srv.URL+path, v)
+	if err != nil {
+		ss.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+// writeTestKey writes a new ES256 signing key to path in PKCS#8 PEM.
+func writeTestKey(t *testing.T, path string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
@@ -27,6 +28,7 @@ type Journal struct {
 	path string
 	lock *lockFile // held until Close
 	sync func(*os.File) error
+	now  func() time.Time // when revocations expire, at compaction
 
 	// syncMu serializes fsyncs and compactions, taken before mu: a writer
 	// waiting for its record to be durable waits here, not on mu, so Write
@@ -70,6 +72,12 @@ func WithSync(sync func(*os.File) error) Option {
 	return func(j *Journal) { j.sync = sync }
 }
 
+// WithNow sets the clock compaction judges expired revocations by
+// (default time.Now).
+func WithNow(now func() time.Time) Option {
+	return func(j *Journal) { j.now = now }
+}
+
 // Open opens (creating it if needed) the journal at path. A torn last
 // record, as a crash in the middle of an append leaves, is cut off the
 // file; damage followed by good records is ErrCorrupt. The journal is
@@ -85,7 +93,7 @@ func Open(path string, opts ...Option) (*Journal, error) {
 		lock.release()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{path: path, lock: lock, f: f, sync: (*os.File).Sync}
+	j := &Journal{path: path, lock: lock, f: f, sync: (*os.File).Sync, now: time.Now}
 	for _, o := range opts {
 		o(j)
 	}

@@ -24,6 +24,9 @@ type Snapshot struct {
 	Tenants []tenant.Tenant
 	// Writes are to be applied in order to each tenant's stores.
 	Writes []Writes
+	// Revoked are the token revocations, oldest first (expired ones
+	// included until a compaction drops them).
+	Revoked []auth.Revocation
 }
 
 // Load replays the journal into a Snapshot. initial is the tenant map
@@ -54,6 +57,8 @@ func (j *Journal) loadLocked(initial []tenant.Tenant) (Snapshot, error) {
 			snap.Tenants, cur = next, next
 		case KindWrites:
 			writes = append(writes, r.Writes)
+		case KindRevoked:
+			snap.Revoked = append(snap.Revoked, *r.Revoked)
 		}
 		return nil
 	})
@@ -121,6 +126,14 @@ func (j *Journal) compactLocked() error {
 	if snap.Tenants != nil {
 		recs = append(recs, Record{Kind: KindTenants, Tenants: snap.Tenants})
 	}
+	// a revocation outlives every token it names by its Until: after
+	// that it is history
+	now := j.now()
+	for i := range snap.Revoked {
+		if r := &snap.Revoked[i]; now.Before(r.Until) {
+			recs = append(recs, Record{Kind: KindRevoked, Revoked: r})
+		}
+	}
 	writes := squash(snap.Writes)
 	for i := range writes {
 		recs = append(recs, Record{Kind: KindWrites, Writes: &writes[i]})
@@ -178,6 +191,14 @@ func Persister(j *Journal, clients *auth.Registry, tenants *tenant.Registry) fun
 			return j.Append(Record{Kind: KindTenants, Tenants: tenants.List()})
 		}
 		return fmt.Errorf("persist: unknown kind %q", kind)
+	}
+}
+
+// RevocationHook returns the auth.Authority.SetRevocationHook function
+// that makes each token revocation durable before it is acknowledged.
+func RevocationHook(j *Journal) func(auth.Revocation) error {
+	return func(r auth.Revocation) error {
+		return j.Append(Record{Kind: KindRevoked, Revoked: &r})
 	}
 }
 

@@ -18,6 +18,7 @@ const (
 	KindClients = "clients" // Clients: the whole client registry
 	KindTenants = "tenants" // Tenants: the whole tenant map
 	KindWrites  = "writes"  // Writes: one FHIR write of one store
+	KindRevoked = "revoked" // Revoked: one token revocation
 )
 
 // MaxRecordBytes bounds one record (one line of the journal). A full
@@ -33,6 +34,7 @@ type Record struct {
 	Clients *auth.State
 	Tenants []tenant.Tenant
 	Writes  *Writes
+	Revoked *auth.Revocation
 }
 
 // Writes is one write to the store of a tenant and FHIR release, as the
@@ -52,10 +54,11 @@ type Writes struct {
 // wire is a record as written: one JSON object per line. Resources are
 // embedded as JSON, not base64, so the journal stays readable.
 type wire struct {
-	Kind    string          `json:"kind"`
-	Clients *auth.State     `json:"clients,omitempty"`
-	Tenants []tenant.Tenant `json:"tenants,omitempty"`
-	Writes  *wireWrites     `json:"writes,omitempty"`
+	Kind    string           `json:"kind"`
+	Clients *auth.State      `json:"clients,omitempty"`
+	Tenants []tenant.Tenant  `json:"tenants,omitempty"`
+	Writes  *wireWrites      `json:"writes,omitempty"`
+	Revoked *auth.Revocation `json:"revoked,omitempty"`
 }
 
 type wireWrites struct {
@@ -81,15 +84,22 @@ type wireOp struct {
 func (r Record) check() error {
 	switch r.Kind {
 	case KindClients:
-		if r.Clients == nil || r.Tenants != nil || r.Writes != nil {
+		if r.Clients == nil || r.Tenants != nil || r.Writes != nil || r.Revoked != nil {
 			return errors.New("a clients record carries the client state only")
 		}
 	case KindTenants:
-		if r.Clients != nil || r.Writes != nil {
+		if r.Clients != nil || r.Writes != nil || r.Revoked != nil {
 			return errors.New("a tenants record carries the tenants only")
 		}
+	case KindRevoked:
+		if r.Revoked == nil || r.Clients != nil || r.Tenants != nil || r.Writes != nil {
+			return errors.New("a revoked record carries one revocation only")
+		}
+		if (r.Revoked.JTI == "") == (r.Revoked.MinGen == 0) || len(r.Revoked.JTI) > 256 || r.Revoked.Until.IsZero() {
+			return errors.New("a revocation names either a jti (at most 256 bytes) or a generation, and when it may be forgotten")
+		}
 	case KindWrites:
-		if r.Writes == nil || r.Clients != nil || r.Tenants != nil {
+		if r.Writes == nil || r.Clients != nil || r.Tenants != nil || r.Revoked != nil {
 			return errors.New("a writes record carries the writes only")
 		}
 		w := r.Writes
@@ -179,7 +189,7 @@ func encodeRecord(r Record) ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	w := wire{Kind: r.Kind, Clients: r.Clients, Tenants: r.Tenants}
+	w := wire{Kind: r.Kind, Clients: r.Clients, Tenants: r.Tenants, Revoked: r.Revoked}
 	if r.Writes != nil {
 		ww := &wireWrites{Tenant: r.Writes.Tenant, Release: r.Writes.Release, At: r.Writes.At, Ops: make([]wireOp, len(r.Writes.Ops))}
 		for i, op := range r.Writes.Ops {
@@ -208,7 +218,7 @@ func decodeRecord(line []byte) (Record, error) {
 	if dec.More() {
 		return Record{}, errors.New("data after the record")
 	}
-	r := Record{Kind: w.Kind, Clients: w.Clients, Tenants: w.Tenants}
+	r := Record{Kind: w.Kind, Clients: w.Clients, Tenants: w.Tenants, Revoked: w.Revoked}
 	if r.Kind == KindTenants && r.Tenants == nil {
 		r.Tenants = []tenant.Tenant{}
 	}
