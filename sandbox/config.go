@@ -165,6 +165,18 @@ type LimitsConfig struct {
 	DefaultCount     int   `yaml:"default_count"`
 	MaxBundleEntries int   `yaml:"max_bundle_entries"`
 	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// MaxInflightResponseBytes bounds the bytes of all responses being
+	// written to clients at once, across the server (at least
+	// max_response_bytes, at most 16 GiB). A response that would go over
+	// it is not sent: the client gets 503 with Retry-After (an
+	// OperationOutcome on the FHIR bases, a JSON error elsewhere).
+	MaxInflightResponseBytes int64 `yaml:"max_inflight_response_bytes"`
+	// WriteChunkTimeout is how long a client may take to accept each
+	// 64 KiB of a response (1s to 2m): a client reading slower than
+	// 64 KiB per WriteChunkTimeout has its connection cut, and the
+	// response's memory and in-flight budget are released at once
+	// rather than after the 2-minute write timeout.
+	WriteChunkTimeout time.Duration `yaml:"write_chunk_timeout"`
 }
 
 // Date is a calendar date (YYYY-MM-DD) at midnight UTC.
@@ -223,6 +235,9 @@ func DefaultConfig() Config {
 			DefaultCount:     20,
 			MaxBundleEntries: 500,
 			MaxResponseBytes: spec.DefaultMaxResponseBytes,
+
+			MaxInflightResponseBytes: 256 << 20,
+			WriteChunkTimeout:        10 * time.Second,
 		},
 	}
 }

@@ -26,6 +26,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	err    error // the first failed write: the response was cut
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -41,6 +42,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
 	return n, err
 }
 
@@ -97,13 +101,18 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		defer func() {
 			status := sw.status
 			p := recover()
-			if p != nil {
+			// a response cut half-way (a slow or gone reader, the write
+			// timeout, no budget left for its rest) is aborted; it is
+			// logged as cut with what was written, not as its status
+			cut := sw.err != nil || p == http.ErrAbortHandler
+			if p != nil && !cut {
 				status = http.StatusInternalServerError
 			}
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.log.LogAttrs(r.Context(), levelFor(status), "request",
+			level := levelFor(status)
+			attrs := []slog.Attr{
 				slog.String("request_id", RequestID(r.Context())),
 				slog.String("method", r.Method),
 				slog.String("path", clip(r.URL.Path)),
@@ -111,7 +120,20 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				slog.Int64("bytes", sw.bytes),
 				slog.Duration("duration", s.now().Sub(start)),
 				slog.String("remote", r.RemoteAddr),
-			)
+			}
+			if cut {
+				level = max(level, slog.LevelWarn)
+				reason := "aborted"
+				if sw.err != nil {
+					reason = clip(sw.err.Error())
+				}
+				attrs = append(attrs, slog.Bool("cut", true), slog.String("cut_reason", reason))
+			}
+			msg := "request"
+			if cut {
+				msg = "request: response cut"
+			}
+			s.log.LogAttrs(r.Context(), level, msg, attrs...)
 			if p != nil {
 				panic(p)
 			}

@@ -15,6 +15,7 @@ func (s *Server) buildHandler() http.Handler {
 	h = s.fhirDispatch(h)        // FHIR bases go to their routes unrouted by the mux (below)
 	h = s.cors(h)                // browser clients; preflights answered before auth
 	h = s.engine.Middleware(h)   // scenario faults, latency and quirks
+	h = s.limitWrites(h)         // in-flight response budget; slow readers cut
 	h = s.requests.Middleware(h) // the request journal (what was asked, what was done)
 	h = s.logRequests(h)         // one slog line per request, no secrets
 	h = s.recoverPanics(h)       // a panic is a 500 in the shape of its surface

@@ -72,6 +72,7 @@ type Server struct {
 	engine     *scenario.Engine
 	requests   *scenario.Journal
 	drift      atomic.Pointer[fhir.Drift]
+	budget     responseBudget // bytes of responses being written (limitWrites)
 	stateSync  func(*os.File) error
 
 	// streamsDone closes when shutdown starts: long-lived streams (the
@@ -106,6 +107,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("read random request id prefix: %w", err)
 	}
 	s.reqPrefix = hex.EncodeToString(prefix)
+	s.budget.max = cfg.Limits.MaxInflightResponseBytes
 	s.adminToken = cfg.Admin.Token
 	if s.adminToken == "" {
 		tok := make([]byte, 32)
