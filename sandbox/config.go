@@ -278,6 +278,18 @@ type LimitsConfig struct {
 	// records, kept to compare the two. Memory then grows with the
 	// population (about 2.5 KB per resource).
 	StoreGenerated bool `yaml:"store_generated"`
+	// MaxInflightResponseBytes bounds the bytes of all responses being
+	// written to clients at once, across the server (at least
+	// max_response_bytes, at most 16 GiB). A response that would go over
+	// it is not sent: the client gets 503 with Retry-After (an
+	// OperationOutcome on the FHIR bases, a JSON error elsewhere).
+	MaxInflightResponseBytes int64 `yaml:"max_inflight_response_bytes"`
+	// WriteChunkTimeout is how long a client may take to accept each
+	// 64 KiB of a response (1s to 2m): a client reading slower than
+	// 64 KiB per WriteChunkTimeout has its connection cut, and the
+	// response's memory and in-flight budget are released at once
+	// rather than after the 2-minute write timeout.
+	WriteChunkTimeout time.Duration `yaml:"write_chunk_timeout"`
 }
 
 // Date is a calendar date (YYYY-MM-DD) at midnight UTC.
@@ -333,12 +345,14 @@ func DefaultConfig() Config {
 		}},
 		ShutdownGrace: 10 * time.Second,
 		Limits: LimitsConfig{
-			MaxBodyBytes:     1 << 20,
-			MaxCount:         100,
-			DefaultCount:     20,
-			MaxBundleEntries: 500,
-			MaxResponseBytes: spec.DefaultMaxResponseBytes,
-			PatientCache:     2_000,
+			MaxBodyBytes:             1 << 20,
+			MaxCount:                 100,
+			DefaultCount:             20,
+			MaxBundleEntries:         500,
+			MaxResponseBytes:         spec.DefaultMaxResponseBytes,
+			PatientCache:             2_000,
+			MaxInflightResponseBytes: 256 << 20,
+			WriteChunkTimeout:        10 * time.Second,
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
@@ -261,6 +262,12 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 	}
 	if l.PatientCache < 1 || l.PatientCache > spec.MaxPatients {
 		add("limits.patient_cache", "%d is out of range (want 1 to %d)", l.PatientCache, spec.MaxPatients)
+	}
+	if l.MaxInflightResponseBytes < l.MaxResponseBytes || l.MaxInflightResponseBytes > 16<<30 {
+		add("limits.max_inflight_response_bytes", "%d is out of range (want max_response_bytes, %d, to %d)", l.MaxInflightResponseBytes, l.MaxResponseBytes, int64(16<<30))
+	}
+	if l.WriteChunkTimeout < time.Second || l.WriteChunkTimeout > 2*time.Minute {
+		add("limits.write_chunk_timeout", "%s is out of range (want between 1s and 2m)", l.WriteChunkTimeout)
 	}
 	return ps
 }

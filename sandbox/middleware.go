@@ -23,6 +23,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	err    error // the first failed write: the response was cut
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -38,6 +39,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
 	return n, err
 }
 

@@ -37,8 +37,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.metrics.inFlight.Add(-1)
 			status := sw.status
 			abort := false
+			// a response cut half-way (a slow or gone reader, the write
+			// timeout, no budget left for its rest) is aborted; it is
+			// logged as cut with what was written, not as a 500
+			cut := sw.err != nil || p == http.ErrAbortHandler
 			if p != nil {
-				status = http.StatusInternalServerError
+				if !cut || status == 0 {
+					status = http.StatusInternalServerError
+				}
 				if p == http.ErrAbortHandler {
 					abort = true // the documented way to abort a response: net/http handles it
 				} else {
@@ -54,7 +60,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.finish(r, note, status, sw.bytes, start, s.now())
+			cutReason := ""
+			if cut {
+				cutReason = "aborted"
+				if sw.err != nil {
+					cutReason = clip(sw.err.Error())
+				}
+			}
+			s.finish(r, note, status, sw.bytes, cutReason, start, s.now())
 			if abort {
 				panic(http.ErrAbortHandler)
 			}
@@ -119,7 +132,8 @@ func (s *Server) nextRequestID() string {
 }
 
 // finish logs the request's line and counts it in the metrics.
-func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes int64, start, end time.Time) {
+// cutReason is not empty when the response was cut half-way: why.
+func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes int64, cutReason string, start, end time.Time) {
 	took := end.Sub(start)
 	route := s.routeOf(r, note)
 	// the metrics' tenant label: the verified one, else the claimed one
@@ -147,11 +161,16 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 
 	ctx := r.Context()
 	level := levelFor(status)
+	msg := "request"
+	if cutReason != "" {
+		level = max(level, slog.LevelWarn)
+		msg = "request: response cut"
+	}
 	h := s.log.Handler()
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	var attrs [14]slog.Attr
+	var attrs [16]slog.Attr
 	a := append(attrs[:0],
 		slog.String("request_id", note.ID),
 		slog.String("method", r.Method),
@@ -177,10 +196,13 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 	if refused != "" {
 		a = append(a, slog.String("refused", refused))
 	}
+	if cutReason != "" {
+		a = append(a, slog.Bool("cut", true), slog.String("cut_reason", cutReason))
+	}
 	a = append(a, slog.String("remote", r.RemoteAddr))
 	// straight to the handler: Logger.LogAttrs would also walk the stack
 	// for a source location nobody asked for
-	rec := slog.NewRecord(end, level, "request", 0)
+	rec := slog.NewRecord(end, level, msg, 0)
 	rec.AddAttrs(a...)
 	_ = h.Handle(ctx, rec)
 }

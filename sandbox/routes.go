@@ -22,6 +22,7 @@ func (s *Server) buildHandler() http.Handler {
 	h = s.fhirDispatch(h)        // FHIR bases go to their routes unrouted by the mux (below)
 	h = s.cors(h)                // browser clients; preflights answered before auth
 	h = s.engine.Middleware(h)   // scenario faults, latency and quirks
+	h = s.limitWrites(h)         // in-flight response budget; slow readers cut
 	h = s.requests.Middleware(h) // the request journal (what was asked, what was done)
 	h = s.observe(h)             // request id and note; a panic is a 500; one log line and the metrics
 	return h

@@ -173,8 +173,7 @@ func (c controls) RotateSigningKey(retireOld bool) error {
 }
 
 func (c controls) RevokeIssuedTokens() error {
-	c.s.auth.RevokeAllIssued()
-	return nil
+	return c.s.auth.RevokeAllIssued()
 }
 
 func (c controls) SetTokenTTL(d time.Duration) error { return c.s.auth.SetTTL(d) }

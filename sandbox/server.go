@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,10 @@ type Options struct {
 	// validators and their dependencies out of programs that embed the
 	// server (package sandboxtest).
 	ValidateFixture func(release string, resourceJSON []byte) error
+	// StateSync is how the state file's records are made durable
+	// (default (*os.File).Sync); tests make it fail to stand for a full
+	// or failing disk.
+	StateSync func(*os.File) error
 }
 
 // Server is one configured sandbox. Create it with New, mount its Handler
@@ -85,6 +90,8 @@ type Server struct {
 	mux         *http.ServeMux                 // the route table (routes)
 	fhirLabels  map[*fhir.API]*fhirRouteLabels // each release's route patterns, for the metrics
 	drift       atomic.Pointer[fhir.Drift]
+	budget      responseBudget // bytes of responses being written (limitWrites)
+	stateSync   func(*os.File) error
 
 	// streamsDone closes when shutdown starts: long-lived streams (the
 	// portal's live request page) end then instead of holding shutdown
@@ -103,7 +110,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger, validate: opts.ValidateFixture, streamsDone: make(chan struct{})}
+	s := &Server{cfg: cfg, now: opts.Now, rand: opts.Rand, log: opts.Logger, validate: opts.ValidateFixture, stateSync: opts.StateSync, streamsDone: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -118,6 +125,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("read random request id prefix: %w", err)
 	}
 	s.reqPrefix = hex.EncodeToString(prefix)
+	s.budget.max = cfg.Limits.MaxInflightResponseBytes
 	reg, err := s.newTenants()
 	if err != nil {
 		return nil, err

@@ -3,8 +3,10 @@ package sandbox
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/auth"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -18,7 +20,11 @@ func (s *Server) restoreState() (state.Snapshot, error) {
 	if s.cfg.StateFile == "" {
 		return state.Snapshot{}, nil
 	}
-	j, err := state.Open(s.cfg.StateFile)
+	opts := []state.Option{state.WithNow(s.now)}
+	if s.stateSync != nil {
+		opts = append(opts, state.WithSync(s.stateSync))
+	}
+	j, err := state.Open(s.cfg.StateFile, opts...)
 	if err != nil {
 		return state.Snapshot{}, err
 	}
@@ -50,6 +56,7 @@ func (s *Server) restoreState() (state.Snapshot, error) {
 			}
 		}
 	}
+	s.auth.RestoreRevocations(snap.Revoked)
 	for _, w := range snap.Writes {
 		st, err := s.tenants.Store(w.Tenant, w.Release)
 		if err != nil {
@@ -74,6 +81,14 @@ func (s *Server) restoreState() (state.Snapshot, error) {
 	})
 	s.log.Info("state compacted", "file", s.cfg.StateFile, "bytes_before", before, "bytes_after", j.Size())
 	s.journal = j
+	revoked := state.RevocationHook(j)
+	s.auth.SetRevocationHook(func(r auth.Revocation) error {
+		err := revoked(r)
+		if err != nil {
+			s.log.Error("state: a token revocation could not be saved to the state file; it applies until the server restarts", "file", s.cfg.StateFile, "err", err)
+		}
+		return err
+	})
 	// stores built so far (the default release, and any a replayed write
 	// needed) get their hook now; stores built later get it in buildStore
 	type key struct{ tenant, release string }
@@ -97,9 +112,34 @@ func (s *Server) restoreState() (state.Snapshot, error) {
 
 // journalWrites makes a store's writes durable in the state journal.
 func (s *Server) journalWrites(st *store.Store, tenantID, release string) {
-	if s.journal != nil {
-		st.SetWriteHook(state.WriteHook(s.journal, tenantID, release))
+	if s.journal == nil {
+		return
 	}
+	hook := state.WriteHook(s.journal, tenantID, release)
+	st.SetWriteHook(func(ops []store.Op, at time.Time) (func() error, error) {
+		commit, err := hook(ops, at)
+		if err != nil {
+			s.logPersistFailure(tenantID, release, len(ops), err)
+			return nil, err
+		}
+		return func() error {
+			err := commit()
+			if err != nil {
+				s.logPersistFailure(tenantID, release, len(ops), err)
+			}
+			return err
+		}, nil
+	})
+}
+
+// logPersistFailure says, once per failed write, that the state file
+// refused it (disk full, I/O error) and that the write was not applied.
+func (s *Server) logPersistFailure(tenantID, release string, ops int, err error) {
+	msg := "state: a write could not be saved to the state file and was not applied (the client got 503)"
+	if jerr := s.journal.Failed(); jerr != nil {
+		msg = "state: an fsync of the state file failed: this write and any not yet synced were undone, and every later write is refused until a restart"
+	}
+	s.log.Error(msg, "file", s.cfg.StateFile, "tenant", tenantID, "release", release, "ops", ops, "err", err)
 }
 
 // newAdmin builds the admin service; with a state file every change is
@@ -107,7 +147,14 @@ func (s *Server) journalWrites(st *store.Store, tenantID, release string) {
 func (s *Server) newAdmin() admin.Service {
 	opts := admin.Options{Clients: s.auth.Registry(), Tenants: s.tenants}
 	if s.journal != nil {
-		opts.Persist = state.Persister(s.journal, s.auth.Registry(), s.tenants)
+		persist := state.Persister(s.journal, s.auth.Registry(), s.tenants)
+		opts.Persist = func(kind string) error {
+			err := persist(kind)
+			if err != nil {
+				s.log.Error("state: an admin change could not be saved to the state file and was undone (the caller got 503)", "file", s.cfg.StateFile, "kind", kind, "err", err)
+			}
+			return err
+		}
 	}
 	return admin.New(opts)
 }

@@ -2,7 +2,12 @@ package sandbox
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -110,8 +117,10 @@ type stateServer struct {
 	t   *testing.T
 	cfg Config
 	log io.Writer // where the server logs; nil discards
-	s   *Server
-	srv *httptest.Server
+	// sync, when set, replaces the state file's fsync
+	sync func(*os.File) error
+	s    *Server
+	srv  *httptest.Server
 }
 
 func newStateServer(t *testing.T) *stateServer {
@@ -128,7 +137,7 @@ func newStateServer(t *testing.T) *stateServer {
 
 func (ss *stateServer) start() {
 	ss.t.Helper()
-	opts := Options{}
+	opts := Options{StateSync: ss.sync}
 	if ss.log != nil {
 		opts.Logger = slog.New(slog.NewTextHandler(ss.log, nil))
 	}
@@ -319,5 +328,183 @@ func TestCompactionAtStart(t *testing.T) {
 				t.Errorf("round %d: GET %s after compaction:\n%s\nwant\n%s", round, p, got[p], w)
 			}
 		}
+	}
+}
+
+// TestDiskFullWriteRefusedAndUndone: when the state file cannot be synced
+// (a full or failing disk), the FHIR write is answered 503 with an
+// OperationOutcome and Retry-After, the store goes back to what the file
+// holds, later writes (FHIR and admin) are refused rather than
+// acknowledged on top of a hole, it is logged, and a restart finds
+// exactly the acknowledged writes.
+func TestDiskFullWriteRefusedAndUndone(t *testing.T) {
+	t.Parallel()
+	var fails atomic.Int32 // syncs still to fail
+	var log syncBuffer
+	cfg := DefaultConfig()
+	cfg.Auth.Required = false
+	cfg.Admin.Token = "admin-token-for-disk-full"
+	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 1, 1
+	cfg.StateFile = filepath.Join(t.TempDir(), "sandbox.state")
+	ss := &stateServer{t: t, cfg: cfg, log: &log, sync: func(f *os.File) error {
+		if fails.Load() > 0 {
+			fails.Add(-1)
+			return fmt.Errorf("sync %s: %w", f.Name(), syscall.ENOSPC)
+		}
+		return f.Sync()
+	}}
+	ss.start()
+	t.Cleanup(ss.stop)
+
+	if st, _, b := ss.do("PUT", "/stu3/Patient/kept", `{"resourceType":"Patient","id":"kept","gender":"other"}`); st != 201 {
+		t.Fatalf("write: %d %s", st, b)
+	}
+	acked, err := os.ReadFile(cfg.StateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, _, b := ss.do("GET", "/stu3/Patient?_count=100", "")
+	total := between(string(b), `"total":`, `,`)
+	if total == "" {
+		t.Fatalf("no total: %s", b)
+	}
+
+	fails.Store(1)
+	st, h, b := ss.do("PUT", "/stu3/Patient/kept", `{"resourceType":"Patient","id":"kept","gender":"female"}`)
+	if st != 503 || h.Get("Retry-After") == "" || !strings.Contains(string(b), `"resourceType":"OperationOutcome"`) {
+		t.Fatalf("update on a failing disk: %d Retry-After=%q %s", st, h.Get("Retry-After"), b)
+	}
+	if !strings.Contains(log.String(), "fsync of the state file failed") || !strings.Contains(log.String(), "no space left on device") {
+		t.Errorf("the failure is not logged:\n%s", log.String())
+	}
+	// the store is what the file holds: version 1, indexed as such
+	st, _, b = ss.do("GET", "/stu3/Patient/kept", "")
+	if st != 200 || !strings.Contains(string(b), `"gender":"other"`) || !strings.Contains(string(b), `"versionId":"1"`) {
+		t.Errorf("after the failed update: %d %s", st, b)
+	}
+	for q, want := range map[string]string{"gender=female": `"total":0`, "gender=other": `"total":1`} {
+		if st, _, b := ss.do("GET", "/stu3/Patient?_id=kept&"+q, ""); st != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("search %s after the failed update: %d %s", q, st, b)
+		}
+	}
+	if got, _ := os.ReadFile(cfg.StateFile); !bytes.Equal(got, acked) {
+		t.Errorf("the refused write stayed in the state file (%d bytes, %d acknowledged)", len(got), len(acked))
+	}
+
+	// after a failed fsync nothing more is acknowledged, even with the
+	// disk back: the server must be restarted
+	if st, _, b := ss.do("POST", "/stu3/Patient", `{"resourceType":"Patient","gender":"male"}`); st != 503 {
+		t.Errorf("create after the failure: %d %s", st, b)
+	}
+	if st, _, b := ss.do("DELETE", "/stu3/Patient/kept", ""); st != 503 {
+		t.Errorf("delete after the failure: %d %s", st, b)
+	}
+	if st, _, b := ss.do("GET", "/stu3/Patient/kept", ""); st != 200 {
+		t.Errorf("refused delete applied: %d %s", st, b)
+	}
+	req, _ := http.NewRequest("POST", ss.srv.URL+"/admin/api/clients", strings.NewReader(`{"name":"Not kept","tenants":["*"]}`))
+	req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 503 || !json.Valid(ab) || !strings.Contains(string(ab), "not_persisted") {
+		t.Errorf("admin change after the failure: %d %s", res.StatusCode, ab)
+	}
+	if st, _, b := ss.do("GET", "/stu3/Patient?_count=100", ""); st != 200 || between(string(b), `"total":`, `,`) != total {
+		t.Errorf("patients after the refused create: %d (want total %s) %s", st, total, b)
+	}
+
+	ss.restart()
+	st, _, b = ss.do("GET", "/stu3/Patient/kept", "")
+	if st != 200 || !strings.Contains(string(b), `"gender":"other"`) || !strings.Contains(string(b), `"versionId":"1"`) {
+		t.Errorf("after restart: %d %s", st, b)
+	}
+	if st, _, b := ss.do("PUT", "/stu3/Patient/kept", `{"resourceType":"Patient","id":"kept","gender":"female"}`); st != 200 {
+		t.Errorf("write after restart on a healthy disk: %d %s", st, b)
+	}
+}
+
+// TestRevokeAllSurvivesRestart: "revoke every issued token" (a scenario's
+// revoke-issued-tokens action) still holds after a restart on the same
+// state file, while tokens issued after it, before or after the restart,
+// stay valid.
+func TestRevokeAllSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 1, 1
+	cfg.PublicURL = "http://sandbox.test" // tokens name it; the httptest port changes
+	cfg.StateFile = filepath.Join(t.TempDir(), "sandbox.state")
+	key := filepath.Join(t.TempDir(), "key.pem")
+	writeTestKey(t, key)
+	cfg.Auth.SigningAlg, cfg.Auth.SigningKeyFile = "ES256", key
+	ss := &stateServer{t: t, cfg: cfg}
+	ss.start()
+	t.Cleanup(ss.stop)
+	token := func() string {
+		st, _, b := ss.form("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {DefaultClientID}, "client_secret": {"change-me-dev-secret"}, "scope": {ContosoTenant}})
+		if st != 200 {
+			t.Fatalf("token: %d %s", st, b)
+		}
+		return between(string(b), `"access_token":"`, `"`)
+	}
+	read := func(tok string) int {
+		req, _ := http.NewRequest("GET", ss.srv.URL+"/stu3/Patient?_count=1", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	old := token()
+	if err := (controls{ss.s}).RevokeIssuedTokens(); err != nil {
+		t.Fatal(err)
+	}
+	after := token()
+	if read(old) != 401 || read(after) != 200 {
+		t.Fatalf("before the restart: revoked %d, issued after %d", read(old), read(after))
+	}
+	ss.restart()
+	if st := read(old); st != 401 {
+		t.Errorf("token revoked before the restart: %d, want 401", st)
+	}
+	if st := read(after); st != 200 {
+		t.Errorf("token issued after the revocation: %d, want 200", st)
+	}
+	if st := read(token()); st != 200 {
+		t.Errorf("token issued after the restart: %d, want 200", st)
+	}
+}
+
+func (ss *stateServer) form(path string, v url.Values) (int, http.Header, []byte) {
+	ss.t.Helper()
+	res, err := http.PostForm(ss.srv.URL+path, v)
+	if err != nil {
+		ss.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+// writeTestKey writes a new ES256 signing key to path in PKCS#8 PEM.
+func writeTestKey(t *testing.T, path string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -98,6 +98,8 @@ type Authority struct {
 	maxTTL  time.Duration        // longest TTL ever used: bounds revocation entries
 	revoked map[string]time.Time // jti -> when the entry may be forgotten
 	minGen  uint64               // tokens of an earlier generation are revoked
+	// persistRevocation makes a revocation durable (SetRevocationHook)
+	persistRevocation func(Revocation) error
 }
 
 // lockedReader serialises reads so that an injected io.Reader that is not
@@ -169,7 +171,7 @@ func New(o Options) (*Authority, error) {
 	if err := reg.Seed(o.Clients); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return &Authority{
+	a := &Authority{
 		reg: reg, keys: keys, now: o.Now, rand: rnd,
 		tenantKnown: o.TenantKnown, base: o.Base, remoteAddr: o.RemoteAddr,
 		onAuth:         o.OnAuthenticated,
@@ -177,7 +179,12 @@ func New(o Options) (*Authority, error) {
 		throttle:       th, log: o.Log,
 		tokenPath: o.TokenPath, jwks: jc,
 		ttl: o.TTL, maxTTL: o.TTL, revoked: make(map[string]time.Time),
-	}, nil
+	}
+	// generations count on from the clock, so a token of an earlier run
+	// (restored revocations, see RestoreRevocations) is always of an
+	// earlier generation than one minted now
+	a.gen.Store(uint64(max(0, o.Now().UnixNano())))
+	return a, nil
 }
 
 func hostOf(r *http.Request) string {
@@ -231,6 +238,57 @@ func (a *Authority) Keys() (published []string, active string) { return a.keys.k
 // tokens they name could no longer verify anyway.
 const maxRevoked = 1 << 20
 
+// Revocation is one revocation as a state file keeps it: of the token
+// with this JTI, or (MinGen > 0) of every token of an earlier generation
+// (RevokeAllIssued). Until is when the entry may be forgotten: every
+// token it names has expired by then.
+type Revocation struct {
+	JTI    string    `json:"jti,omitempty"`
+	MinGen uint64    `json:"min_gen,omitempty"`
+	Until  time.Time `json:"until"`
+}
+
+// SetRevocationHook installs the function told of every revocation once
+// it applies (a state journal making it durable). When it fails the
+// revocation still applies in this process, and the revoking call fails
+// with an error matching ErrRevocationNotPersisted, since a restart would
+// forget it.
+func (a *Authority) SetRevocationHook(fn func(Revocation) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.persistRevocation = fn
+}
+
+// ErrRevocationNotPersisted: see SetRevocationHook.
+var ErrRevocationNotPersisted = errors.New("revocation not persisted")
+
+// RestoreRevocations applies revocations kept from an earlier run; those
+// past their Until are dropped.
+func (a *Authority) RestoreRevocations(rs []Revocation) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range rs {
+		if !now.Before(r.Until) {
+			continue
+		}
+		if r.MinGen > 0 {
+			a.minGen = max(a.minGen, r.MinGen)
+			// tokens minted from now on must stay valid
+			for {
+				g := a.gen.Load()
+				if g >= r.MinGen || a.gen.CompareAndSwap(g, r.MinGen) {
+					break
+				}
+			}
+			continue
+		}
+		if r.JTI != "" && len(a.revoked) < maxRevoked {
+			a.revoked[r.JTI] = r.Until
+		}
+	}
+}
+
 // RevokeToken rejects the token with this jti from now on.
 func (a *Authority) RevokeToken(jti string) error {
 	if jti == "" || len(jti) > 256 {
@@ -238,7 +296,6 @@ func (a *Authority) RevokeToken(jti string) error {
 	}
 	now := a.now()
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	until := now.Add(a.maxTTL + 2*Leeway)
 	if len(a.revoked) >= maxRevoked {
 		for j, t := range a.revoked {
@@ -247,10 +304,23 @@ func (a *Authority) RevokeToken(jti string) error {
 			}
 		}
 		if len(a.revoked) >= maxRevoked {
+			a.mu.Unlock()
 			return fmt.Errorf("revoke token: %w: %d revocations outstanding", ErrTooMany, maxRevoked)
 		}
 	}
 	a.revoked[jti] = until
+	persist := a.persistRevocation
+	a.mu.Unlock()
+	return a.persistRev(persist, Revocation{JTI: jti, Until: until})
+}
+
+func (a *Authority) persistRev(persist func(Revocation) error, r Revocation) error {
+	if persist == nil {
+		return nil
+	}
+	if err := persist(r); err != nil {
+		return fmt.Errorf("%w: %w", ErrRevocationNotPersisted, err)
+	}
 	return nil
 }
 
@@ -258,10 +328,13 @@ func (a *Authority) RevokeToken(jti string) error {
 // issued tokens" switch of an incident. Tokens carry a generation number
 // (gen) for it, so a token issued a moment later, even within the same
 // second, stays valid.
-func (a *Authority) RevokeAllIssued() {
+func (a *Authority) RevokeAllIssued() error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.minGen = a.gen.Load() + 1
+	r := Revocation{MinGen: a.minGen, Until: a.now().Add(a.maxTTL + 2*Leeway)}
+	persist := a.persistRevocation
+	a.mu.Unlock()
+	return a.persistRev(persist, r)
 }
 
 func (a *Authority) revokedGeneration(gen uint64) bool {

@@ -594,6 +594,11 @@ func (a *Authority) revoke(w http.ResponseWriter, req *formRequest, c *Client, b
 	}
 	if err := a.RevokeToken(cl.ID); err != nil {
 		a.log.Error("revoke token", "client_id", c.ID, "err", err)
+		if errors.Is(err, ErrRevocationNotPersisted) {
+			// revoked in this process, but a restart would forget it
+			writeOAuthError(w, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "the revocation could not be saved; it applies until the server restarts: try again later"})
+			return
+		}
 		writeOAuthError(w, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "cannot record more revocations now"})
 		return
 	}

@@ -143,3 +143,21 @@ func FuzzParseAssertion(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKeyPEM: a signing key file (auth.signing_key_file) of any
+// content is a key or an error, never a panic; a key it accepts signs.
+func FuzzParseKeyPEM(f *testing.F) {
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("-----BEGIN EC PRIVATE KEY-----\n\n-----END EC PRIVATE KEY-----\n"))
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("not a pem"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParseKeyPEM(data)
+		if err != nil {
+			return
+		}
+		if k == nil || k.Public() == nil {
+			t.Fatalf("accepted a key that is not one: %#v", k)
+		}
+	})
+}

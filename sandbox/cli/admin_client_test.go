@@ -113,3 +113,27 @@ func TestParseExpires(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseExpires: --expires of any text is a time, "never" (nil) or a
+// usage error, never a panic; a duration lands after now.
+func FuzzParseExpires(f *testing.F) {
+	for _, s := range []string{"", "never", "720h", "2030-01-02T15:04:05Z", "-1h", "2030-01-02", "1e9h", "9223372036854775807ns"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseExpires(s, now)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("%q: both a time and an error", s)
+			}
+			return
+		}
+		if got == nil && s != "" && s != "never" {
+			t.Fatalf("%q: accepted as never", s)
+		}
+		if _, perr := time.ParseDuration(s); perr == nil && got != nil && !got.After(now.Add(-time.Second)) {
+			t.Fatalf("%q: a duration from now gave %s", s, got)
+		}
+	})
+}

@@ -26,10 +26,18 @@ type runningBinary struct {
 // written to a temporary directory, $DIR in args naming it.
 func startBinary(t *testing.T, files map[string]string, args ...string) *runningBinary {
 	t.Helper()
-	dir := t.TempDir()
+	return startBinaryIn(t, t.TempDir(), files, args...)
+}
+
+// startBinaryIn is startBinary in dir; the binary is built there once, so
+// a second start in the same dir (a restart) runs the same build.
+func startBinaryIn(t *testing.T, dir string, files map[string]string, args ...string) *runningBinary {
+	t.Helper()
 	bin := filepath.Join(dir, "fhirsandbox")
-	if out, err := exec.Command("go", "build", "-o", bin, "../..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if _, err := os.Stat(bin); err != nil {
+		if out, err := exec.Command("go", "build", "-o", bin, "../..").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {

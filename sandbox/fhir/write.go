@@ -15,6 +15,13 @@ func storeError(err error) *Error {
 	if errors.As(err, &ie) {
 		return errorf(http.StatusBadRequest, ie.Code, "%s", ie.Msg)
 	}
+	if errors.Is(err, store.ErrPersist) {
+		// the state file could not take the write (disk full, I/O
+		// error): nothing was stored, and trying later may work
+		e := errorf(http.StatusServiceUnavailable, "transient", "the write could not be saved to the server's state file, so it was not applied; try again later")
+		e.Header = http.Header{"Retry-After": {"30"}}
+		return e
+	}
 	return errorf(http.StatusInternalServerError, "exception", "the resource could not be stored")
 }
 

@@ -31,6 +31,12 @@ type Entry struct {
 	RetryAfter string   `json:"retry_after,omitempty"`
 	Faults     []string `json:"faults,omitempty"`
 	RequestID  string   `json:"request_id,omitempty"`
+	// Bytes is how much of the response body the server wrote.
+	Bytes int64 `json:"bytes,omitempty"`
+	// Cut: the response was cut before its end (the client read too
+	// slowly or went away, the write timeout, the in-flight response
+	// budget): the client got Bytes at most, not a whole response.
+	Cut bool `json:"cut,omitempty"`
 }
 
 // Filter selects journal entries; zero fields match everything.
@@ -235,6 +241,7 @@ func (j *Journal) Middleware(next http.Handler) http.Handler {
 			}
 		}
 		jw := &journalWriter{ResponseWriter: w}
+		completed := false
 		defer func() {
 			tenant, client, ok := note.Identity()
 			if !ok {
@@ -257,10 +264,15 @@ func (j *Journal) Middleware(next http.Handler) http.Handler {
 				RetryAfter: jw.retryAfter,
 				Faults:     note.Applied(),
 				RequestID:  id,
+				Bytes:      jw.bytes,
+				// a write failed, or the handler gave up (panicked) after
+				// the status went out: the client has part of a response
+				Cut: jw.err != nil || !completed && jw.status != 0,
 			}
 			j.add(e)
 		}()
 		next.ServeHTTP(jw, r)
+		completed = true
 	})
 }
 
@@ -282,6 +294,8 @@ type journalWriter struct {
 	http.ResponseWriter
 	status     int
 	retryAfter string
+	bytes      int64
+	err        error // the first failed write: the response was cut
 }
 
 func (w *journalWriter) WriteHeader(code int) {
@@ -297,7 +311,12 @@ func (w *journalWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 		w.retryAfter = w.Header().Get("Retry-After")
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 // Flush is direct so that writers checking for http.Flusher still find it.

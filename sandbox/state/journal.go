@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/tenant"
 )
@@ -27,6 +28,7 @@ type Journal struct {
 	path string
 	lock *lockFile // held until Close
 	sync func(*os.File) error
+	now  func() time.Time // when revocations expire, at compaction
 
 	// syncMu serializes fsyncs and compactions, taken before mu: a writer
 	// waiting for its record to be durable waits here, not on mu, so Write
@@ -46,7 +48,13 @@ type Journal struct {
 	// failed is the first fsync failure: after it what the file holds is
 	// unknown (the kernel may have dropped the dirty pages), so every
 	// later record is refused rather than acknowledged on top of a hole.
+	// The records written since the last good sync are cut off the file
+	// (best effort, see Commit), so a restart does not bring back writes
+	// that were answered as failed.
 	failed error
+	// syncedEnd is the file offset up to which an fsync (or the
+	// compaction that wrote the file) has covered the records.
+	syncedEnd int64
 
 	// set by Compact: the journal compacts itself when it has doubled
 	autoCompact bool
@@ -64,6 +72,12 @@ func WithSync(sync func(*os.File) error) Option {
 	return func(j *Journal) { j.sync = sync }
 }
 
+// WithNow sets the clock compaction judges expired revocations by
+// (default time.Now).
+func WithNow(now func() time.Time) Option {
+	return func(j *Journal) { j.now = now }
+}
+
 // Open opens (creating it if needed) the journal at path. A torn last
 // record, as a crash in the middle of an append leaves, is cut off the
 // file; damage followed by good records is ErrCorrupt. The journal is
@@ -79,7 +93,7 @@ func Open(path string, opts ...Option) (*Journal, error) {
 		lock.release()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{path: path, lock: lock, f: f, sync: (*os.File).Sync}
+	j := &Journal{path: path, lock: lock, f: f, sync: (*os.File).Sync, now: time.Now}
 	for _, o := range opts {
 		o(j)
 	}
@@ -116,7 +130,7 @@ func (j *Journal) recover() error {
 			return fmt.Errorf("open journal: %w", err)
 		}
 	}
-	j.end = end
+	j.end, j.syncedEnd = end, end
 	return nil
 }
 
@@ -292,16 +306,25 @@ func (j *Journal) Commit(mark int64) error {
 		j.mu.Unlock()
 		return errors.New("append: journal closed before its records were synced")
 	}
-	f, target := j.f, j.written
+	f, target, targetEnd := j.f, j.written, j.end
 	j.mu.Unlock()
 	err := j.sync(f) // without mu: Write goes on while the disk flushes
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err != nil {
 		j.failed = err
+		// Nothing after the last good sync was acknowledged, and none of
+		// it will be (failed refuses every later commit): cut it, so the
+		// file holds exactly the acknowledged records and a restart
+		// agrees with what the callers were told. If even that fails
+		// the file may hold unacknowledged records; say so.
+		if cerr := j.cutUnsynced(); cerr != nil {
+			return fmt.Errorf("append: sync: %w (and cutting the unsynced records failed: %w)", err, cerr)
+		}
 		return fmt.Errorf("append: sync: %w", err)
 	}
 	j.synced = max(j.synced, target)
+	j.syncedEnd = max(j.syncedEnd, targetEnd)
 	if j.compactDue() {
 		// the record is durable already: a failed compaction leaves
 		// the old file whole and is only reported; the next try waits
@@ -314,6 +337,27 @@ func (j *Journal) Commit(mark int64) error {
 		}
 	}
 	return nil
+}
+
+// cutUnsynced truncates the file to its synced records and syncs that.
+// j.mu must be held.
+func (j *Journal) cutUnsynced() error {
+	if j.end == j.syncedEnd {
+		return nil
+	}
+	if err := j.f.Truncate(j.syncedEnd); err != nil {
+		return err
+	}
+	j.end = j.syncedEnd
+	return j.sync(j.f)
+}
+
+// Failed returns the fsync failure that stopped the journal, if any:
+// from then on every write is refused until the server restarts.
+func (j *Journal) Failed() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.failed
 }
 
 // OnCompactError sets the function told of a failed automatic compaction

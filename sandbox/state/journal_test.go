@@ -253,6 +253,8 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b[:len(b)-1])
 	}
 	f.Add([]byte(`{"kind":"writes","writes":{"tenant":"t","release":"r","ops":[{"type":"P","id":"1","resource":null}]}}`))
+	f.Add([]byte(`{"kind":"revoked","revoked":{"jti":"abc","until":"2026-01-01T00:00:00Z"}}`))
+	f.Add([]byte(`{"kind":"revoked","revoked":{"min_gen":18446744073709551615,"until":"2026-01-01T00:00:00Z"}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		r, err := decode(line)
 		if err != nil {

@@ -29,6 +29,9 @@ type Snapshot struct {
 	// AdminTokenSHA256 is the digest of the last admin token journalled
 	// (SetAdminToken), or "".
 	AdminTokenSHA256 string
+	// Revoked are the token revocations, oldest first (expired ones
+	// included until a compaction drops them).
+	Revoked []auth.Revocation
 }
 
 // Load replays the journal into a Snapshot. initial is the tenant map
@@ -61,6 +64,8 @@ func (j *Journal) loadLocked(initial []tenant.Tenant) (Snapshot, error) {
 			writes = append(writes, r.Writes)
 		case KindAdmin:
 			snap.AdminTokenSHA256 = r.AdminTokenSHA256
+		case KindRevoked:
+			snap.Revoked = append(snap.Revoked, *r.Revoked)
 		}
 		return nil
 	})
@@ -131,6 +136,14 @@ func (j *Journal) compactLocked() error {
 	if snap.Tenants != nil {
 		recs = append(recs, Record{Kind: KindTenants, Tenants: snap.Tenants})
 	}
+	// a revocation outlives every token it names by its Until: after
+	// that it is history
+	now := j.now()
+	for i := range snap.Revoked {
+		if r := &snap.Revoked[i]; now.Before(r.Until) {
+			recs = append(recs, Record{Kind: KindRevoked, Revoked: r})
+		}
+	}
 	writes := squash(snap.Writes)
 	for i := range writes {
 		recs = append(recs, Record{Kind: KindWrites, Writes: &writes[i]})
@@ -166,7 +179,7 @@ func (j *Journal) compactLocked() error {
 	// the rename is done: the new file is the journal now, even if the
 	// directory sync fails (appends to the old, unlinked one would be lost)
 	j.f.Close()
-	j.f, j.end, j.compacted = f, end, end
+	j.f, j.end, j.compacted, j.syncedEnd = f, end, end, end
 	// the new file, synced whole, holds every record written so far
 	// (Write cannot run: mu is held)
 	j.synced = j.written
@@ -194,6 +207,14 @@ func Persister(j *Journal, clients *auth.Registry, tenants *tenant.Registry) fun
 			return j.Append(Record{Kind: KindTenants, Tenants: tenants.List()})
 		}
 		return fmt.Errorf("persist: unknown kind %q", kind)
+	}
+}
+
+// RevocationHook returns the auth.Authority.SetRevocationHook function
+// that makes each token revocation durable before it is acknowledged.
+func RevocationHook(j *Journal) func(auth.Revocation) error {
+	return func(r auth.Revocation) error {
+		return j.Append(Record{Kind: KindRevoked, Revoked: &r})
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	KindTenants = "tenants" // Tenants: the whole tenant map
 	KindWrites  = "writes"  // Writes: one FHIR write of one store
 	KindAdmin   = "admin"   // AdminTokenSHA256: the generated admin token's digest
+	KindRevoked = "revoked" // Revoked: one token revocation
 )
 
 // MaxRecordBytes bounds one record (one line of the journal). A full
@@ -41,6 +42,7 @@ type Record struct {
 	// generated, so the next start with this journal keeps the same token
 	// (never the token itself, as for client secrets).
 	AdminTokenSHA256 string
+	Revoked          *auth.Revocation
 }
 
 // Writes is one write to the store of a tenant and FHIR release, as the
@@ -60,11 +62,12 @@ type Writes struct {
 // wire is a record as written: one JSON object per line. Resources are
 // embedded as JSON, not base64, so the journal stays readable.
 type wire struct {
-	Kind    string          `json:"kind"`
-	Clients *auth.State     `json:"clients,omitempty"`
-	Tenants []tenant.Tenant `json:"tenants,omitempty"`
-	Writes  *wireWrites     `json:"writes,omitempty"`
-	Admin   *wireAdmin      `json:"admin,omitempty"`
+	Kind    string           `json:"kind"`
+	Clients *auth.State      `json:"clients,omitempty"`
+	Tenants []tenant.Tenant  `json:"tenants,omitempty"`
+	Writes  *wireWrites      `json:"writes,omitempty"`
+	Admin   *wireAdmin       `json:"admin,omitempty"`
+	Revoked *auth.Revocation `json:"revoked,omitempty"`
 }
 
 type wireAdmin struct {
@@ -94,22 +97,29 @@ type wireOp struct {
 func (r Record) check() error {
 	switch r.Kind {
 	case KindClients:
-		if r.Clients == nil || r.Tenants != nil || r.Writes != nil || r.AdminTokenSHA256 != "" {
+		if r.Clients == nil || r.Tenants != nil || r.Writes != nil || r.AdminTokenSHA256 != "" || r.Revoked != nil {
 			return errors.New("a clients record carries the client state only")
 		}
 	case KindTenants:
-		if r.Clients != nil || r.Writes != nil || r.AdminTokenSHA256 != "" {
+		if r.Clients != nil || r.Writes != nil || r.AdminTokenSHA256 != "" || r.Revoked != nil {
 			return errors.New("a tenants record carries the tenants only")
 		}
 	case KindAdmin:
-		if r.Clients != nil || r.Tenants != nil || r.Writes != nil {
+		if r.Clients != nil || r.Tenants != nil || r.Writes != nil || r.Revoked != nil {
 			return errors.New("an admin record carries the admin token digest only")
 		}
 		if b, err := hex.DecodeString(r.AdminTokenSHA256); err != nil || len(b) != sha256.Size || strings.ToLower(r.AdminTokenSHA256) != r.AdminTokenSHA256 {
 			return errors.New("an admin record needs a SHA-256 digest in 64 lowercase hex digits")
 		}
+	case KindRevoked:
+		if r.Revoked == nil || r.Clients != nil || r.Tenants != nil || r.Writes != nil || r.AdminTokenSHA256 != "" {
+			return errors.New("a revoked record carries one revocation only")
+		}
+		if (r.Revoked.JTI == "") == (r.Revoked.MinGen == 0) || len(r.Revoked.JTI) > 256 || r.Revoked.Until.IsZero() {
+			return errors.New("a revocation names either a jti (at most 256 bytes) or a generation, and when it may be forgotten")
+		}
 	case KindWrites:
-		if r.Writes == nil || r.Clients != nil || r.Tenants != nil || r.AdminTokenSHA256 != "" {
+		if r.Writes == nil || r.Clients != nil || r.Tenants != nil || r.AdminTokenSHA256 != "" || r.Revoked != nil {
 			return errors.New("a writes record carries the writes only")
 		}
 		w := r.Writes
@@ -199,7 +209,7 @@ func encodeRecord(r Record) ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	w := wire{Kind: r.Kind, Clients: r.Clients, Tenants: r.Tenants}
+	w := wire{Kind: r.Kind, Clients: r.Clients, Tenants: r.Tenants, Revoked: r.Revoked}
 	if r.Kind == KindAdmin {
 		w.Admin = &wireAdmin{TokenSHA256: r.AdminTokenSHA256}
 	}
@@ -231,7 +241,7 @@ func decodeRecord(line []byte) (Record, error) {
 	if dec.More() {
 		return Record{}, errors.New("data after the record")
 	}
-	r := Record{Kind: w.Kind, Clients: w.Clients, Tenants: w.Tenants}
+	r := Record{Kind: w.Kind, Clients: w.Clients, Tenants: w.Tenants, Revoked: w.Revoked}
 	if w.Admin != nil {
 		r.AdminTokenSHA256 = w.Admin.TokenSHA256
 	}

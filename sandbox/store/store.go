@@ -48,6 +48,11 @@ type Store struct {
 	tables map[string]*table
 	seq    uint64
 	hook   WriteHook
+	// pending are the writes applied but not yet durable (their hook's
+	// commit has not returned), oldest first, each with what undoes it;
+	// cur collects the undo steps of the write being applied.
+	pending []*pendingWrite
+	cur     *pendingWrite
 	// strs interns index strings (code systems, codes, folded names,
 	// references): a population repeats the same few thousand values
 	// millions of times, and one copy each is enough.
@@ -82,7 +87,10 @@ func (s *Store) internLocked(v string) string {
 // lock is released and before the write returns: a journal records the
 // write under the lock and waits for the disk in commit, so readers never
 // wait for a flush while a write is still acknowledged only once durable.
-// A failed commit fails the write, although the store has applied it.
+// A failed commit fails the write and the store undoes it, together with
+// every write applied after it (they are not durable either: a journal
+// whose sync failed refuses every later commit), so the store goes back to
+// what the journal holds.
 type WriteHook func(ops []Op, at time.Time) (commit func() error, err error)
 
 // SetWriteHook installs the write hook.
@@ -95,12 +103,15 @@ func (s *Store) SetWriteHook(hook WriteHook) {
 // write runs fn under the write lock; fn calls journal with its ops before
 // it changes anything. Once the lock is released, write waits for the
 // hook's commit, so the caller answers only when the write is durable.
+// When the commit fails the write is undone (see WriteHook) and fails
+// with an error matching ErrPersist.
 func (s *Store) write(fn func(journal func(at time.Time, ops ...Op) error) error) error {
 	var commit func() error
+	var pw *pendingWrite
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return fn(func(at time.Time, ops ...Op) error {
+		err := fn(func(at time.Time, ops ...Op) error {
 			// an empty transaction writes nothing: there is nothing to
 			// make durable, and a journal may rightly refuse a write of
 			// no ops
@@ -109,20 +120,101 @@ func (s *Store) write(fn func(journal func(at time.Time, ops ...Op) error) error
 			}
 			c, err := s.hook(ops, at)
 			if err != nil {
-				return fmt.Errorf("persist write: %w", err)
+				return fmt.Errorf("%w: %w", ErrPersist, err)
 			}
 			commit = c
+			if c != nil {
+				pw = &pendingWrite{}
+				s.cur = pw
+			}
 			return nil
 		})
-	}()
-	if commit != nil {
-		// even when fn failed after journalling: the record is in the
-		// file, and the write must not be answered before it is durable
-		if cerr := commit(); cerr != nil && err == nil {
-			err = fmt.Errorf("persist write: %w", cerr)
+		if pw != nil {
+			s.cur = nil
+			s.pending = append(s.pending, pw)
 		}
+		return err
+	}()
+	if commit == nil {
+		return err
+	}
+	// even when fn failed after journalling: the record is in the file,
+	// and the write must not be answered before it is durable
+	cerr := commit()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(s.pending, pw)
+	if cerr == nil {
+		if i >= 0 {
+			s.pending = slices.Delete(s.pending, i, i+1)
+		}
+		return err
+	}
+	if i >= 0 {
+		// newest first, so each step finds the state it left
+		for k := len(s.pending) - 1; k >= i; k-- {
+			s.pending[k].undo(s)
+		}
+		s.pending = s.pending[:i]
+	}
+	if err == nil {
+		err = fmt.Errorf("%w: %w", ErrPersist, cerr)
 	}
 	return err
+}
+
+// ErrPersist is a write the store's hook (the state journal) could not
+// make durable: the write is not applied, or has been undone.
+var ErrPersist = errors.New("write not persisted")
+
+// pendingWrite is what undoes one write, step by step.
+type pendingWrite struct{ steps []undoStep }
+
+// undoStep restores one resource: prev is what byID held before (nil:
+// nothing), next what the write put there (nil: it deleted), gone the
+// deleted-version entry before.
+type undoStep struct {
+	t          *table
+	id         string
+	prev, next *Doc
+	goneV      int
+	goneHad    bool
+}
+
+// record notes, when a hooked write is being applied, how to undo the
+// change of t's resource id from prev to next; s.mu must be held.
+func (s *Store) record(t *table, id string, prev, next *Doc, goneV int, goneHad bool) {
+	if s.cur != nil {
+		s.cur.steps = append(s.cur.steps, undoStep{t: t, id: id, prev: prev, next: next, goneV: goneV, goneHad: goneHad})
+	}
+}
+
+func (pw *pendingWrite) undo(s *Store) {
+	for k := len(pw.steps) - 1; k >= 0; k-- {
+		u := pw.steps[k]
+		t := u.t
+		if u.next != nil {
+			t.unindex(u.next)
+			if u.prev == nil {
+				delete(t.byID, u.id)
+				if u.next.pos == len(t.byPos)-1 {
+					t.byPos = t.byPos[:u.next.pos]
+				} else {
+					t.byPos[u.next.pos] = nil
+				}
+			}
+		}
+		if u.prev != nil {
+			t.byID[u.id] = u.prev
+			t.byPos[u.prev.pos] = u.prev
+			t.index(u.prev)
+		}
+		if u.goneHad {
+			t.gone[u.id] = u.goneV
+		} else {
+			delete(t.gone, u.id)
+		}
+	}
 }
 
 type table struct {
@@ -322,6 +414,7 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 	if old == nil {
 		old = s.derivedDoc(t, p.typ, id, false) // a generated resource being replaced
 	}
+	goneV, goneHad := t.gone[id]
 	d.Version = step
 	if old != nil {
 		d.Version = old.Version + step
@@ -357,6 +450,11 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 		t.byPos = append(t.byPos, d)
 	}
 	t.index(d)
+	prev := old
+	if prev != nil && prev.isDerived() {
+		prev = nil // undoing the write uncovers the generated resource again
+	}
+	s.record(t, id, prev, d, goneV, goneHad)
 	return PutResult{Doc: d, Created: old == nil}, nil
 }
 
@@ -414,15 +512,19 @@ func (s *Store) deleteLocked(typ, id string) bool {
 	d := t.byID[id]
 	if d == nil {
 		if g := s.derivedDoc(t, typ, id, false); g != nil {
+			goneV, goneHad := t.gone[id]
 			t.gone[id] = g.Version // the generated resource is hidden from now on
+			s.record(t, id, nil, nil, goneV, goneHad)
 			return true
 		}
 		return false
 	}
+	goneV, goneHad := t.gone[id]
 	t.unindex(d)
 	delete(t.byID, id)
 	t.byPos[d.pos] = nil
 	t.gone[id] = d.Version
+	s.record(t, id, d, nil, goneV, goneHad)
 	return true
 }
 
