@@ -96,8 +96,8 @@ func TestRevocationSurvivesRestart(t *testing.T) {
 	if st := e2eGet(t, rb.base, read, revoked); st != 401 {
 		t.Errorf("revoked token after the restart: %d, want 401", st)
 	}
+	rb.stop(t) // the log is written in batches: all of it is out once the process has exited
 	if !strings.Contains(rb.stderr.String(), "state restored") {
 		t.Errorf("no state restored; stderr:\n%s", rb.stderr.String())
 	}
-	rb.stop(t)
 }
