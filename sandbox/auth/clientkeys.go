@@ -364,14 +364,7 @@ func (r *Registry) SetJWKSURI(clientID, uri string) error {
 	if err := CheckJWKSURI(uri); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c, ok := r.clients[clientID]
-	if !ok {
-		return fmt.Errorf("set jwks_uri of %q: %w", truncate(clientID), ErrNoClient)
-	}
-	c.JWKSURI = uri
-	return nil
+	return r.withClient("set jwks_uri of", clientID, func(c *Client) { c.JWKSURI = uri })
 }
 
 // SetScopes replaces the SMART system scopes a client may be granted.
@@ -382,14 +375,7 @@ func (r *Registry) SetScopes(clientID string, scopes []string) error {
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c, ok := r.clients[clientID]
-	if !ok {
-		return fmt.Errorf("set scopes of %q: %w", truncate(clientID), ErrNoClient)
-	}
-	c.Scopes = ss
-	return nil
+	return r.withClient("set scopes of", clientID, func(c *Client) { c.Scopes = ss })
 }
 
 // KeyState is one client key in State: the public JWK.

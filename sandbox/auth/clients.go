@@ -331,13 +331,19 @@ func (r *Registry) SetTenants(clientID string, tenants []string) error {
 	if err != nil {
 		return err
 	}
+	return r.withClient("set tenants of", clientID, func(c *Client) { c.Tenants = ts })
+}
+
+// withClient applies change to a client under the registry's lock; what
+// names the change in the error when there is no such client.
+func (r *Registry) withClient(what, clientID string, change func(*Client)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.clients[clientID]
 	if !ok {
-		return fmt.Errorf("set tenants of %q: %w", truncate(clientID), ErrNoClient)
+		return fmt.Errorf("%s %q: %w", what, truncate(clientID), ErrNoClient)
 	}
-	c.Tenants = ts
+	change(c)
 	return nil
 }
 

@@ -345,18 +345,7 @@ func (s *Store) searchDerived(q Query) Result {
 	} else {
 		gen = s.scanPopulation(collect)
 	}
-	matches := mergeSeq(gen, over)
-	res := Result{Total: len(matches)}
-	if q.Count == 0 || q.Offset >= len(matches) {
-		return res
-	}
-	t.sort(matches, q.Sort)
-	end := min(q.Offset+q.Count, len(matches))
-	res.Matches = matches[q.Offset:end]
-	if len(q.Includes) > 0 {
-		res.Included = s.includes(t, res.Matches, q.Includes)
-	}
-	return res
+	return s.page(t, mergeSeq(gen, over), q)
 }
 
 // scanPopulation calls collect for every patient, on every core, and

@@ -674,6 +674,12 @@ func (s *Store) Search(q Query) Result {
 			matches = append(matches, d)
 		}
 	}
+	return s.page(t, matches, q)
+}
+
+// page is the result of a search whose matches are all known: the total,
+// the requested page in the requested order, and what it includes.
+func (s *Store) page(t *table, matches []*Doc, q Query) Result {
 	res := Result{Total: len(matches)}
 	if q.Count == 0 || q.Offset >= len(matches) {
 		return res
