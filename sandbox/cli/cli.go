@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -90,10 +91,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, d dep
 	return exitFailure
 }
 
-const appDescription = `fhirsandbox plays the "interop partner" of a FHIR client such as the
+// appDescriptionFormat is the top-level help; the releases come from the
+// release table.
+const appDescriptionFormat = `fhirsandbox plays the "interop partner" of a FHIR client such as the
 Microsoft Teams Patients app: an OAuth2 client-credentials token endpoint,
 routing by Azure AD tenant, and a reproducible synthetic hospital served
-over FHIR DSTU2 and STU3.
+over FHIR %s.
 
 Examples:
   fhirsandbox serve                               # built-in defaults, 127.0.0.1:8080
@@ -120,7 +123,7 @@ func newApp(stdout, stderr io.Writer, d deps) *ucli.App {
 	return &ucli.App{
 		Name:         "fhirsandbox",
 		Usage:        "a FHIR DSTU2/STU3 interop partner sandbox with OAuth2 and tenant routing",
-		Description:  appDescription,
+		Description:  fmt.Sprintf(appDescriptionFormat, spec.LabelList()),
 		HideVersion:  true,
 		HideHelp:     true,
 		Flags:        []ucli.Flag{helpFlag(), &ucli.BoolFlag{Name: "version", Usage: "print the version (as the version command does)", DisableDefaultText: true}},
