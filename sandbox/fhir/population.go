@@ -46,8 +46,10 @@ func (p *population) Owner(typ, id string) (int, bool) {
 	if !ok || !strings.HasPrefix(id, prefix) {
 		return 0, false
 	}
-	num, rest, _ := strings.Cut(id[len(prefix):], "-")
-	if (typ == "Patient" || typ == "Coverage") != (rest == "") {
+	// a patient's own resources are "<prefix><n>", the others
+	// "<prefix><n>-<k>": a trailing "-" is neither
+	num, rest, dash := strings.Cut(id[len(prefix):], "-")
+	if (typ == "Patient" || typ == "Coverage") == dash || dash && rest == "" {
 		return 0, false
 	}
 	if num == "" || num[0] == '0' || len(num) > 9 {
