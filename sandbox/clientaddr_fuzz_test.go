@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -50,6 +51,8 @@ func FuzzClientAddr(f *testing.F) {
 				s = strings.TrimSpace(s)
 				if ap, err := netip.ParseAddrPort(s); err == nil {
 					s = ap.Addr().String()
+				} else if h, _, err := net.SplitHostPort(s); err == nil {
+					s = h // "[::A]:", an empty port, as net/http's RemoteAddr parsing takes it
 				}
 				if p, err := netip.ParseAddr(s); err == nil && p.Unmap().WithZone("") == a {
 					found = true
