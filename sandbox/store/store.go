@@ -423,8 +423,8 @@ func (s *Store) putVersionLocked(p *parsed, vals []value, id string, updated tim
 			t.unindex(old)
 		}
 	} else {
-		if v, ok := t.gone[id]; ok {
-			d.Version = v + step
+		if goneHad {
+			d.Version = goneV + step
 			delete(t.gone, id)
 		}
 		s.seq++
