@@ -357,14 +357,10 @@ func (r *Registry) keysOf(clientID string) (clientKeyLookup, bool) {
 	return clientKeyLookup{client: cc, keys: cc.Keys, jwksURI: cc.JWKSURI}, true
 }
 
-// authenticateAssertion checks a private_key_jwt client assertion against
-// the token URL as published. Every failure's text says which check
-// failed.
-func (a *Authority) authenticateAssertion(ctx context.Context, req *formRequest, tokenURL string) (*Client, string, error) {
-	as, err := ParseAssertion(req.assertion)
-	if err != nil {
-		return nil, req.clientID, err
-	}
+// authenticateAssertion checks a private_key_jwt client assertion, as
+// ParseAssertion read req.assertion, against the token URL as published.
+// Every failure's text says which check failed.
+func (a *Authority) authenticateAssertion(ctx context.Context, req *formRequest, as *Assertion, tokenURL string) (*Client, string, error) {
 	id := as.Issuer
 	if req.clientID != "" {
 		id = req.clientID

@@ -2,9 +2,6 @@ package auth
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"time"
@@ -39,29 +36,14 @@ func NewClientSigner(keyPEM []byte, kid, alg string) (*ClientSigner, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPublicKey(key.Public(), alg); err != nil {
+	ck, err := newClientKey(key.Public(), kid, alg)
+	if err != nil {
 		return nil, err
 	}
 	if alg == "" {
-		switch p := key.Public().(type) {
-		case *rsa.PublicKey:
-			alg = "RS384"
-		case *ecdsa.PublicKey:
-			alg = "ES256"
-			if p.Curve == elliptic.P384() {
-				alg = "ES384"
-			}
-		}
+		alg = keyAlgs(ck.Public)[0] // the first suits best: RS384, ES256 or ES384
 	}
-	if kid == "" {
-		if kid, err = Thumbprint(key.Public()); err != nil {
-			return nil, err
-		}
-	}
-	if err := validKID(kid); err != nil {
-		return nil, err
-	}
-	return &ClientSigner{Key: key, KID: kid, Alg: alg}, nil
+	return &ClientSigner{Key: key, KID: ck.KID, Alg: alg}, nil
 }
 
 // Sign returns a compact JWS client assertion.

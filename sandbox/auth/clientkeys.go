@@ -295,8 +295,6 @@ func CanonicalScopes(in []string) ([]string, error) {
 	return out, nil
 }
 
-func cloneKeys(ks []ClientKey) []ClientKey { return slices.Clone(ks) }
-
 // AddKeys registers public keys for a client (see ParsePublicKeys for the
 // forms data may take) and returns them. A kid the client already has is
 // refused: revoke or delete the old key first.
@@ -322,7 +320,7 @@ func (r *Registry) AddKeys(clientID string, data []byte) ([]ClientKey, error) {
 		keys[i].Created = now
 	}
 	c.Keys = append(c.Keys, keys...)
-	return cloneKeys(keys), nil
+	return keys, nil
 }
 
 func (r *Registry) withKey(op, clientID, kid string, f func(c *Client, i int)) error {

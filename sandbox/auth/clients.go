@@ -178,7 +178,7 @@ func (c *Client) clone() Client {
 	out := *c
 	out.Tenants = slices.Clone(c.Tenants)
 	out.Secrets = slices.Clone(c.Secrets)
-	out.Keys = cloneKeys(c.Keys)
+	out.Keys = slices.Clone(c.Keys)
 	out.Scopes = slices.Clone(c.Scopes)
 	for i := range out.Secrets {
 		out.Secrets[i].Expires = copyTime(out.Secrets[i].Expires)

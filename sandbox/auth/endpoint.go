@@ -421,11 +421,10 @@ func (a *Authority) authenticate(r *http.Request, req *formRequest, addr, tokenU
 // or the assertion names.
 func (a *Authority) authenticateJWT(r *http.Request, req *formRequest, addr, tokenURL string) (*Client, *Secret, *oauthError) {
 	now := a.now()
+	as, err := ParseAssertion(req.assertion)
 	id := req.clientID
-	if id == "" {
-		if as, err := ParseAssertion(req.assertion); err == nil {
-			id = as.Issuer
-		}
+	if id == "" && err == nil {
+		id = as.Issuer
 	}
 	if d := a.throttle.check(id, addr, now); d > 0 {
 		a.log.Warn("auth request throttled", "client_id", truncate(id), "addr", addr)
@@ -433,7 +432,10 @@ func (a *Authority) authenticateJWT(r *http.Request, req *formRequest, addr, tok
 		e.reason = RefusedThrottled
 		return nil, nil, e
 	}
-	c, id, err := a.authenticateAssertion(r.Context(), req, tokenURL)
+	var c *Client
+	if err == nil {
+		c, id, err = a.authenticateAssertion(r.Context(), req, as, tokenURL)
+	}
 	if err != nil {
 		a.throttle.fail(id, addr, now)
 		desc := err.Error()

@@ -300,27 +300,14 @@ type verifiedCache struct {
 // what depends on the request (the issuer and audience expected of its
 // base URL) are checked on every use, by checkLive.
 type verifiedToken struct {
-	wc            wireClaims
-	kid           string
-	hasExp        bool
-	exp, nbf, iat time.Time
-	hasNbf        bool
-	hasIat        bool
-	shapeErr      error // the first failed shape check, or nil
-	claims        *Claims
+	wc       wireClaims
+	kid      string
+	shapeErr error   // the first failed shape check, or nil
+	claims   *Claims // with the token's times worked out
 }
 
 func newVerifiedToken(wc wireClaims, kid string) *verifiedToken {
 	v := &verifiedToken{wc: wc, kid: kid}
-	if wc.Expiry != nil {
-		v.hasExp, v.exp = true, wc.Expiry.Time()
-	}
-	if wc.NotBefore != nil {
-		v.hasNbf, v.nbf = true, wc.NotBefore.Time()
-	}
-	if wc.IssuedAt != nil {
-		v.hasIat, v.iat = true, wc.IssuedAt.Time()
-	}
 	switch {
 	case wc.ID == "":
 		v.shapeErr = invalid("token has no jti", nil)
@@ -368,13 +355,13 @@ func (a *Authority) checkLive(v *verifiedToken, base string) (*Claims, error) {
 	now := a.now()
 	wc := &v.wc
 	switch {
-	case !v.hasExp:
+	case wc.Expiry == nil:
 		return nil, invalid("token has no exp", nil)
-	case !now.Before(v.exp.Add(Leeway)):
+	case !now.Before(v.claims.Expiry.Add(Leeway)):
 		return nil, invalid("token expired", nil)
-	case v.hasNbf && v.nbf.After(now.Add(Leeway)):
+	case wc.NotBefore != nil && v.claims.NotBefore.After(now.Add(Leeway)):
 		return nil, invalid("token not valid yet (nbf)", nil)
-	case v.hasIat && v.iat.After(now.Add(Leeway)):
+	case wc.IssuedAt != nil && v.claims.IssuedAt.After(now.Add(Leeway)):
 		return nil, invalid("token issued in the future (iat)", nil)
 	case wc.Issuer != base:
 		return nil, invalid("token issuer does not match this server", nil)

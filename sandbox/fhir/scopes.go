@@ -126,12 +126,8 @@ func (a *API) constrainSearch(typ string, kvs []store.KV, cons []url.Values) ([]
 
 func (a *API) hasParam(typ, name string) bool {
 	base, _, _ := strings.Cut(name, ":")
-	for _, p := range a.defs[typ] {
-		if p.Name == base {
-			return true
-		}
-	}
-	return base == "_id" || base == "_lastUpdated"
+	_, ok := a.defs.Lookup(typ, base)
+	return ok
 }
 
 // inScope reports whether a stored resource matches one of the
