@@ -241,7 +241,9 @@ func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
 				fhir.WriteError(w, rel, &fhir.Error{Status: http.StatusForbidden, Code: "forbidden", Diagnostics: "the access token's scope is malformed: " + err.Error()})
 				return
 			}
-			r = r.WithContext(fhir.WithScopes(r.Context(), set))
+			if set.Scoped() { // an unscoped set restricts nothing: no copy of the request for it
+				r = r.WithContext(fhir.WithScopes(r.Context(), set))
+			}
 		}
 		b := s.router.Resolve(id, rel)
 		if b.Proxy != nil {
