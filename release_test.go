@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,15 +197,7 @@ func TestReleaseBuildsAgree(t *testing.T) {
 		t.Errorf("-trimpath: Dockerfile %v, goreleaser %v", docker.args, rel.Flags)
 	}
 	relX := xFlags(t, strings.Fields(strings.Join(rel.Ldflags, " ")))
-	var dockerNames, relNames []string
-	for k := range docker.xvars {
-		dockerNames = append(dockerNames, k)
-	}
-	for k := range relX {
-		relNames = append(relNames, k)
-	}
-	slices.Sort(dockerNames)
-	slices.Sort(relNames)
+	dockerNames, relNames := slices.Sorted(maps.Keys(docker.xvars)), slices.Sorted(maps.Keys(relX))
 	if !slices.Equal(dockerNames, relNames) || len(dockerNames) == 0 {
 		t.Fatalf("stamped variables differ: Dockerfile %v, goreleaser %v", dockerNames, relNames)
 	}

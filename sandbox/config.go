@@ -339,7 +339,7 @@ func DefaultConfig() Config {
 			Name:    "Teams Patients app (development)",
 			Tenants: []string{"*"},
 			Secrets: []SecretConfig{{
-				Value:   "change-me-dev-secret",
+				Value:   DevSecret,
 				Expires: time.Date(2027, time.December, 31, 0, 0, 0, 0, time.UTC),
 			}},
 		}},

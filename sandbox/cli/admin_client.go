@@ -59,11 +59,17 @@ func adminCommand(cmd *ucli.Command, flags func() []ucli.Flag) *ucli.Command {
 // baseURL reads and checks --url.
 func baseURL(c *ucli.Context) (string, error) {
 	raw := strings.TrimSuffix(c.String("url"), "/")
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if !isHTTPBase(raw) {
 		return "", usagef("--url: %q is not an http(s) base URL such as %s", raw, defaultURL)
 	}
 	return raw, nil
+}
+
+// isHTTPBase reports whether raw is an http(s) URL with a host and no
+// user info, query or fragment: a base other paths can be appended to.
+func isHTTPBase(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == ""
 }
 
 // adminClient calls the admin API of a running sandbox.

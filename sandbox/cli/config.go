@@ -14,7 +14,6 @@ import (
 const defaultConfigFile = "sandbox.yaml"
 
 func configCommand(d deps) *ucli.Command {
-	onUsage := func(_ *ucli.Context, err error, _ bool) error { return &usageError{msg: err.Error()} }
 	check := &ucli.Command{
 		Name:      "check",
 		Usage:     "check a config file and report every problem at once",
@@ -33,23 +32,15 @@ errors.
 Examples:
   fhirsandbox config check
   fhirsandbox config check deploy/sandbox.yaml`,
-		Flags:        []ucli.Flag{helpFlag()},
-		HideHelp:     true,
-		OnUsageError: onUsage,
-		Action:       func(c *ucli.Context) error { return configCheck(c, d) },
+		Action: func(c *ucli.Context) error { return configCheck(c, d) },
 	}
-	return &ucli.Command{
-		Name:            "config",
-		Usage:           "check configuration files",
-		Subcommands:     []*ucli.Command{check},
-		HideHelpCommand: true,
-		Action: func(c *ucli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("config: unknown command %q", c.Args().First())
-			}
-			return ucli.ShowSubcommandHelp(c)
-		},
-	}
+	// adminCommand gives check the help flag and usage-error handling, and
+	// config the "unknown command" action, as for the admin commands
+	return adminCommand(&ucli.Command{
+		Name:        "config",
+		Usage:       "check configuration files",
+		Subcommands: []*ucli.Command{check},
+	}, func() []ucli.Flag { return nil })
 }
 
 func configCheck(c *ucli.Context, d deps) error {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"text/template"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -161,10 +162,11 @@ func initAction(c *ucli.Context, d deps) error {
 	return nil
 }
 
-// checkDisplayName accepts a one-line name of at most 200 characters.
+// checkDisplayName accepts a one-line name of at most spec.MaxNameLen
+// bytes, the limit the sandbox puts on display names.
 func checkDisplayName(s string) error {
-	if s == "" || len(s) > 200 {
-		return errors.New("want 1 to 200 characters")
+	if s == "" || len(s) > spec.MaxNameLen {
+		return fmt.Errorf("want 1 to %d characters", spec.MaxNameLen)
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {

@@ -60,7 +60,6 @@ type logSink struct {
 	w      io.Writer
 	buf    []byte
 	limit  int
-	err    error
 	stop   chan struct{}
 	done   chan struct{}
 	closed bool
@@ -113,9 +112,8 @@ func (s *logSink) flushLocked() {
 	if len(s.buf) == 0 {
 		return
 	}
-	if _, err := s.w.Write(s.buf); err != nil && s.err == nil {
-		s.err = err // a broken stderr must not stop the server; the first error is kept
-	}
+	// a broken stderr must not stop the server: a write error is dropped
+	_, _ = s.w.Write(s.buf)
 	s.buf = s.buf[:0]
 }
 

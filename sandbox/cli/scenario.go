@@ -252,8 +252,7 @@ func loadScenarioSwitch(arg string) (*scenario.Scenario, activateBody, error) {
 
 // checkTargetURL refuses a --target that is not an http(s) URL.
 func checkTargetURL(target string) error {
-	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if !isHTTPBase(target) {
 		return usagef("--target: %q is not an http(s) URL such as http://127.0.0.1:8080", target)
 	}
 	return nil

@@ -119,6 +119,16 @@ func checkMapping(c *ucli.Context) error {
 	return nil
 }
 
+// ifSet returns a pointer to the value of flag name, or nil when the
+// flag was not given, for request fields that are sent only when set.
+func ifSet[T any](c *ucli.Context, name string, get func(string) T) *T {
+	if !c.IsSet(name) {
+		return nil
+	}
+	v := get(name)
+	return &v
+}
+
 func tenantsAdd(c *ucli.Context) error {
 	args, err := interspersed(c)
 	if err != nil {
@@ -142,14 +152,9 @@ func tenantsAdd(c *ucli.Context) error {
 		Upstream string `json:"upstream,omitempty"`
 		Patients *int   `json:"patients,omitempty"`
 		Seed     *int64 `json:"seed,omitempty"`
-	}{ID: args[0], Name: c.String("name"), Upstream: c.String("upstream")}
-	if c.IsSet("patients") {
-		n := c.Int("patients")
-		req.Patients = &n
-	}
-	if c.IsSet("seed") {
-		n := c.Int64("seed")
-		req.Seed = &n
+	}{
+		ID: args[0], Name: c.String("name"), Upstream: c.String("upstream"),
+		Patients: ifSet(c, "patients", c.Int), Seed: ifSet(c, "seed", c.Int64),
 	}
 	var t admin.TenantJSON
 	raw, err := ac.call(c.Context, "POST", "/admin/api/tenants", req, &t)
@@ -174,26 +179,12 @@ func tenantsMap(c *ucli.Context) error {
 	if err := checkMapping(c); err != nil {
 		return err
 	}
-	var req admin.PatchTenantRequest
-	if c.IsSet("upstream") {
-		v := c.String("upstream")
-		req.Upstream = &v
-	}
-	if c.IsSet("patients") {
-		v := c.Int("patients")
-		req.Patients = &v
-	}
-	if c.IsSet("seed") {
-		v := c.Int64("seed")
-		req.Seed = &v
-	}
-	if c.IsSet("name") {
-		v := c.String("name")
-		req.Name = &v
-	}
-	if c.IsSet("down") {
-		v := c.Bool("down")
-		req.Down = &v
+	req := admin.PatchTenantRequest{
+		Upstream: ifSet(c, "upstream", c.String),
+		Patients: ifSet(c, "patients", c.Int),
+		Seed:     ifSet(c, "seed", c.Int64),
+		Name:     ifSet(c, "name", c.String),
+		Down:     ifSet(c, "down", c.Bool),
 	}
 	if req == (admin.PatchTenantRequest{}) {
 		return usagef("map: nothing to change: give --upstream URL, or --patients N [--seed S], or --name, --down")
