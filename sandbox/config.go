@@ -273,6 +273,14 @@ type LimitsConfig struct {
 	// default of 2000 bounds a tenant's release at about 240 MB of heap
 	// (and the process, garbage included, well under 2 GB under load).
 	PatientCache int `yaml:"patient_cache"`
+	// SearchCacheBytes bounds the rendered search responses each tenant
+	// keeps per FHIR release (bytes, 0 to 1073741824; 0 turns the cache
+	// off). A search asked again while the tenant's data is unchanged,
+	// as a client polling a patient's chart asks it, is answered from
+	// the cache with a new Bundle id and lastUpdated; any write to the
+	// tenant's data in that release empties it. Searches under a SMART
+	// scope that restricts them are not cached.
+	SearchCacheBytes int `yaml:"search_cache_bytes"`
 	// StoreGenerated renders and stores every generated resource at start
 	// instead of deriving patients on demand: the behaviour before derived
 	// records, kept to compare the two. Memory then grows with the
@@ -351,6 +359,7 @@ func DefaultConfig() Config {
 			MaxBundleEntries:         500,
 			MaxResponseBytes:         spec.DefaultMaxResponseBytes,
 			PatientCache:             2_000,
+			SearchCacheBytes:         32 << 20,
 			MaxInflightResponseBytes: 256 << 20,
 			WriteChunkTimeout:        10 * time.Second,
 		},

@@ -263,6 +263,9 @@ func validate(c Config, file string, line func(path string) int) []Problem {
 	if l.PatientCache < 1 || l.PatientCache > spec.MaxPatients {
 		add("limits.patient_cache", "%d is out of range (want 1 to %d)", l.PatientCache, spec.MaxPatients)
 	}
+	if l.SearchCacheBytes < 0 || l.SearchCacheBytes > 1<<30 {
+		add("limits.search_cache_bytes", "%d is out of range (want 0 to %d; 0 turns the cache off)", l.SearchCacheBytes, 1<<30)
+	}
 	if l.MaxInflightResponseBytes < l.MaxResponseBytes || l.MaxInflightResponseBytes > 16<<30 {
 		add("limits.max_inflight_response_bytes", "%d is out of range (want max_response_bytes, %d, to %d)", l.MaxInflightResponseBytes, l.MaxResponseBytes, int64(16<<30))
 	}

@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -28,6 +30,7 @@ func (s *Server) buildStore(t tenant.Tenant, release string) (*store.Store, erro
 		return nil, fmt.Errorf("unknown FHIR release %q", release)
 	}
 	st := store.New(v.SearchParams(), s.now)
+	st.SetRenderCache(s.cfg.Limits.SearchCacheBytes)
 	ref := s.cfg.ReferenceDate.Time
 	if t.Patients > 0 {
 		h, err := seed.NewHospital(seed.Options{Seed: t.Seed, Tenant: t.ID, Patients: t.Patients, ReferenceDate: ref, Name: t.Name})
@@ -88,13 +91,47 @@ func (p *popIndexes) get(t tenant.Tenant, ref time.Time, build func() *store.Pop
 
 // newID returns a random resource id (created resources, Bundles).
 func (s *Server) newID() string {
-	b := make([]byte, 16)
-	if _, err := s.rand.Read(b); err != nil {
+	var b [16]byte
+	if err := s.ids.read(s.rand, b[:]); err != nil {
 		// the random source is crypto/rand unless a test injects one;
 		// fall back to the request sequence rather than fail a write
 		return fmt.Sprintf("%s-%d", s.reqPrefix, s.reqSeq.Add(1))
 	}
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
+}
+
+// idSource reads the random source in blocks: an id per search Bundle
+// would otherwise cost a read of the source (a system call for
+// crypto/rand) per response.
+type idSource struct {
+	mu   sync.Mutex
+	buf  [4096]byte
+	next int // buf[next:] is unread
+	full bool
+}
+
+func (src *idSource) read(r io.Reader, p []byte) error {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if !src.full || len(src.buf)-src.next < len(p) {
+		if _, err := io.ReadFull(r, src.buf[:]); err != nil {
+			src.full = false
+			return err
+		}
+		src.next, src.full = 0, true
+	}
+	src.next += copy(p, src.buf[src.next:])
+	return nil
 }
 
 // newTenants registers the configured tenants and builds the local ones'

@@ -66,6 +66,7 @@ type Server struct {
 	cfg        Config
 	now        func() time.Time
 	rand       io.Reader
+	ids        idSource // random bytes for resource and Bundle ids, read from rand in blocks
 	log        *slog.Logger
 	validate   func(release string, resourceJSON []byte) error
 	adminToken string

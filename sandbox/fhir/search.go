@@ -158,7 +158,10 @@ func (a *API) searchHTTP(w http.ResponseWriter, r *http.Request, f format, s *st
 	return nil
 }
 
-// search runs a search and renders the searchset Bundle.
+// search runs a search and renders the searchset Bundle. A search whose
+// render is kept by the store (same type, parameters, base URL and
+// handling, no SMART scope restricting it, the store's content unchanged
+// since) is answered from it, with the Bundle's own id and lastUpdated.
 func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV, strict bool) ([]byte, *Error) {
 	cons, e := permit(r, typ, smartscope.Search)
 	if e != nil {
@@ -166,6 +169,17 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 	}
 	if kvs, e = a.constrainSearch(typ, kvs, cons); e != nil {
 		return nil, e
+	}
+	base := a.BaseURL(r)
+	var key string
+	var gen uint64
+	cacheable := !scopesOf(r).Scoped()
+	if cacheable {
+		key = searchKey(typ, base, strict, kvs)
+		if tail, ok := s.CachedRender(key); ok {
+			return a.searchsetHead(tail), nil
+		}
+		gen = s.RenderGen() // before the search: a write after it keeps this render out
 	}
 	sr, e := a.parseSearch(typ, kvs, strict)
 	if e != nil {
@@ -179,11 +193,41 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 	if len(sr.elements) == 0 && int64(totalLen(res.Matches)+totalLen(res.Included)) > max {
 		return nil, tooLarge(max)
 	}
-	b := a.searchset(r, typ, sr, res)
+	tail := a.searchsetTail(base, typ, sr, res)
+	b := a.searchsetHead(tail)
 	if int64(len(b)) > max {
 		return nil, tooLarge(max)
 	}
+	if cacheable {
+		s.KeepRendered(key, gen, tail)
+	}
 	return b, nil
+}
+
+// searchKey identifies a search's render: everything it depends on
+// besides the store's content. Each part is length-prefixed, so no value
+// can make two searches share a key.
+func searchKey(typ, base string, strict bool, kvs []store.KV) string {
+	n := len(typ) + len(base) + 16
+	for _, kv := range kvs {
+		n += len(kv.Key) + len(kv.Value) + 12
+	}
+	b := make([]byte, 0, n)
+	part := func(v string) {
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	part(typ)
+	part(base)
+	if strict {
+		b = append(b, 's')
+	}
+	for _, kv := range kvs {
+		part(kv.Key)
+		part(kv.Value)
+	}
+	return string(b)
 }
 
 // tooLarge refuses a search page over Limits.MaxResponseBytes; a smaller
@@ -192,17 +236,31 @@ func tooLarge(max int64) *Error {
 	return errorf(http.StatusBadRequest, "too-costly", "the search response would exceed %d bytes; ask for a smaller _count", max)
 }
 
-// searchset writes a Bundle of type searchset from the stored bytes.
-func (a *API) searchset(r *http.Request, typ string, sr searchRequest, res store.Result) []byte {
-	base := a.BaseURL(r)
+// searchsetHead is a searchset Bundle: its own id and lastUpdated, then
+// tail (searchsetTail), in one new slice.
+func (a *API) searchsetHead(tail []byte) []byte {
+	const (
+		open = `{"resourceType":"Bundle","id":`
+		meta = `,"meta":{"lastUpdated":"`
+	)
+	id := a.o.NewID()
+	b := make([]byte, 0, len(open)+len(id)+4+len(meta)+len(store.InstantLayout)+2+len(tail))
+	b = append(b, open...)
+	b = appendJSONString(b, id)
+	b = append(b, meta...)
+	b = a.o.Now().UTC().AppendFormat(b, store.InstantLayout)
+	b = append(b, '"')
+	return append(b, tail...)
+}
+
+// searchsetTail writes a searchset Bundle from the stored bytes, from
+// the end of meta.lastUpdated on: everything but what each response has
+// of its own.
+func (a *API) searchsetTail(base, typ string, sr searchRequest, res store.Result) []byte {
 	q := sr.q
 	var b bytes.Buffer
 	b.Grow(256 + 64*len(res.Matches) + totalLen(res.Matches) + totalLen(res.Included))
-	b.WriteString(`{"resourceType":"Bundle","id":`)
-	ooString(&b, a.o.NewID())
-	b.WriteString(`,"meta":{"lastUpdated":"`)
-	b.WriteString(a.o.Now().UTC().Format(store.InstantLayout))
-	b.WriteString(`"},"type":"searchset"`)
+	b.WriteString(`},"type":"searchset"`)
 	if sr.total != "none" {
 		b.WriteString(`,"total":`)
 		b.WriteString(strconv.Itoa(res.Total))

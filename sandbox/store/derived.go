@@ -166,6 +166,7 @@ func (s *Store) SetPopulation(pop Population, opt DerivedOptions) error {
 	}
 	s.der = d
 	s.seq += uint64(pop.Len()+1) * seqStride
+	s.invalidateRendered()
 	return nil
 }
 

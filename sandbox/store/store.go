@@ -60,6 +60,9 @@ type Store struct {
 	// der, when set, is the generated population the store derives
 	// rather than holds (SetPopulation).
 	der *derived
+	// rendered keeps responses rendered from the current content
+	// (SetRenderCache); every change of the content empties it.
+	rendered Rendered
 }
 
 // internLocked returns the store's copy of v; s.mu must be held.
@@ -133,6 +136,7 @@ func (s *Store) write(fn func(journal func(at time.Time, ops ...Op) error) error
 			s.cur = nil
 			s.pending = append(s.pending, pw)
 		}
+		s.invalidateRendered() // even when fn failed: it may have changed something first
 		return err
 	}()
 	if commit == nil {
@@ -156,6 +160,7 @@ func (s *Store) write(fn func(journal func(at time.Time, ops ...Op) error) error
 			s.pending[k].undo(s)
 		}
 		s.pending = s.pending[:i]
+		s.invalidateRendered()
 	}
 	if err == nil {
 		err = fmt.Errorf("%w: %w", ErrPersist, cerr)
@@ -1067,31 +1072,46 @@ func dateMatch(fv FilterValue, lo, hi int64) bool {
 }
 
 func (t *table) sort(l []*Doc, keys []SortKey) {
-	if len(keys) == 0 {
+	if len(keys) == 0 || len(l) < 2 {
 		return // creation order already
 	}
-	slices.SortStableFunc(l, func(a, b *Doc) int {
-		for _, k := range keys {
-			c := t.compareOn(a, b, k)
-			if c != 0 {
+	// each resource's sort values are worked out once, not at every
+	// comparison: a stable sort compares O(n log n) times
+	type item struct {
+		d    *Doc
+		vals []sortVal
+	}
+	vals := make([]sortVal, len(l)*len(keys))
+	items := make([]item, len(l))
+	for i, d := range l {
+		v := vals[i*len(keys) : (i+1)*len(keys) : (i+1)*len(keys)]
+		for j, k := range keys {
+			v[j], v[j].ok = t.sortValue(d, k)
+		}
+		items[i] = item{d: d, vals: v}
+	}
+	slices.SortStableFunc(items, func(a, b item) int {
+		for j, k := range keys {
+			if c := compareSortVals(a.vals[j], b.vals[j], k.Desc); c != 0 {
 				return c
 			}
 		}
 		return 0
 	})
+	for i := range items {
+		l[i] = items[i].d
+	}
 }
 
-// compareOn orders two resources by a sort key; resources without a value
-// sort last in either direction.
-func (t *table) compareOn(a, b *Doc, k SortKey) int {
-	av, aok := t.sortValue(a, k)
-	bv, bok := t.sortValue(b, k)
+// compareSortVals orders two resources' values of one sort key;
+// resources without a value sort last in either direction.
+func compareSortVals(av, bv sortVal, desc bool) int {
 	switch {
-	case !aok && !bok:
+	case !av.ok && !bv.ok:
 		return 0
-	case !aok:
+	case !av.ok:
 		return 1
-	case !bok:
+	case !bv.ok:
 		return -1
 	}
 	c := 0
@@ -1102,7 +1122,7 @@ func (t *table) compareOn(a, b *Doc, k SortKey) int {
 	} else {
 		c = cmp.Compare(av.n, bv.n)
 	}
-	if k.Desc {
+	if desc {
 		c = -c
 	}
 	return c
@@ -1113,6 +1133,7 @@ type sortVal struct {
 	n   int64
 	f   float64 // number and quantity
 	num bool
+	ok  bool // the resource has a value for the key
 }
 
 func (t *table) sortValue(d *Doc, k SortKey) (sortVal, bool) {
