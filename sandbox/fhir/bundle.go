@@ -57,6 +57,7 @@ type bundleIn struct {
 type entryResult struct {
 	status   int
 	resource []byte // the resource, a searchset, or an OperationOutcome
+	head     []byte // when set, the start of resource (a searchset's, see API.search)
 	outcome  bool   // resource is an OperationOutcome about a failure
 	doc      *store.Doc
 	location string
@@ -140,7 +141,7 @@ const entryOverhead = 160
 
 // entryCost is an upper bound of an entry's bytes in the response Bundle.
 func entryCost(res *entryResult) int {
-	return len(res.resource) + len(res.location) + entryOverhead
+	return len(res.head) + len(res.resource) + len(res.location) + entryOverhead
 }
 
 // boundBatch keeps a batch response under Limits.MaxResponseBytes: from
@@ -206,11 +207,11 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 			if e != nil {
 				return a.entryError(e)
 			}
-			b, e := a.search(r, s, typ, kvs, false)
+			head, tail, e := a.search(r, s, typ, kvs, false)
 			if e != nil {
 				return a.entryError(e)
 			}
-			return entryResult{status: http.StatusOK, resource: b}
+			return entryResult{status: http.StatusOK, head: head, resource: tail}
 		case len(segs) == 2:
 			if !store.ValidID(segs[1]) {
 				return a.entryError(errorf(http.StatusBadRequest, "invalid", "%q is not a valid FHIR id", segs[1]))
@@ -357,7 +358,7 @@ func (a *API) responseBundle(kind string, results []entryResult) []byte {
 	var b bytes.Buffer
 	size := 128
 	for _, res := range results {
-		size += len(res.resource) + 160
+		size += len(res.head) + len(res.resource) + 160
 	}
 	b.Grow(size)
 	b.WriteString(`{"resourceType":"Bundle","id":`)
@@ -377,6 +378,7 @@ func (a *API) responseBundle(kind string, results []entryResult) []byte {
 		wroteResource := false
 		if res.resource != nil && !(res.outcome && inResponse) {
 			b.WriteString(`"resource":`)
+			b.Write(res.head)
 			b.Write(res.resource)
 			wroteResource = true
 		}

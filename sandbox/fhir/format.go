@@ -100,6 +100,13 @@ var nosniff = []string{"nosniff"}
 
 // write sends a FHIR JSON body, indented when _pretty=true.
 func (a *API) write(w http.ResponseWriter, r *http.Request, f format, status int, body []byte) {
+	a.writeParts(w, r, f, status, nil, body)
+}
+
+// writeParts sends the FHIR JSON body head followed by body (a search
+// Bundle's own start and its shared rest), without joining them unless
+// the body is indented.
+func (a *API) writeParts(w http.ResponseWriter, r *http.Request, f format, status int, head, body []byte) {
 	h := w.Header()
 	// canonical keys and shared values: set on every response, so no
 	// per-request allocation (the slices are never modified)
@@ -107,17 +114,22 @@ func (a *API) write(w http.ResponseWriter, r *http.Request, f format, status int
 	h["X-Content-Type-Options"] = nosniff
 	if f.pretty {
 		var buf bytes.Buffer
-		if json.Indent(&buf, body, "", "  ") == nil {
+		if json.Indent(&buf, append(head[:len(head):len(head)], body...), "", "  ") == nil {
 			buf.WriteByte('\n')
-			body = buf.Bytes()
+			head, body = nil, buf.Bytes()
 		}
 	}
 	// an explicit length: net/http only computes one for bodies that fit
 	// its first buffer, and a search Bundle sent chunked costs the client
 	// a parse of the framing and the server a write per chunk
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = []string{strconv.Itoa(len(head) + len(body))}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
+		if len(head) > 0 {
+			if _, err := w.Write(head); err != nil {
+				return
+			}
+		}
 		_, _ = w.Write(body)
 	}
 }

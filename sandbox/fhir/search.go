@@ -150,25 +150,27 @@ func (a *API) searchHTTP(w http.ResponseWriter, r *http.Request, f format, s *st
 		}
 		kvs = append(kvs, more...)
 	}
-	body, e := a.search(r, s, typ, kvs, preferStrict(r))
+	head, tail, e := a.search(r, s, typ, kvs, preferStrict(r))
 	if e != nil {
 		return e
 	}
-	a.write(w, r, f, http.StatusOK, body)
+	a.writeParts(w, r, f, http.StatusOK, head, tail)
 	return nil
 }
 
-// search runs a search and renders the searchset Bundle. A search whose
-// render is kept by the store (same type, parameters, base URL and
-// handling, no SMART scope restricting it, the store's content unchanged
-// since) is answered from it, with the Bundle's own id and lastUpdated.
-func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV, strict bool) ([]byte, *Error) {
+// search runs a search and renders the searchset Bundle, in two parts
+// written one after the other: head, the Bundle's own id and
+// lastUpdated, and tail, the rest. A search whose render the store keeps
+// (same type, parameters, base URL and handling, no SMART scope
+// restricting it, the store's content unchanged since) is answered from
+// it: tail is then the store's copy, shared, not to be modified.
+func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV, strict bool) (head, tail []byte, _ *Error) {
 	cons, e := permit(r, typ, smartscope.Search)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	if kvs, e = a.constrainSearch(typ, kvs, cons); e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	base := a.BaseURL(r)
 	var key string
@@ -177,13 +179,13 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 	if cacheable {
 		key = searchKey(typ, base, strict, kvs)
 		if tail, ok := s.CachedRender(key); ok {
-			return a.searchsetHead(tail), nil
+			return a.searchsetHead(), tail, nil
 		}
 		gen = s.RenderGen() // before the search: a write after it keeps this render out
 	}
 	sr, e := a.parseSearch(typ, kvs, strict)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	res := s.Search(sr.q)
 	res.Included = a.filterIncluded(r, s, res.Included)
@@ -191,17 +193,17 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 	// without _elements the stored bytes are a lower bound of the page:
 	// refuse before rendering rather than after
 	if len(sr.elements) == 0 && int64(totalLen(res.Matches)+totalLen(res.Included)) > max {
-		return nil, tooLarge(max)
+		return nil, nil, tooLarge(max)
 	}
-	tail := a.searchsetTail(base, typ, sr, res)
-	b := a.searchsetHead(tail)
-	if int64(len(b)) > max {
-		return nil, tooLarge(max)
+	tail = a.searchsetTail(base, typ, sr, res)
+	head = a.searchsetHead()
+	if int64(len(head)+len(tail)) > max {
+		return nil, nil, tooLarge(max)
 	}
 	if cacheable {
 		s.KeepRendered(key, gen, tail)
 	}
-	return b, nil
+	return head, tail, nil
 }
 
 // searchKey identifies a search's render: everything it depends on
@@ -236,21 +238,20 @@ func tooLarge(max int64) *Error {
 	return errorf(http.StatusBadRequest, "too-costly", "the search response would exceed %d bytes; ask for a smaller _count", max)
 }
 
-// searchsetHead is a searchset Bundle: its own id and lastUpdated, then
-// tail (searchsetTail), in one new slice.
-func (a *API) searchsetHead(tail []byte) []byte {
+// searchsetHead is the start of a searchset Bundle, up to the end of its
+// own id and lastUpdated; searchsetTail is the rest.
+func (a *API) searchsetHead() []byte {
 	const (
 		open = `{"resourceType":"Bundle","id":`
 		meta = `,"meta":{"lastUpdated":"`
 	)
 	id := a.o.NewID()
-	b := make([]byte, 0, len(open)+len(id)+4+len(meta)+len(store.InstantLayout)+2+len(tail))
+	b := make([]byte, 0, len(open)+len(id)+4+len(meta)+len(store.InstantLayout)+2)
 	b = append(b, open...)
 	b = appendJSONString(b, id)
 	b = append(b, meta...)
 	b = a.o.Now().UTC().AppendFormat(b, store.InstantLayout)
-	b = append(b, '"')
-	return append(b, tail...)
+	return append(b, '"')
 }
 
 // searchsetTail writes a searchset Bundle from the stored bytes, from
