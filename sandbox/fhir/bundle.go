@@ -41,16 +41,20 @@ func idOf(b []byte) (string, bool) {
 }
 
 type bundleIn struct {
-	ResourceType string `json:"resourceType"`
-	Type         string `json:"type"`
-	Entry        []struct {
-		FullURL  string          `json:"fullUrl"`
-		Resource json.RawMessage `json:"resource"`
-		Request  *struct {
-			Method string `json:"method"`
-			URL    string `json:"url"`
-		} `json:"request"`
-	} `json:"entry"`
+	ResourceType string          `json:"resourceType"`
+	Type         string          `json:"type"`
+	Entry        []bundleEntryIn `json:"entry"`
+}
+
+type bundleEntryIn struct {
+	FullURL  string           `json:"fullUrl"`
+	Resource json.RawMessage  `json:"resource"`
+	Request  *bundleRequestIn `json:"request"`
+}
+
+type bundleRequestIn struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
 }
 
 // entryResult is one entry of a batch-response or transaction-response.
@@ -73,7 +77,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 		return storeError(err)
 	}
 	var in bundleIn
-	if err := json.Unmarshal(body, &in); err != nil {
+	if err := decodeBundle(body, &in); err != nil {
 		return errorf(http.StatusBadRequest, "structure", "the Bundle does not have the shape of a FHIR Bundle: %v", err)
 	}
 	if in.ResourceType != "Bundle" {
