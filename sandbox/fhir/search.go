@@ -173,11 +173,12 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 		return nil, nil, e
 	}
 	base := a.BaseURL(r)
-	var key string
+	var key []byte
 	var gen uint64
 	cacheable := !scopesOf(r).Scoped()
 	if cacheable {
-		key = searchKey(typ, base, strict, kvs)
+		var buf [256]byte
+		key = appendSearchKey(buf[:0], typ, base, strict, kvs)
 		if tail, ok := s.CachedRender(key); ok {
 			return a.searchsetHead(), tail, nil
 		}
@@ -206,30 +207,24 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 	return head, tail, nil
 }
 
-// searchKey identifies a search's render: everything it depends on
-// besides the store's content. Each part is length-prefixed, so no value
+// appendSearchKey appends the key of a search's render: everything it
+// depends on besides the store's content. Each part is length-prefixed, so no value
 // can make two searches share a key.
-func searchKey(typ, base string, strict bool, kvs []store.KV) string {
-	n := len(typ) + len(base) + 16
-	for _, kv := range kvs {
-		n += len(kv.Key) + len(kv.Value) + 12
-	}
-	b := make([]byte, 0, n)
-	part := func(v string) {
-		b = strconv.AppendInt(b, int64(len(v)), 10)
-		b = append(b, ':')
-		b = append(b, v...)
-	}
-	part(typ)
-	part(base)
+func appendSearchKey(b []byte, typ, base string, strict bool, kvs []store.KV) []byte {
+	b = appendKeyPart(appendKeyPart(b, typ), base)
 	if strict {
 		b = append(b, 's')
 	}
 	for _, kv := range kvs {
-		part(kv.Key)
-		part(kv.Value)
+		b = appendKeyPart(appendKeyPart(b, kv.Key), kv.Value)
 	}
-	return string(b)
+	return b
+}
+
+func appendKeyPart(b []byte, v string) []byte {
+	b = strconv.AppendInt(b, int64(len(v)), 10)
+	b = append(b, ':')
+	return append(b, v...)
 }
 
 // tooLarge refuses a search page over Limits.MaxResponseBytes; a smaller

@@ -52,11 +52,11 @@ func (s *Store) RenderGen() uint64 {
 
 // CachedRender returns the bytes kept under key for the store's current
 // content, if any. The bytes are shared: callers must not modify them.
-func (s *Store) CachedRender(key string) ([]byte, bool) {
+func (s *Store) CachedRender(key []byte) ([]byte, bool) {
 	c := &s.rendered
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[key]
+	e, ok := c.m[string(key)] // no copy of the key for a lookup
 	if !ok || e.gen != c.gen {
 		return nil, false
 	}
@@ -67,7 +67,8 @@ func (s *Store) CachedRender(key string) ([]byte, bool) {
 // that of generation gen (RenderGen, read before the search) and body is
 // small enough to be worth keeping (an eighth of the bound at most).
 // body must not be modified afterwards.
-func (s *Store) KeepRendered(key string, gen uint64, body []byte) {
+func (s *Store) KeepRendered(keyBytes []byte, gen uint64, body []byte) {
+	key := string(keyBytes)
 	c := &s.rendered
 	cost := len(key) + len(body) + renderedOverhead
 	c.mu.Lock()

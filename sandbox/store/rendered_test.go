@@ -17,8 +17,8 @@ func TestRenderedGenerations(t *testing.T) {
 	body := []byte(`},"type":"searchset"}`)
 
 	g := s.RenderGen()
-	s.KeepRendered("k", g, body)
-	if b, ok := s.CachedRender("k"); !ok || string(b) != string(body) {
+	s.KeepRendered([]byte("k"), g, body)
+	if b, ok := s.CachedRender([]byte("k")); !ok || string(b) != string(body) {
 		t.Fatalf("kept render not found: %q %v", b, ok)
 	}
 
@@ -26,19 +26,19 @@ func TestRenderedGenerations(t *testing.T) {
 	if _, err := s.Put([]byte(`{"resourceType":"Patient","id":"p1","gender":"other"}`), "p1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.CachedRender("k"); ok {
+	if _, ok := s.CachedRender([]byte("k")); ok {
 		t.Fatal("a write left the cache as it was")
 	}
-	s.KeepRendered("stale", g, body) // made before the write
-	if _, ok := s.CachedRender("stale"); ok {
+	s.KeepRendered([]byte("stale"), g, body) // made before the write
+	if _, ok := s.CachedRender([]byte("stale")); ok {
 		t.Fatal("a render made before a write was kept")
 	}
 
-	s.KeepRendered("k2", s.RenderGen(), body)
+	s.KeepRendered([]byte("k2"), s.RenderGen(), body)
 	if _, err := s.Delete("Patient", "p2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.CachedRender("k2"); ok {
+	if _, ok := s.CachedRender([]byte("k2")); ok {
 		t.Fatal("a delete left the cache as it was")
 	}
 
@@ -46,14 +46,14 @@ func TestRenderedGenerations(t *testing.T) {
 	// while it was visible
 	s.SetWriteHook(func(ops []Op, at time.Time) (func() error, error) {
 		return func() error {
-			s.KeepRendered("during", s.RenderGen(), body) // a search seeing the write before it is undone
+			s.KeepRendered([]byte("during"), s.RenderGen(), body) // a search seeing the write before it is undone
 			return errors.New("disk full")
 		}, nil
 	})
 	if _, err := s.Put([]byte(`{"resourceType":"Patient","id":"p3","gender":"other"}`), "p3", time.Now()); !errors.Is(err, ErrPersist) {
 		t.Fatalf("failed commit: %v", err)
 	}
-	if _, ok := s.CachedRender("during"); ok {
+	if _, ok := s.CachedRender([]byte("during")); ok {
 		t.Fatal("a render of a write that was undone is still served")
 	}
 }
@@ -66,24 +66,24 @@ func TestRenderedBound(t *testing.T) {
 	s.SetRenderCache(max)
 	body := []byte(strings.Repeat("x", 1000))
 	for i := 0; i < 200; i++ {
-		s.KeepRendered(strings.Repeat("k", i+1), s.RenderGen(), body)
+		s.KeepRendered([]byte(strings.Repeat("k", i+1)), s.RenderGen(), body)
 		if n := s.RenderedBytes(); n > max {
 			t.Fatalf("after %d renders the cache holds %d bytes, over %d", i+1, n, max)
 		}
 	}
-	if _, ok := s.CachedRender("k"); ok {
+	if _, ok := s.CachedRender([]byte("k")); ok {
 		t.Fatal("the oldest render is still kept")
 	}
-	if _, ok := s.CachedRender(strings.Repeat("k", 200)); !ok {
+	if _, ok := s.CachedRender([]byte(strings.Repeat("k", 200))); !ok {
 		t.Fatal("the newest render is not kept")
 	}
-	s.KeepRendered("big", s.RenderGen(), make([]byte, max/8))
-	if _, ok := s.CachedRender("big"); ok {
+	s.KeepRendered([]byte("big"), s.RenderGen(), make([]byte, max/8))
+	if _, ok := s.CachedRender([]byte("big")); ok {
 		t.Fatal("a render over an eighth of the bound was kept")
 	}
 	s.SetRenderCache(0)
-	s.KeepRendered("k", s.RenderGen(), body)
-	if _, ok := s.CachedRender("k"); ok || s.RenderedBytes() != 0 {
+	s.KeepRendered([]byte("k"), s.RenderGen(), body)
+	if _, ok := s.CachedRender([]byte("k")); ok || s.RenderedBytes() != 0 {
 		t.Fatal("a cache turned off keeps renders")
 	}
 }
