@@ -134,8 +134,9 @@ type TenantDefaults struct {
 
 // FixtureConfig is one fixture path and, optionally, the release its
 // files are in; without one the release is detected from the content
-// (fhir.DetectRelease), and is the config's fhir_version when that
-// cannot tell.
+// (fhir.DetectRelease), else taken from the other files of the same
+// directory or glob when they all tell one, else the config's
+// fhir_version.
 type FixtureConfig struct {
 	// Path is a Bundle or NDJSON file, a directory or a glob, relative to
 	// the config file.

@@ -211,3 +211,64 @@ func patientsIn(t testing.TB, release string) int {
 	}
 	return n
 }
+
+// TestRealDataR4DirectoryDetected: Synthea's R4 export as it comes (a
+// directory of patient files with the hospital's organizations and
+// practitioners beside them), named without a release in a config whose
+// fhir_version is another: every file goes to R4, the patient files by
+// their content (Immunization.occurrenceDateTime among the markers), the
+// organization and practitioner files, whose content cannot tell, by the
+// release of the other files of their directory.
+func TestRealDataR4DirectoryDetected(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := copyRealData(t, "r4", filepath.Join(dir, "r4"))
+	cfgFile := filepath.Join(dir, "sandbox.yaml")
+	os.WriteFile(cfgFile, []byte(`auth: {required: false}
+fhir_version: stu3
+tenants:
+  - id: `+FabrikamTenant+`
+    name: Synthea clinic
+    fixtures_validation: warn
+    fixtures: [r4]
+clients:
+  - {id: 00000000-0000-0000-0000-0000000000c1, name: app, tenants: ["*"], secrets: [{value: a-long-enough-s3cret}]}
+`), 0o600)
+	cfg, err := LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		line := ""
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "msg=\"fixture loaded\"") && strings.Contains(l, "file="+f+" ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "release=r4") {
+			t.Errorf("%s: loaded as %q\nlogs:\n%s", filepath.Base(f), line, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "using the release of the other files of its fixture") {
+		t.Errorf("no file took its directory's release:\n%s", logs.String())
+	}
+	srv := newHTTPTest(t, s)
+	st, b := srv.get("/r4/Patient?_summary=count")
+	if st != 200 || !strings.Contains(b, `"total":`+strconv.Itoa(patientsIn(t, "r4"))) {
+		t.Errorf("r4 patients: %d %s", st, b)
+	}
+	st, b = srv.get("/r4/Organization?_summary=count")
+	var c struct{ Total int }
+	_ = json.Unmarshal([]byte(b), &c)
+	if st != 200 || c.Total < 100 {
+		t.Errorf("r4 organizations (the hospital file's): %d %s", st, b)
+	}
+	if st, b := srv.get("/stu3/Organization?_summary=count"); st != 200 || !strings.Contains(b, `"total":0`) {
+		t.Errorf("stu3 organizations: %d %s", st, b)
+	}
+}

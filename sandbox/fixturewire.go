@@ -159,7 +159,8 @@ func readFixture(path string) ([]fhir.FixtureEntry, []fhir.FixtureProblem) {
 
 // fixturePlan expands a tenant's fixtures into files and settles each
 // file's release: the fixture's fhir_version, else the one its content
-// shows (fhir.DetectRelease), else the config's fhir_version.
+// shows (fhir.DetectRelease), else the one every other file of the same
+// fixture (directory or glob) shows, else the config's fhir_version.
 func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 	fcs, _ := s.fixtureConfigs(t)
 	var files []fixtureFile
@@ -170,6 +171,9 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 			problems = append(problems, Problem{File: fc.Path, Msg: err.Error()})
 			continue
 		}
+		var these []fixtureFile
+		var untold []int // files of this fixture whose content did not tell
+		var whys []string
 		for _, p := range paths {
 			ff := fixtureFile{path: p, release: fc.FHIRVersion}
 			if ff.release == "" {
@@ -180,18 +184,46 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 				ff.parsed = true
 				rel, why := fhir.DetectRelease(ff.entries)
 				if rel == "" {
-					rel = s.cfg.FHIRVersion
-					s.log.Info("fixture release not detected; using fhir_version", "file", p, "reason", why, "release", rel)
+					untold = append(untold, len(these))
+					whys = append(whys, why)
 				} else {
 					s.log.Info("fixture release detected", "file", p, "release", rel)
-				}
-				ff.release = rel
-				if len(ff.problems) == 0 {
-					s.detected.set(p, rel)
+					ff.release = rel
+					if len(ff.problems) == 0 {
+						s.detected.set(p, rel)
+					}
 				}
 			}
-			files = append(files, ff)
+			these = append(these, ff)
 		}
+		// a file that does not tell (a Synthea export's organizations
+		// or practitioners alone) takes the release of the other files
+		// of its directory or glob when they all have one; else
+		// fhir_version
+		sibling := ""
+		for i, ff := range these {
+			switch {
+			case slices.Contains(untold, i):
+			case sibling == "":
+				sibling = ff.release
+			case sibling != ff.release:
+				sibling = "-"
+			}
+		}
+		for k, i := range untold {
+			ff := &these[i]
+			if sibling != "" && sibling != "-" {
+				ff.release = sibling
+				s.log.Info("fixture release not detected; using the release of the other files of its fixture", "file", ff.path, "reason", whys[k], "fixture", fc.Path, "release", sibling)
+			} else {
+				ff.release = s.cfg.FHIRVersion
+				s.log.Info("fixture release not detected; using fhir_version", "file", ff.path, "reason", whys[k], "release", ff.release)
+			}
+			if len(ff.problems) == 0 {
+				s.detected.set(ff.path, ff.release)
+			}
+		}
+		files = append(files, these...)
 	}
 	return files, problems
 }

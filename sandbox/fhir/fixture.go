@@ -384,6 +384,11 @@ func sortProblems(ps []FixtureProblem) {
 //   - Encounter.class a string: dstu2; an object: stu3 or r4
 //   - clinicalStatus or verificationStatus of Condition or
 //     AllergyIntolerance a string: dstu2 or stu3; an object: r4
+//   - Immunization.wasNotGiven or Immunization.reported: dstu2;
+//     Immunization.notGiven: stu3; Immunization.date: dstu2 or stu3;
+//     Immunization.occurrenceDateTime or occurrenceString: r4
+//   - Encounter.reason: dstu2 or stu3; Encounter.reasonCode or
+//     reasonReference: r4
 //
 // The release is the one candidate left after every marker; when none or
 // several are left (no marker, or markers that contradict each other) the
@@ -417,6 +422,33 @@ func DetectRelease(entries []FixtureEntry) (release, reason string) {
 			Class              json.RawMessage `json:"class"`
 			ClinicalStatus     json.RawMessage `json:"clinicalStatus"`
 			VerificationStatus json.RawMessage `json:"verificationStatus"`
+		}
+		switch en.Type {
+		case "Immunization", "Encounter":
+			// which elements the resource has; encoding/json matches
+			// keys case-insensitively, which a marker must not
+			var members map[string]json.RawMessage
+			_ = json.Unmarshal(en.Resource, &members)
+			has := func(k string) bool { _, ok := members[k]; return ok }
+			if en.Type == "Immunization" {
+				switch {
+				case has("wasNotGiven") || has("reported"):
+					narrow(dstu2)
+				case has("notGiven"):
+					narrow(stu3)
+				case has("occurrenceDateTime") || has("occurrenceString"):
+					narrow(r4)
+				case has("date"):
+					narrow(dstu2 | stu3)
+				}
+			} else {
+				switch {
+				case has("reasonCode") || has("reasonReference"):
+					narrow(r4)
+				case has("reason"):
+					narrow(dstu2 | stu3)
+				}
+			}
 		}
 		if json.Unmarshal(en.Resource, &r) != nil {
 			// a resource whose name is not a list (Organization.name) has

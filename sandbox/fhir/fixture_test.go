@@ -274,6 +274,15 @@ func TestDetectRelease(t *testing.T) {
 		{"several left", `{"resourceType":"Patient","name":[{"family":"Ng"}]}`, ""},
 		{"contradiction", `{"resourceType":"MedicationOrder"}` + "\n" + `{"resourceType":"ServiceRequest"}`, ""},
 		{"Organization.name is not a HumanName", `{"resourceType":"Organization","name":"H"}` + "\n" + `{"resourceType":"Encounter","class":"x"}`, "dstu2"},
+		{"Immunization.wasNotGiven", `{"resourceType":"Immunization","date":"2020-01-01","wasNotGiven":false}`, "dstu2"},
+		{"Immunization.reported", `{"resourceType":"Immunization","reported":false}`, "dstu2"},
+		{"Immunization.notGiven", `{"resourceType":"Immunization","date":"2020-01-01","notGiven":false}`, "stu3"},
+		{"Immunization.occurrenceDateTime", `{"resourceType":"Immunization","occurrenceDateTime":"2020-01-01"}`, "r4"},
+		{"Immunization.date and a string family", `{"resourceType":"Immunization","date":"2020-01-01"}` + "\n" + `{"resourceType":"Patient","name":[{"family":"Ng"}]}`, "stu3"},
+		{"Immunization.occurrence with a different case is no marker", `{"resourceType":"Immunization","OccurrenceDateTime":"2020-01-01"}`, ""},
+		{"Encounter.reasonCode", `{"resourceType":"Encounter","class":{"code":"AMB"},"reasonCode":[{"text":"x"}]}`, "r4"},
+		{"Encounter.reason", `{"resourceType":"Encounter","class":{"code":"AMB"},"reason":[{"text":"x"}]}`, "stu3"},
+		{"a Synthea R4 patient file without Conditions", `{"resourceType":"Patient","name":[{"family":"Wiegand"}]}` + "\n" + `{"resourceType":"Encounter","class":{"code":"AMB"}}` + "\n" + `{"resourceType":"Immunization","status":"completed","occurrenceDateTime":"2019-01-01T00:00:00Z","primarySource":true}`, "r4"},
 	}
 	for _, tt := range tests {
 		entries, ps := ParseFixture("d.ndjson", []byte(tt.data))
