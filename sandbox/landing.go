@@ -51,7 +51,9 @@ type indexData struct {
 type indexTenant struct {
 	tenant.Tenant
 	Patients []indexPatient
-	More     int // patients beyond those listed
+	More     int    // patients beyond those listed
+	Total    int    // patients in the default release's store: synthetic, loaded and written
+	Base     string // the default release's base path ("/stu3")
 }
 
 type indexPatient struct {
@@ -144,6 +146,10 @@ func (s *Server) indexTenant(t tenant.Tenant, base string) indexTenant {
 		it.Patients = append(it.Patients, indexPatient{ID: doc.ID, Name: patientName(doc.JSON), URL: base + "/Patient/" + doc.ID})
 	}
 	it.More = res.Total - len(it.Patients)
+	it.Total = res.Total
+	if rel, ok := spec.Lookup(s.cfg.FHIRVersion); ok {
+		it.Base = rel.Base()
+	}
 	return it
 }
 

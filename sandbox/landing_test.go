@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -213,5 +214,32 @@ func TestUnknownFHIRBase(t *testing.T) {
 		if res.StatusCode != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") || !strings.Contains(string(b), "404 page not found") {
 			t.Errorf("%s: %d %s %q, want the mux's plain 404", path, res.StatusCode, res.Header.Get("Content-Type"), b)
 		}
+	}
+}
+
+// TestLandingPageCountsLoadedPatients: a tenant with loaded or written
+// patients besides its synthetic ones says how many there are in all,
+// rather than counting them as synthetic ones.
+func TestLandingPageCountsLoadedPatients(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fixture := filepath.Join(dir, "p.ndjson")
+	if err := os.WriteFile(fixture, []byte(`{"resourceType":"Patient","id":"fx-1","name":[{"family":"Loaded","given":["Lou"]}]}`+"\n"+
+		`{"resourceType":"Patient","id":"fx-2","name":[{"family":"Loaded","given":["Liv"]}]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := smallConfig()
+	cfg.Tenants[0].Patients = 3
+	cfg.Tenants[0].Fixtures = []FixtureConfig{{Path: fixture, FHIRVersion: cfg.FHIRVersion}}
+	s, _ := newTestServer(t, cfg)
+	page := get(t, s.Handler(), "/", nil).Body.String()
+	rel, _ := spec.Lookup(cfg.FHIRVersion)
+	for _, want := range []string{"3 synthetic patients; 5 patients in all at <code>" + rel.Base() + "</code>", "and 2 more"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("landing page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "1 synthetic patients;") {
+		t.Error("the other tenant, synthetic only, says it has others")
 	}
 }
