@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -97,17 +96,7 @@ func (s *Server) newID() string {
 		// fall back to the request sequence rather than fail a write
 		return fmt.Sprintf("%s-%d", s.reqPrefix, s.reqSeq.Add(1))
 	}
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return spec.FormatGUID(b)
 }
 
 // idSource reads the random source in blocks: an id per search Bundle

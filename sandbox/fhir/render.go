@@ -2,13 +2,13 @@ package fhir
 
 import (
 	"crypto/sha1"
-	"encoding/hex"
 	"html"
 	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/seed"
 )
 
@@ -1013,17 +1013,7 @@ func stableUUID(parts ...string) string {
 	sum := h.Sum(nil)
 	sum[6] = (sum[6] & 0x0f) | 0x50
 	sum[8] = (sum[8] & 0x3f) | 0x80
-	var buf [36]byte
-	hex.Encode(buf[0:8], sum[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], sum[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], sum[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], sum[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:36], sum[10:16])
-	return string(buf[:])
+	return spec.FormatGUID([16]byte(sum[:16]))
 }
 
 // mrnSystem is the identifier system of the patient's MRN, which depends on

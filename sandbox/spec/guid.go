@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/hex"
 	"errors"
 	"strings"
 )
@@ -43,4 +44,20 @@ func ParseGUID(s string) (string, error) {
 		return s, nil
 	}
 	return strings.ToLower(s), nil
+}
+
+// FormatGUID writes 16 bytes in the canonical 8-4-4-4-12 form, lower
+// case.
+func FormatGUID(b [16]byte) string {
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }

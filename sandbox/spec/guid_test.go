@@ -41,3 +41,14 @@ func TestParseGUIDCanonicalIsFree(t *testing.T) {
 		t.Errorf("ParseGUID of a canonical GUID allocates %v times", n)
 	}
 }
+
+func TestFormatGUID(t *testing.T) {
+	b := [16]byte{0x2f, 0x4a, 0x9c, 0x3e, 0x8b, 0x1d, 0x4e, 0x6f, 0xa5, 0xc7, 0x1d, 0x3b, 0x5e, 0x7f, 0x9a, 0x0c}
+	got := FormatGUID(b)
+	if got != "2f4a9c3e-8b1d-4e6f-a5c7-1d3b5e7f9a0c" {
+		t.Fatalf("FormatGUID = %s", got)
+	}
+	if canon, err := ParseGUID(got); err != nil || canon != got {
+		t.Fatalf("ParseGUID(%s) = %s, %v", got, canon, err)
+	}
+}
