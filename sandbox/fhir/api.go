@@ -1,10 +1,12 @@
 package fhir
 
 import (
+	"bytes"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
@@ -76,6 +78,31 @@ type API struct {
 	defs        store.Definitions
 	prefix      string
 	types       map[string]bool
+	bufs        bufferPool // batch and transaction responses
+}
+
+// bufferPool reuses the buffers of large responses: a batch response is
+// tens of kilobytes, and a new one per request costs its zeroing and the
+// garbage collector's time.
+type bufferPool struct{ p sync.Pool }
+
+// maxPooledBuffer is the largest buffer kept for reuse.
+const maxPooledBuffer = 1 << 20
+
+func (p *bufferPool) get(size int) *bytes.Buffer {
+	b, _ := p.p.Get().(*bytes.Buffer)
+	if b == nil {
+		b = new(bytes.Buffer)
+	}
+	b.Reset()
+	b.Grow(size)
+	return b
+}
+
+func (p *bufferPool) put(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		p.p.Put(b)
+	}
 }
 
 // NewAPI returns the FHIR REST API of one release.

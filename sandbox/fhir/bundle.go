@@ -131,7 +131,9 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 	default:
 		return errorf(http.StatusBadRequest, "invalid", "Bundle.type must be batch or transaction, not %q", in.Type)
 	}
-	a.write(w, r, f, http.StatusOK, a.responseBundle(kind, results))
+	b := a.responseBundle(kind, results)
+	a.write(w, r, f, http.StatusOK, b.Bytes())
+	a.bufs.put(b) // written: every writer in front copies or sends what it is given
 	return nil
 }
 
@@ -358,15 +360,15 @@ func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entr
 // failed entry's OperationOutcome goes where the release keeps it:
 // response.outcome, or entry.resource where Bundle.entry.response has no
 // outcome (Release.OutcomeInResponse).
-func (a *API) responseBundle(kind string, results []entryResult) []byte {
-	var b bytes.Buffer
+// The buffer comes from a.bufs; the caller puts it back once written.
+func (a *API) responseBundle(kind string, results []entryResult) *bytes.Buffer {
 	size := 128
 	for _, res := range results {
 		size += len(res.head) + len(res.resource) + 160
 	}
-	b.Grow(size)
+	b := a.bufs.get(size)
 	b.WriteString(`{"resourceType":"Bundle","id":`)
-	ooString(&b, a.o.NewID())
+	ooString(b, a.o.NewID())
 	b.WriteString(`,"type":"`)
 	b.WriteString(kind)
 	b.WriteString(`"`)
@@ -390,16 +392,16 @@ func (a *API) responseBundle(kind string, results []entryResult) []byte {
 			b.WriteByte(',')
 		}
 		b.WriteString(`"response":{"status":`)
-		ooString(&b, strconv.Itoa(res.status)+" "+http.StatusText(res.status))
+		ooString(b, strconv.Itoa(res.status)+" "+http.StatusText(res.status))
 		if res.location != "" {
 			b.WriteString(`,"location":`)
-			ooString(&b, res.location)
+			ooString(b, res.location)
 		}
 		if res.doc != nil {
 			b.WriteString(`,"etag":`)
-			ooString(&b, etag(res.doc))
+			ooString(b, etag(res.doc))
 			b.WriteString(`,"lastModified":`)
-			ooString(&b, lastModified(res.doc))
+			ooString(b, lastModified(res.doc))
 		}
 		if res.outcome && inResponse {
 			b.WriteString(`,"outcome":`)
@@ -411,7 +413,7 @@ func (a *API) responseBundle(kind string, results []entryResult) []byte {
 		b.WriteByte(']')
 	}
 	b.WriteByte('}')
-	return b.Bytes()
+	return b
 }
 
 // readOnly reports whether every entry of a batch is a GET.
