@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
@@ -76,6 +77,22 @@ type API struct {
 	defs        store.Definitions
 	prefix      string
 	types       map[string]bool
+	// a read's ETag and Last-Modified values, shared by the responses
+	// that send the same ones (header slices are replaced, never
+	// modified): the ETags of the first versions, made once, and the
+	// Last-Modified of the last time formatted (a population's resources
+	// mostly share theirs)
+	etags   [etagsKept][]string
+	lastMod atomic.Pointer[lastModMemo]
+}
+
+// etagsKept is how many versions' ETag values an API keeps (1 to 16).
+const etagsKept = 16
+
+// lastModMemo is a Last-Modified header value and the time it says.
+type lastModMemo struct {
+	t time.Time
+	v []string
 }
 
 // NewAPI returns the FHIR REST API of one release.
@@ -95,6 +112,9 @@ func NewAPI(o Options) *API {
 		contentType: []string{rel.MediaType + "; charset=utf-8"}}
 	for typ := range a.defs {
 		a.types[typ] = true
+	}
+	for i := range a.etags {
+		a.etags[i] = []string{etagOf(i + 1)}
 	}
 	return a
 }
