@@ -92,9 +92,9 @@ type limitedWriter struct {
 	s           *Server
 	r           *http.Request
 	rc          *http.ResponseController // made on first use: most responses never set a deadline
-	code        int  // status given by the handler, not yet sent
-	wroteHeader bool // the status line has gone to the next writer
-	refused     bool // answered 503 instead of the handler's response
+	code        int                      // status given by the handler, not yet sent
+	wroteHeader bool                     // the status line has gone to the next writer
+	refused     bool                     // answered 503 instead of the handler's response
 	err         error
 	deadline    time.Time // the write deadline outside chunk writes
 }
