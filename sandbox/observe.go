@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/logline"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 )
 
@@ -167,9 +168,44 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 		msg = "request: response cut"
 	}
 	h := s.log.Handler()
+	if lh, ok := h.(*logline.Handler); ok {
+		if l, ok := lh.Begin(end, level, msg); ok {
+			l.String("request_id", note.ID)
+			l.String("method", r.Method)
+			l.String("path", clip(r.URL.Path))
+			if q := r.URL.RawQuery; q != "" {
+				l.String("query", clipN(redactQuery(q), maxLoggedQuery))
+			}
+			l.Int("status", int64(status))
+			l.Int("bytes", bytes)
+			l.Float("latency_ms", float64(took.Microseconds())/1000)
+			if idTenant != "" {
+				l.String("tenant", clip(idTenant))
+			}
+			if client != "" {
+				l.String("client", clip(client))
+			}
+			if applied := note.Applied(); len(applied) > 0 {
+				l.String("faults", clip(strings.Join(applied, "; ")))
+			}
+			if refused != "" {
+				l.String("refused", refused)
+			}
+			if cutReason != "" {
+				l.Bool("cut", true)
+				l.String("cut_reason", cutReason)
+			}
+			l.String("remote", r.RemoteAddr)
+			_ = l.End()
+			return
+		}
+		// not enabled (returns below), or a line slog writes
+		// differently (a JSON time outside years 0 to 9999): a record
+	}
 	if !h.Enabled(ctx, level) {
 		return
 	}
+	// the same line as above, as a record for any other handler
 	var attrs [16]slog.Attr
 	a := append(attrs[:0],
 		slog.String("request_id", note.ID),
