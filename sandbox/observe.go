@@ -30,7 +30,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		note, sw := &st.note, &st.sw
 		note.ID = s.nextRequestID()
 		st.idHeader[0] = note.ID
-		r = r.WithContext(reqnote.With(r.Context(), note))
+		st.ctx.Init(r.Context(), note)
+		r = r.WithContext(&st.ctx)
 		w.Header()["X-Request-Id"] = st.idHeader[:]
 		s.metrics.inFlight.Add(1)
 		defer func() {
@@ -97,6 +98,7 @@ func (s *Server) routeOf(r *http.Request, note *reqnote.Note) string {
 // requestState is what observe allocates per request, in one piece.
 type requestState struct {
 	note     reqnote.Note
+	ctx      reqnote.Context // the request's context: its parent's and the note
 	sw       statusWriter
 	idHeader [1]string
 }

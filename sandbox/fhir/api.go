@@ -178,20 +178,19 @@ func (a *API) segments(r *http.Request) ([]string, *Error) {
 	if p == "" {
 		return nil, nil
 	}
-	raw := strings.Split(p, "/")
-	segs := make([]string, len(raw))
-	for i, s := range raw {
+	segs := make([]string, 0, strings.Count(p, "/")+1)
+	for s := range strings.SplitSeq(p, "/") {
 		u, err := url.PathUnescape(s)
 		if err != nil || u == "" || strings.ContainsAny(u, "/\x00") {
 			return nil, errorf(http.StatusBadRequest, "invalid", "the path segment %q is not valid", s)
 		}
-		segs[i] = u
+		segs = append(segs, u)
 	}
 	return segs, nil
 }
 
 func (a *API) allow(w http.ResponseWriter, r *http.Request, allowed string) bool {
-	for _, m := range strings.Split(allowed, ", ") {
+	for m := range strings.SplitSeq(allowed, ", ") {
 		if r.Method == m {
 			return true
 		}

@@ -49,6 +49,27 @@ func With(ctx context.Context, n *Note) context.Context {
 	return context.WithValue(ctx, key{}, n)
 }
 
+// Context is a context carrying a note, what With returns, as a value a
+// caller can keep inside something it allocates anyway: one allocation
+// per request fewer. Set it up with Init before use.
+type Context struct {
+	context.Context
+	note *Note
+}
+
+// Init makes c carry n on top of parent.
+func (c *Context) Init(parent context.Context, n *Note) {
+	c.Context, c.note = parent, n
+}
+
+// Value is the note for its key, else the parent's value.
+func (c *Context) Value(k any) any {
+	if _, ok := k.(key); ok {
+		return c.note
+	}
+	return c.Context.Value(k)
+}
+
 // From returns the note in ctx, or nil.
 func From(ctx context.Context) *Note {
 	n, _ := ctx.Value(key{}).(*Note)

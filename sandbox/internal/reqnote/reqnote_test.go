@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestNoteIdentity(t *testing.T) {
@@ -65,5 +66,31 @@ func TestNoteRecordsOnce(t *testing.T) {
 	a[0] = "changed"
 	if n.Applied()[0] == "changed" {
 		t.Errorf("Applied returned the note's own slice")
+	}
+}
+
+func TestContextCarriesNoteAndParent(t *testing.T) {
+	t.Parallel()
+	type other struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), other{}, "kept"))
+	n := &Note{ID: "id-1"}
+	var c Context
+	c.Init(parent, n)
+	if From(&c) != n || c.Value(other{}) != "kept" {
+		t.Fatalf("note %v, parent's value %v", From(&c), c.Value(other{}))
+	}
+	child, stop := context.WithCancel(&c)
+	defer stop()
+	if From(child) != n {
+		t.Error("a child context lost the note")
+	}
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelling the parent did not reach the child")
+	}
+	if child.Err() != context.Canceled || c.Err() != context.Canceled {
+		t.Errorf("errors %v, %v", child.Err(), c.Err())
 	}
 }
