@@ -82,11 +82,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 // base the release's pattern ("/stu3/Patient/{id}"); elsewhere the
 // pattern the mux served it by, or would have (a scenario may answer
 // before the mux is reached); "(unmatched)" for a path no route serves.
-func (s *Server) routeOf(r *http.Request, note *reqnote.Note) string {
+// noted is the pattern the request note recorded, if any.
+func (s *Server) routeOf(r *http.Request, noted string) string {
 	if a, ok := s.fhirAPIFor(r.URL.Path); ok {
 		return s.fhirLabels[a].of(r.URL.Path)
 	}
-	if p := note.Route(); p != "" {
+	if p := noted; p != "" {
 		return p
 	}
 	if _, p := s.mux.Handler(r); p != "" {
@@ -138,18 +139,19 @@ func (s *Server) nextRequestID() string {
 // cutReason is not empty when the response was cut half-way: why.
 func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes int64, cutReason string, start, end time.Time) {
 	took := end.Sub(start)
-	route := s.routeOf(r, note)
+	sum := note.Summary()
+	route := s.routeOf(r, sum.Route)
 	// the metrics' tenant label: the verified one, else the claimed one
 	// when it is a tenant this server has (a request refused or answered
 	// by a scenario before its token was checked), never an arbitrary
 	// string from a request
-	tenant := note.AuthTenant()
-	idTenant, client, _ := note.Identity()
+	tenant := sum.AuthTenant
+	idTenant, client := sum.Tenant, sum.Client
 	if tenant == "" && idTenant != "" && s.tenants.Known(idTenant) {
 		tenant = idTenant
 	}
 	s.metrics.request(route, status, tenant, took)
-	refused := note.Refusal()
+	refused := sum.Refusal
 	if route == "/token" {
 		if status == http.StatusOK {
 			s.metrics.tokensIssued.Inc([3]string{tenant})
@@ -157,8 +159,7 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 			s.metrics.tokensRefused.Inc([3]string{refused})
 		}
 	}
-	faults := note.Faults()
-	for _, f := range faults {
+	for _, f := range sum.Faults {
 		s.metrics.faults.Inc([3]string{f.Scenario, f.Rule, f.Effect})
 	}
 
@@ -187,8 +188,8 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 			if client != "" {
 				l.String("client", clip(client))
 			}
-			if applied := note.Applied(); len(applied) > 0 {
-				l.String("faults", clip(strings.Join(applied, "; ")))
+			if len(sum.Applied) > 0 {
+				l.String("faults", clip(strings.Join(sum.Applied, "; ")))
 			}
 			if refused != "" {
 				l.String("refused", refused)
@@ -228,8 +229,8 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 	if client != "" {
 		a = append(a, slog.String("client", clip(client)))
 	}
-	if applied := note.Applied(); len(applied) > 0 {
-		a = append(a, slog.String("faults", clip(strings.Join(applied, "; "))))
+	if len(sum.Applied) > 0 {
+		a = append(a, slog.String("faults", clip(strings.Join(sum.Applied, "; "))))
 	}
 	if refused != "" {
 		a = append(a, slog.String("refused", refused))

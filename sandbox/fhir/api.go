@@ -181,7 +181,7 @@ func (a *API) segments(r *http.Request) ([]string, *Error) {
 	segs := make([]string, 0, strings.Count(p, "/")+1)
 	for s := range strings.SplitSeq(p, "/") {
 		u, err := url.PathUnescape(s)
-		if err != nil || u == "" || strings.ContainsAny(u, "/\x00") {
+		if err != nil || u == "" || strings.IndexByte(u, '/') >= 0 || strings.IndexByte(u, 0) >= 0 {
 			return nil, errorf(http.StatusBadRequest, "invalid", "the path segment %q is not valid", s)
 		}
 		segs = append(segs, u)

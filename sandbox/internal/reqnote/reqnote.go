@@ -214,3 +214,29 @@ func (n *Note) Claims() any {
 	defer n.mu.Unlock()
 	return n.claims
 }
+
+// Summary is what a finished request's log line and metrics read of its
+// note.
+type Summary struct {
+	Tenant, Client string   // the identity (Identity)
+	AuthTenant     string   // the verified tenant (AuthTenant)
+	Refusal        string   // why a credential was refused (Refusal)
+	Route          string   // the route pattern (Route)
+	Applied        []string // the scenario effects applied (Applied)
+	Faults         []Fault  // the rule effects (Faults)
+}
+
+// Summary reads the note at once, as Identity, AuthTenant, Refusal,
+// Route, Applied and Faults would one by one.
+func (n *Note) Summary() Summary {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := Summary{Tenant: n.tenant, Client: n.client, AuthTenant: n.authTenant, Refusal: n.refusal, Route: n.route}
+	if len(n.applied) > 0 {
+		s.Applied = slices.Clone(n.applied)
+	}
+	if len(n.faults) > 0 {
+		s.Faults = slices.Clone(n.faults)
+	}
+	return s
+}

@@ -2,6 +2,7 @@ package reqnote
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -92,5 +93,29 @@ func TestContextCarriesNoteAndParent(t *testing.T) {
 	}
 	if child.Err() != context.Canceled || c.Err() != context.Canceled {
 		t.Errorf("errors %v, %v", child.Err(), c.Err())
+	}
+}
+
+func TestSummaryReadsTheNote(t *testing.T) {
+	t.Parallel()
+	n := &Note{}
+	if s := n.Summary(); s.Tenant != "" || s.Applied != nil || s.Faults != nil {
+		t.Fatalf("empty note: %+v", s)
+	}
+	n.SetIdentity("t-claimed", "c-1")
+	n.Authenticated("t-verified", "c-1")
+	n.Refuse("why")
+	n.SetRoute("/x/{id}")
+	n.AddApplied("a", "b")
+	n.AddFault(Fault{Scenario: "s", Rule: "r", Effect: "e"})
+	s := n.Summary()
+	tenant, client, _ := n.Identity()
+	if s.Tenant != tenant || s.Client != client || s.AuthTenant != n.AuthTenant() || s.Refusal != n.Refusal() ||
+		s.Route != n.Route() || !slices.Equal(s.Applied, n.Applied()) || !slices.Equal(s.Faults, n.Faults()) {
+		t.Errorf("summary %+v differs from the note's accessors", s)
+	}
+	s.Applied[0] = "changed"
+	if n.Applied()[0] != "a" {
+		t.Error("the summary shares the note's applied list")
 	}
 }
