@@ -148,7 +148,8 @@ func (a *API) Serve(w http.ResponseWriter, r *http.Request, resolve func() (*sto
 			a.fail(w, errorf(http.StatusInternalServerError, "exception", "the server failed to process the request"))
 		}
 	}()
-	segs, ferr := a.segments(r)
+	var buf [6]string // room for the segments of every FHIR interaction's path
+	segs, ferr := a.segments(r, buf[:0])
 	if ferr != nil {
 		a.fail(w, ferr)
 		return
@@ -170,15 +171,19 @@ func (a *API) Serve(w http.ResponseWriter, r *http.Request, resolve func() (*sto
 	a.route(w, r, segs, resolve)
 }
 
-// segments splits the path under the prefix into unescaped segments.
-func (a *API) segments(r *http.Request) ([]string, *Error) {
+// segments splits the path under the prefix into unescaped segments,
+// appended to buf when they fit.
+func (a *API) segments(r *http.Request, buf []string) ([]string, *Error) {
 	p := strings.TrimPrefix(r.URL.EscapedPath(), a.prefix)
 	p = strings.TrimPrefix(p, "/")
 	p = strings.TrimSuffix(p, "/")
 	if p == "" {
 		return nil, nil
 	}
-	segs := make([]string, 0, strings.Count(p, "/")+1)
+	segs := buf[:0]
+	if n := strings.Count(p, "/") + 1; n > cap(segs) {
+		segs = make([]string, 0, n)
+	}
 	for s := range strings.SplitSeq(p, "/") {
 		u, err := url.PathUnescape(s)
 		if err != nil || u == "" || strings.IndexByte(u, '/') >= 0 || strings.IndexByte(u, 0) >= 0 {
