@@ -262,7 +262,7 @@ func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
 			return
 		}
 		if c, ok := auth.FromContext(r.Context()); ok {
-			set, err := smartscope.ParseSet(c.Scope)
+			set, err := s.scopesOf(c.Scope)
 			if err != nil {
 				fhir.WriteError(w, rel, &fhir.Error{Status: http.StatusForbidden, Code: "forbidden", Diagnostics: "the access token's scope is malformed: " + err.Error()})
 				return
@@ -300,6 +300,25 @@ func (s *Server) fhirRoutes(a *fhir.API) http.Handler {
 	})
 }
 
+// scopeMemo is a token scope and the system scopes parsed from it.
+type scopeMemo struct {
+	scope string
+	set   smartscope.Set
+	err   error
+}
+
+// scopesOf is smartscope.ParseSet(scope), kept for the last scope seen:
+// a client's requests carry the same one, so they cost a comparison
+// rather than a parse. The set is only read, never modified.
+func (s *Server) scopesOf(scope string) (smartscope.Set, error) {
+	if m := s.lastScopes.Load(); m != nil && m.scope == scope {
+		return m.set, m.err
+	}
+	set, err := smartscope.ParseSet(scope)
+	s.lastScopes.Store(&scopeMemo{scope: scope, set: set, err: err})
+	return set, err
+}
+
 // routeError is a tenant routing failure as a FHIR error.
 func routeError(e *tenant.RouteError) *fhir.Error {
 	fe := &fhir.Error{Status: e.Status, Code: e.Code, Diagnostics: e.Msg}
@@ -312,7 +331,8 @@ func routeError(e *tenant.RouteError) *fhir.Error {
 // fhirAPIFor is the API whose base the path is under, if any.
 func (s *Server) fhirAPIFor(path string) (*fhir.API, bool) {
 	for _, a := range s.apis {
-		if p := a.Prefix(); path == p || strings.HasPrefix(path, p+"/") {
+		// path is p or starts with p+"/" (compared without building it)
+		if p := a.Prefix(); strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/') {
 			return a, true
 		}
 	}

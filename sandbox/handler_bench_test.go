@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/logline"
 )
 
 // discardWriter is the cheapest ResponseWriter: a fresh header map per
@@ -29,7 +31,8 @@ func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func BenchmarkHandlerRead(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Tenants[0].Patients, cfg.Tenants[1].Patients = 50, 1
-	s, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// the text log handler serve uses
+	s, err := New(cfg, Options{Logger: slog.New(logline.New(io.Discard, false, slog.LevelInfo))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,16 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
+// headerValue is h.Get(key) for a key already in canonical form (as
+// every literal key here is): the map read without canonicalizing the
+// key again, which Get does on every call.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // statusWriter remembers what was written so the log line and the panic
 // handler know the status and whether headers already went out.
 type statusWriter struct {
@@ -60,7 +70,7 @@ const (
 // another origin can only use a token it already holds.
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") == "" {
+		if headerValue(r.Header, "Origin") == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -92,7 +102,7 @@ func (s *Server) PublicBase(r *http.Request) string {
 	// API) with the same Host: the last answer is kept, so a request costs
 	// comparisons rather than a parse of its Host and a new string.
 	tls := r.TLS != nil
-	proto, fhost := r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host")
+	proto, fhost := headerValue(r.Header, "X-Forwarded-Proto"), headerValue(r.Header, "X-Forwarded-Host")
 	if m := s.lastBase.Load(); m != nil && m.tls == tls && m.host == r.Host && m.proto == proto && m.fhost == fhost {
 		return m.base
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/logline"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 )
 
@@ -29,7 +30,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		note, sw := &st.note, &st.sw
 		note.ID = s.nextRequestID()
 		st.idHeader[0] = note.ID
-		r = r.WithContext(reqnote.With(r.Context(), note))
+		st.ctx.Init(r.Context(), note)
+		r = r.WithContext(&st.ctx)
 		w.Header()["X-Request-Id"] = st.idHeader[:]
 		s.metrics.inFlight.Add(1)
 		defer func() {
@@ -80,11 +82,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 // base the release's pattern ("/stu3/Patient/{id}"); elsewhere the
 // pattern the mux served it by, or would have (a scenario may answer
 // before the mux is reached); "(unmatched)" for a path no route serves.
-func (s *Server) routeOf(r *http.Request, note *reqnote.Note) string {
+// noted is the pattern the request note recorded, if any.
+func (s *Server) routeOf(r *http.Request, noted string) string {
 	if a, ok := s.fhirAPIFor(r.URL.Path); ok {
 		return s.fhirLabels[a].of(r.URL.Path)
 	}
-	if p := note.Route(); p != "" {
+	if p := noted; p != "" {
 		return p
 	}
 	if _, p := s.mux.Handler(r); p != "" {
@@ -96,6 +99,7 @@ func (s *Server) routeOf(r *http.Request, note *reqnote.Note) string {
 // requestState is what observe allocates per request, in one piece.
 type requestState struct {
 	note     reqnote.Note
+	ctx      reqnote.Context // the request's context: its parent's and the note
 	sw       statusWriter
 	idHeader [1]string
 }
@@ -135,18 +139,19 @@ func (s *Server) nextRequestID() string {
 // cutReason is not empty when the response was cut half-way: why.
 func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes int64, cutReason string, start, end time.Time) {
 	took := end.Sub(start)
-	route := s.routeOf(r, note)
+	sum := note.Summary()
+	route := s.routeOf(r, sum.Route)
 	// the metrics' tenant label: the verified one, else the claimed one
 	// when it is a tenant this server has (a request refused or answered
 	// by a scenario before its token was checked), never an arbitrary
 	// string from a request
-	tenant := note.AuthTenant()
-	idTenant, client, _ := note.Identity()
+	tenant := sum.AuthTenant
+	idTenant, client := sum.Tenant, sum.Client
 	if tenant == "" && idTenant != "" && s.tenants.Known(idTenant) {
 		tenant = idTenant
 	}
 	s.metrics.request(route, status, tenant, took)
-	refused := note.Refusal()
+	refused := sum.Refusal
 	if route == "/token" {
 		if status == http.StatusOK {
 			s.metrics.tokensIssued.Inc([3]string{tenant})
@@ -154,8 +159,7 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 			s.metrics.tokensRefused.Inc([3]string{refused})
 		}
 	}
-	faults := note.Faults()
-	for _, f := range faults {
+	for _, f := range sum.Faults {
 		s.metrics.faults.Inc([3]string{f.Scenario, f.Rule, f.Effect})
 	}
 
@@ -167,9 +171,44 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 		msg = "request: response cut"
 	}
 	h := s.log.Handler()
+	if lh, ok := h.(*logline.Handler); ok {
+		if l, ok := lh.Begin(end, level, msg); ok {
+			l.String("request_id", note.ID)
+			l.String("method", r.Method)
+			l.String("path", clip(r.URL.Path))
+			if q := r.URL.RawQuery; q != "" {
+				l.String("query", clipN(redactQuery(q), maxLoggedQuery))
+			}
+			l.Int("status", int64(status))
+			l.Int("bytes", bytes)
+			l.Float("latency_ms", float64(took.Microseconds())/1000)
+			if idTenant != "" {
+				l.String("tenant", clip(idTenant))
+			}
+			if client != "" {
+				l.String("client", clip(client))
+			}
+			if len(sum.Applied) > 0 {
+				l.String("faults", clip(strings.Join(sum.Applied, "; ")))
+			}
+			if refused != "" {
+				l.String("refused", refused)
+			}
+			if cutReason != "" {
+				l.Bool("cut", true)
+				l.String("cut_reason", cutReason)
+			}
+			l.String("remote", r.RemoteAddr)
+			_ = l.End()
+			return
+		}
+		// not enabled (returns below), or a line slog writes
+		// differently (a JSON time outside years 0 to 9999): a record
+	}
 	if !h.Enabled(ctx, level) {
 		return
 	}
+	// the same line as above, as a record for any other handler
 	var attrs [16]slog.Attr
 	a := append(attrs[:0],
 		slog.String("request_id", note.ID),
@@ -190,8 +229,8 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 	if client != "" {
 		a = append(a, slog.String("client", clip(client)))
 	}
-	if applied := note.Applied(); len(applied) > 0 {
-		a = append(a, slog.String("faults", clip(strings.Join(applied, "; "))))
+	if len(sum.Applied) > 0 {
+		a = append(a, slog.String("faults", clip(strings.Join(sum.Applied, "; "))))
 	}
 	if refused != "" {
 		a = append(a, slog.String("refused", refused))

@@ -88,6 +88,7 @@ type Server struct {
 	requests    *scenario.Journal
 	metrics     *serverMetrics
 	lastBase    atomic.Pointer[baseMemo]       // PublicBase's last answer
+	lastScopes  atomic.Pointer[scopeMemo]      // scopesOf's last answer
 	mux         *http.ServeMux                 // the route table (routes)
 	fhirLabels  map[*fhir.API]*fhirRouteLabels // each release's route patterns, for the metrics
 	drift       atomic.Pointer[fhir.Drift]

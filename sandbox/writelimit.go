@@ -18,6 +18,17 @@ import (
 // longer than that for one piece reads too slowly and is cut.
 const writeChunk = 64 << 10
 
+// smallWrite is the largest Write sent without a deadline of its own:
+// net/http's connection buffer (4 KiB) and the socket's send buffer
+// (16 KiB at least on Linux, tcp_wmem's default) take it whole without
+// the client reading, so a deadline per chunk has nothing to cut and
+// costs two deadline updates (each a timer change) per response. Such a
+// Write still holds its bytes in the in-flight budget while it runs, and
+// the whole-response deadline (WriteTimeout from the request's start)
+// still bounds it; the slow-reader cut is for the large responses that
+// would otherwise hold their memory for that long.
+const smallWrite = 16 << 10
+
 // responseBudget counts the bytes of the responses being written to
 // clients, across the server, against limits.max_inflight_response_bytes.
 type responseBudget struct {
@@ -60,7 +71,7 @@ var errBudgetSpent = errors.New("the server's in-flight response budget is spent
 // injected one.
 func (s *Server) limitWrites(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lw := &limitedWriter{ResponseWriter: w, s: s, r: r, rc: http.NewResponseController(w), deadline: time.Now().Add(WriteTimeout)}
+		lw := &limitedWriter{ResponseWriter: w, s: s, r: r, deadline: time.Now().Add(WriteTimeout)}
 		next.ServeHTTP(lw, r)
 		if lw.err != nil {
 			// the client has part of a response: only a broken
@@ -80,10 +91,10 @@ type limitedWriter struct {
 	http.ResponseWriter
 	s           *Server
 	r           *http.Request
-	rc          *http.ResponseController
-	code        int  // status given by the handler, not yet sent
-	wroteHeader bool // the status line has gone to the next writer
-	refused     bool // answered 503 instead of the handler's response
+	rc          *http.ResponseController // made on first use: most responses never set a deadline
+	code        int                      // status given by the handler, not yet sent
+	wroteHeader bool                     // the status line has gone to the next writer
+	refused     bool                     // answered 503 instead of the handler's response
 	err         error
 	deadline    time.Time // the write deadline outside chunk writes
 }
@@ -123,11 +134,18 @@ func (w *limitedWriter) Write(b []byte) (int, error) {
 	}
 	defer w.s.budget.release(n)
 	w.sendHeader()
+	if len(b) <= smallWrite {
+		m, err := w.ResponseWriter.Write(b)
+		if err != nil {
+			w.err = err
+		}
+		return m, err
+	}
 	timeout := w.s.cfg.Limits.WriteChunkTimeout
 	written := 0
 	for written < len(b) {
 		end := min(len(b), written+writeChunk)
-		_ = w.rc.SetWriteDeadline(time.Now().Add(timeout))
+		_ = w.ctl().SetWriteDeadline(time.Now().Add(timeout))
 		m, err := w.ResponseWriter.Write(b[written:end])
 		written += m
 		if err != nil {
@@ -137,6 +155,14 @@ func (w *limitedWriter) Write(b []byte) (int, error) {
 	}
 	_ = w.rc.SetWriteDeadline(w.deadline)
 	return written, w.err
+}
+
+// ctl is the controller of the writer underneath, made once.
+func (w *limitedWriter) ctl() *http.ResponseController {
+	if w.rc == nil {
+		w.rc = http.NewResponseController(w.ResponseWriter)
+	}
+	return w.rc
 }
 
 // refuse answers 503 in place of a response of n bytes the budget has no
@@ -175,7 +201,7 @@ func (w *limitedWriter) FlushError() error {
 		return w.err
 	}
 	w.sendHeader()
-	_ = w.rc.SetWriteDeadline(time.Now().Add(w.s.cfg.Limits.WriteChunkTimeout))
+	_ = w.ctl().SetWriteDeadline(time.Now().Add(w.s.cfg.Limits.WriteChunkTimeout))
 	err := w.rc.Flush()
 	_ = w.rc.SetWriteDeadline(w.deadline)
 	if err != nil {
@@ -191,7 +217,7 @@ func (w *limitedWriter) Flush() { _ = w.FlushError() }
 // window): chunk writes go back to it when done.
 func (w *limitedWriter) SetWriteDeadline(t time.Time) error {
 	w.deadline = t
-	return w.rc.SetWriteDeadline(t)
+	return w.ctl().SetWriteDeadline(t)
 }
 
 // Unwrap lets http.ResponseController reach the rest (hijacking, read

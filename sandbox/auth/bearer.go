@@ -58,7 +58,7 @@ func (a *Authority) Bearer(realm string, onError func(w http.ResponseWriter, r *
 				w.Header().Set("WWW-Authenticate", h)
 				onError(w, r, http.StatusUnauthorized, code, desc)
 			}
-			vals := r.Header.Values("Authorization")
+			vals := r.Header["Authorization"] // Values("Authorization") without canonicalizing the key again
 			switch len(vals) {
 			case 0:
 				fail("login", "authentication required: send Authorization: Bearer <access token>")

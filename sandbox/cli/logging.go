@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/logline"
 )
 
 // Log sink limits: a request's line costs an append to a buffer, not a
@@ -31,20 +33,21 @@ func parseLogLevel(s string) (slog.Level, error) {
 }
 
 // newLogger builds serve's logger: slog text (the default) or JSON lines,
-// at level, written through a logSink on w. Close the sink when done.
+// at level, written through a logSink on w (a logline.Handler, so the
+// server appends its request lines without building records). Close the
+// sink when done.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, *logSink, error) {
 	lv, err := parseLogLevel(level)
 	if err != nil {
 		return nil, nil, err
 	}
 	sink := newLogSink(w, logFlushBytes, logFlushEvery)
-	opts := &slog.HandlerOptions{Level: lv}
 	var h slog.Handler
 	switch format {
 	case "", "text":
-		h = slog.NewTextHandler(sink, opts)
+		h = logline.New(sink, false, lv)
 	case "json":
-		h = slog.NewJSONHandler(sink, opts)
+		h = logline.New(sink, true, lv)
 	default:
 		sink.Close()
 		return nil, nil, usagef("--log-format: %q is not a format (want text or json)", format)

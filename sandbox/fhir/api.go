@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/smartscope"
@@ -79,6 +80,22 @@ type API struct {
 	prefix      string
 	types       map[string]bool
 	bufs        bufferPool // batch and transaction responses
+	// a read's ETag and Last-Modified values, shared by the responses
+	// that send the same ones (header slices are replaced, never
+	// modified): the ETags of the first versions, made once, and the
+	// Last-Modified of the last time formatted (a population's resources
+	// mostly share theirs)
+	etags   [etagsKept][]string
+	lastMod atomic.Pointer[lastModMemo]
+}
+
+// etagsKept is how many versions' ETag values an API keeps (1 to 16).
+const etagsKept = 16
+
+// lastModMemo is a Last-Modified header value and the time it says.
+type lastModMemo struct {
+	t time.Time
+	v []string
 }
 
 // bufferPool reuses the buffers of large responses: a batch response is
@@ -123,6 +140,9 @@ func NewAPI(o Options) *API {
 	for typ := range a.defs {
 		a.types[typ] = true
 	}
+	for i := range a.etags {
+		a.etags[i] = []string{etagOf(i + 1)}
+	}
 	return a
 }
 
@@ -155,7 +175,8 @@ func (a *API) Serve(w http.ResponseWriter, r *http.Request, resolve func() (*sto
 			a.fail(w, errorf(http.StatusInternalServerError, "exception", "the server failed to process the request"))
 		}
 	}()
-	segs, ferr := a.segments(r)
+	var buf [6]string // room for the segments of every FHIR interaction's path
+	segs, ferr := a.segments(r, buf[:0])
 	if ferr != nil {
 		a.fail(w, ferr)
 		return
@@ -177,28 +198,31 @@ func (a *API) Serve(w http.ResponseWriter, r *http.Request, resolve func() (*sto
 	a.route(w, r, segs, resolve)
 }
 
-// segments splits the path under the prefix into unescaped segments.
-func (a *API) segments(r *http.Request) ([]string, *Error) {
+// segments splits the path under the prefix into unescaped segments,
+// appended to buf when they fit.
+func (a *API) segments(r *http.Request, buf []string) ([]string, *Error) {
 	p := strings.TrimPrefix(r.URL.EscapedPath(), a.prefix)
 	p = strings.TrimPrefix(p, "/")
 	p = strings.TrimSuffix(p, "/")
 	if p == "" {
 		return nil, nil
 	}
-	raw := strings.Split(p, "/")
-	segs := make([]string, len(raw))
-	for i, s := range raw {
+	segs := buf[:0]
+	if n := strings.Count(p, "/") + 1; n > cap(segs) {
+		segs = make([]string, 0, n)
+	}
+	for s := range strings.SplitSeq(p, "/") {
 		u, err := url.PathUnescape(s)
-		if err != nil || u == "" || strings.ContainsAny(u, "/\x00") {
+		if err != nil || u == "" || strings.IndexByte(u, '/') >= 0 || strings.IndexByte(u, 0) >= 0 {
 			return nil, errorf(http.StatusBadRequest, "invalid", "the path segment %q is not valid", s)
 		}
-		segs[i] = u
+		segs = append(segs, u)
 	}
 	return segs, nil
 }
 
 func (a *API) allow(w http.ResponseWriter, r *http.Request, allowed string) bool {
-	for _, m := range strings.Split(allowed, ", ") {
+	for m := range strings.SplitSeq(allowed, ", ") {
 		if r.Method == m {
 			return true
 		}

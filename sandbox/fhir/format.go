@@ -27,6 +27,16 @@ func isJSONType(t string) bool {
 	return false
 }
 
+// headerValue is h.Get(key) for a key already in canonical form (as
+// every literal key here is): the map read without canonicalizing the
+// key again, which Get does on every call.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // parseFormat reads _format, _pretty and Accept. Only JSON is served:
 // asking for XML (or only for something else) is 406.
 func parseFormat(r *http.Request) (format, *Error) {
@@ -46,7 +56,7 @@ func parseFormat(r *http.Request) (format, *Error) {
 		}
 		return f, nil
 	}
-	accept := r.Header.Get("Accept")
+	accept := headerValue(r.Header, "Accept")
 	if accept == "" {
 		return f, nil
 	}

@@ -196,7 +196,7 @@ func (a *API) CheckProxiedScopes(r *http.Request) *Error {
 	if !scopesOf(r).Scoped() {
 		return nil
 	}
-	segs, e := a.segments(r)
+	segs, e := a.segments(r, nil)
 	if e != nil {
 		return e
 	}

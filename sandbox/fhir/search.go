@@ -349,7 +349,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.St
 	if vid != "" && vid != strconv.Itoa(d.Version) {
 		return errorf(http.StatusNotFound, "not-found", "%s/%s has no version %q here (only the current version, %d, is kept)", typ, id, vid, d.Version)
 	}
-	setVersionHeaders(w, d)
+	a.setVersionHeaders(w, d)
 	if notModified(r, d) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
@@ -364,10 +364,10 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.St
 // 10:00:00.400 has not changed since "10:00:00 GMT", which is what its own
 // Last-Modified says. An unparsable date is ignored, as RFC 9110 asks.
 func notModified(r *http.Request, d *store.Doc) bool {
-	if match := r.Header.Get("If-None-Match"); match != "" {
+	if match := headerValue(r.Header, "If-None-Match"); match != "" {
 		return match == etag(d)
 	}
-	ims := r.Header.Get("If-Modified-Since")
+	ims := headerValue(r.Header, "If-Modified-Since")
 	if ims == "" {
 		return false // most requests: no parse, no error to allocate
 	}
@@ -375,12 +375,23 @@ func notModified(r *http.Request, d *store.Doc) bool {
 	return err == nil && !d.Updated.Truncate(time.Second).After(since)
 }
 
-func etag(d *store.Doc) string { return `W/"` + strconv.Itoa(d.Version) + `"` }
+func etag(d *store.Doc) string { return etagOf(d.Version) }
 
-func setVersionHeaders(w http.ResponseWriter, d *store.Doc) {
+func etagOf(version int) string { return `W/"` + strconv.Itoa(version) + `"` }
+
+func (a *API) setVersionHeaders(w http.ResponseWriter, d *store.Doc) {
 	h := w.Header()
-	h["Etag"] = []string{etag(d)}
-	h["Last-Modified"] = []string{d.Updated.UTC().Format(http.TimeFormat)}
+	if v := d.Version; v >= 1 && v <= etagsKept {
+		h["Etag"] = a.etags[v-1]
+	} else {
+		h["Etag"] = []string{etag(d)}
+	}
+	m := a.lastMod.Load()
+	if m == nil || !m.t.Equal(d.Updated) {
+		m = &lastModMemo{t: d.Updated, v: []string{d.Updated.UTC().Format(http.TimeFormat)}}
+		a.lastMod.Store(m)
+	}
+	h["Last-Modified"] = m.v
 }
 
 // lastModified is a Bundle response's lastModified element.

@@ -120,7 +120,7 @@ func preconditionFailed(match, typ, id string) *Error {
 // written answers a create or update: the version headers and Location,
 // then what Prefer: return= asks for (the resource by default).
 func (a *API) written(w http.ResponseWriter, r *http.Request, f format, d *store.Doc, status int) {
-	setVersionHeaders(w, d)
+	a.setVersionHeaders(w, d)
 	w.Header().Set("Location", a.BaseURL(r)+"/"+d.Type+"/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
 	switch a.preferReturn(r) {
 	case "minimal":

@@ -301,7 +301,7 @@ type journalWriter struct {
 func (w *journalWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
-		w.retryAfter = w.Header().Get("Retry-After")
+		w.retryAfter = retryAfterOf(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -309,7 +309,7 @@ func (w *journalWriter) WriteHeader(code int) {
 func (w *journalWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
-		w.retryAfter = w.Header().Get("Retry-After")
+		w.retryAfter = retryAfterOf(w.Header())
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
@@ -328,6 +328,15 @@ func (w *journalWriter) Flush() {
 }
 
 func (w *journalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// retryAfterOf is h.Get("Retry-After") without canonicalizing the key
+// again.
+func retryAfterOf(h http.Header) string {
+	if v := h["Retry-After"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 func (j *Journal) add(e Entry) {
 	capEntry(&e)

@@ -208,7 +208,7 @@ type Set []Scope
 // other tokens are skipped.
 func ParseSet(scope string) (Set, error) {
 	var out Set
-	for _, tok := range strings.Fields(scope) {
+	for tok := range strings.FieldsSeq(scope) { // no slice of the tokens: most are not system scopes
 		if !IsSystemScope(tok) {
 			continue
 		}

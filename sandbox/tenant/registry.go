@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
@@ -52,9 +53,10 @@ type entry struct {
 }
 
 type lazyStore struct {
-	once sync.Once
-	s    *store.Store
-	err  error
+	once  sync.Once
+	s     *store.Store
+	err   error
+	built atomic.Bool // s and err are set
 }
 
 // NewRegistry returns an empty registry that builds stores with build.
@@ -121,12 +123,17 @@ func (r *Registry) Remove(id string) error {
 
 // Get returns a tenant by GUID (any case, braces allowed).
 func (r *Registry) Get(id string) (Tenant, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	// the ids requests carry are canonical, as the keys are: found
+	// without a parse; anything else is parsed to its canonical form
+	if e := r.tenants[id]; e != nil {
+		return e.t, true
+	}
 	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return Tenant{}, false
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	e := r.tenants[cid]
 	if e == nil {
 		return Tenant{}, false
@@ -154,6 +161,17 @@ func (r *Registry) List() []Tenant {
 // Store returns the tenant's store for a release, building it on first
 // use. Concurrent first uses build it once.
 func (r *Registry) Store(id, release string) (*store.Store, error) {
+	// a built store of a canonical id (what requests carry): found under
+	// the read lock, without a parse
+	r.mu.RLock()
+	var ls *lazyStore
+	if e := r.tenants[id]; e != nil {
+		ls = e.stores[release]
+	}
+	r.mu.RUnlock()
+	if ls != nil && ls.built.Load() {
+		return ls.s, ls.err
+	}
 	cid, err := spec.ParseGUID(id)
 	if err != nil {
 		return nil, ErrUnknown
@@ -164,13 +182,16 @@ func (r *Registry) Store(id, release string) (*store.Store, error) {
 		r.mu.Unlock()
 		return nil, ErrUnknown
 	}
-	ls := e.stores[release]
+	ls = e.stores[release]
 	if ls == nil {
 		ls = &lazyStore{}
 		e.stores[release] = ls
 	}
 	t := e.t
 	r.mu.Unlock()
-	ls.once.Do(func() { ls.s, ls.err = r.build(t, release) })
+	ls.once.Do(func() {
+		ls.s, ls.err = r.build(t, release)
+		ls.built.Store(true)
+	})
 	return ls.s, ls.err
 }

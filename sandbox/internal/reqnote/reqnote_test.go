@@ -2,8 +2,10 @@ package reqnote
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestNoteIdentity(t *testing.T) {
@@ -65,5 +67,55 @@ func TestNoteRecordsOnce(t *testing.T) {
 	a[0] = "changed"
 	if n.Applied()[0] == "changed" {
 		t.Errorf("Applied returned the note's own slice")
+	}
+}
+
+func TestContextCarriesNoteAndParent(t *testing.T) {
+	t.Parallel()
+	type other struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), other{}, "kept"))
+	n := &Note{ID: "id-1"}
+	var c Context
+	c.Init(parent, n)
+	if From(&c) != n || c.Value(other{}) != "kept" {
+		t.Fatalf("note %v, parent's value %v", From(&c), c.Value(other{}))
+	}
+	child, stop := context.WithCancel(&c)
+	defer stop()
+	if From(child) != n {
+		t.Error("a child context lost the note")
+	}
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelling the parent did not reach the child")
+	}
+	if child.Err() != context.Canceled || c.Err() != context.Canceled {
+		t.Errorf("errors %v, %v", child.Err(), c.Err())
+	}
+}
+
+func TestSummaryReadsTheNote(t *testing.T) {
+	t.Parallel()
+	n := &Note{}
+	if s := n.Summary(); s.Tenant != "" || s.Applied != nil || s.Faults != nil {
+		t.Fatalf("empty note: %+v", s)
+	}
+	n.SetIdentity("t-claimed", "c-1")
+	n.Authenticated("t-verified", "c-1")
+	n.Refuse("why")
+	n.SetRoute("/x/{id}")
+	n.AddApplied("a", "b")
+	n.AddFault(Fault{Scenario: "s", Rule: "r", Effect: "e"})
+	s := n.Summary()
+	tenant, client, _ := n.Identity()
+	if s.Tenant != tenant || s.Client != client || s.AuthTenant != n.AuthTenant() || s.Refusal != n.Refusal() ||
+		s.Route != n.Route() || !slices.Equal(s.Applied, n.Applied()) || !slices.Equal(s.Faults, n.Faults()) {
+		t.Errorf("summary %+v differs from the note's accessors", s)
+	}
+	s.Applied[0] = "changed"
+	if n.Applied()[0] != "a" {
+		t.Error("the summary shares the note's applied list")
 	}
 }
