@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/store"
 	"github.com/fhirsandbox/fhirsandbox/seed"
@@ -242,16 +241,6 @@ func BenchmarkGenerateTail(b *testing.B) {
 		i++
 	}
 	tailReport(b, "cpu-", cpus, gcs)
-}
-
-// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID;
-// the goroutine must be locked to its thread).
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
-		return 0
-	}
-	return time.Duration(ts.Nano())
 }
 
 func tailReport(b *testing.B, prefix string, lat []time.Duration, gcs []bool) {
