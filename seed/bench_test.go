@@ -38,3 +38,18 @@ func BenchmarkDemographics(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkPatientOnly measures drawing one patient's Patient alone, what
+// a first read of a Patient renders.
+func BenchmarkPatientOnly(b *testing.B) {
+	h, err := NewHospital(Options{Seed: 1, Tenant: testTenant, Patients: 0, ReferenceDate: testRef})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = h.PatientOnly(i % 100_000)
+		i++
+	}
+}

@@ -40,10 +40,43 @@ func (h *Hospital) Patient(i int) PatientRecord {
 	if i < 0 || i >= spec.MaxPatients {
 		return PatientRecord{}
 	}
+	g := h.newPatientGen(i)
+	return h.finish(g.run())
+}
+
+// PatientOnly is Patient(i) without the clinical record: the same
+// Patient, MRNSystem and Provider, no encounters, observations,
+// conditions, allergies, medications or coverage. It draws only what the
+// Patient depends on (the demographics and contact details, and for a
+// deceased patient the encounters that date the death), a small part of
+// the cost of the whole record.
+func (h *Hospital) PatientOnly(i int) PatientRecord {
+	if i < 0 || i >= spec.MaxPatients {
+		return PatientRecord{}
+	}
+	g := h.newPatientGen(i)
+	g.rec.Index = g.i
+	g.anaphylaxy = -1
+	g.demographics()
+	g.contact()
+	if g.i%20 != edgeNoEncounters && g.i%50 == edgeDeceased {
+		// the date of death follows the last encounter (buildEncounters)
+		g.chooseConditions()
+		g.encounters()
+		g.rec.Encounters = nil
+	}
+	return h.finish(g.rec)
+}
+
+func (h *Hospital) newPatientGen(i int) *patientGen {
 	f := newFaker(streamPatient, h.Options.Seed, h.Tenant, i)
-	g := &patientGen{h: h, f: f, r: f.Rand, i: i, pid: strconv.Itoa(i + 1), ref: h.Options.ReferenceDate}
-	rec := g.run()
-	rec.Patient.Race, rec.Patient.Ethnicity = ombCategories(h.Options.Seed, h.Tenant, i, rec.Patient.Language)
+	return &patientGen{h: h, f: f, r: f.Rand, i: i, pid: strconv.Itoa(i + 1), ref: h.Options.ReferenceDate}
+}
+
+// finish adds to a generated record what does not come from the
+// patient's random stream.
+func (h *Hospital) finish(rec PatientRecord) PatientRecord {
+	rec.Patient.Race, rec.Patient.Ethnicity = ombCategories(h.Options.Seed, h.Tenant, rec.Index, rec.Patient.Language)
 	rec.MRNSystem = MRNSystem(h.Tenant)
 	rec.Provider = Reference{Type: "Organization", ID: h.Organization.ID, Display: h.Organization.Name}
 	return rec

@@ -983,3 +983,37 @@ func TestDemographicsMatchPatient(t *testing.T) {
 		t.Errorf("index -1: %+v", d)
 	}
 }
+
+// TestPatientOnly checks that PatientOnly draws the same Patient as the
+// whole record, for every edge class (they repeat within 100 patients)
+// and for patients far into a large population.
+func TestPatientOnly(t *testing.T) {
+	t.Parallel()
+	h, err := NewHospital(Options{Seed: 42, Tenant: testTenant, Patients: 0, ReferenceDate: testRef})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(i int) {
+		full, only := h.Patient(i), h.PatientOnly(i)
+		want := PatientRecord{Index: full.Index, Patient: full.Patient, MRNSystem: full.MRNSystem, Provider: full.Provider}
+		if !reflect.DeepEqual(only, want) {
+			t.Fatalf("patient %d: PatientOnly\n%+v\nwant\n%+v", i, only, want)
+		}
+	}
+	deceased := 0
+	for i := range 2_000 {
+		check(i)
+		if h.PatientOnly(i).Patient.Deceased {
+			deceased++
+		}
+	}
+	if deceased == 0 {
+		t.Fatal("no deceased patient among the first 2,000: the date of death is not checked")
+	}
+	for i := 1; i < 1_000_000; i += 7919 {
+		check(i)
+	}
+	if got := h.PatientOnly(-1); !reflect.DeepEqual(got, PatientRecord{}) {
+		t.Fatalf("PatientOnly(-1) = %+v, want the zero record", got)
+	}
+}

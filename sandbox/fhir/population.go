@@ -74,6 +74,18 @@ func (p *population) Record(i int, emit func(typ, id string, json []byte)) {
 	p.v.RenderPatient(&rec, func(r Resource) { emit(r.Type, r.ID, r.JSON) })
 }
 
+// RecordPatient renders patient i's Patient alone, without generating the
+// rest of the record: the same bytes Record emits first.
+func (p *population) RecordPatient(i int) (id string, json []byte) {
+	rec := p.h.PatientOnly(i)
+	p.v.RenderPatient(&rec, func(r Resource) {
+		if r.Type == "Patient" && json == nil {
+			id, json = r.ID, r.JSON
+		}
+	})
+	return id, json
+}
+
 func (p *population) Demographics(i int) store.Demographics {
 	d := p.h.Demographics(i)
 	return store.Demographics{

@@ -3,6 +3,7 @@ package fhir
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"syscall"
 	"testing"
@@ -169,4 +170,111 @@ func cachedPatientMemory(b *testing.B, full bool) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/patient")
 		runtime.KeepAlive(s)
 	}
+}
+
+// BenchmarkFirstReadTail measures the distribution of first reads of
+// random never-read patients out of a million on one core (GOMAXPROCS=1,
+// as a server pinned to one CPU runs), the cache full as under load: the
+// wall time of each read (p50, p99, max) and how much of the tail
+// overlaps a garbage collection. The generation alone of each record
+// (seed.Patient and rendering, nothing stored) is reported as gen-p99-ns.
+func BenchmarkFirstReadTail(b *testing.B) {
+	const n = 1_000_000
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	s := derivedStore(b, n, 2_000)
+	for i := range 2_000 { // fill the cache, as a server that has run a while
+		if _, err := s.Get("Patient", fmt.Sprintf("pat-%d", n-i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var lat, cpus []time.Duration
+	var gcs []bool
+	rng := uint64(88172645463325252)
+	next := func() int {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		return int(rng % (n - 2_000))
+	}
+	cpu := cpuTime()
+	for b.Loop() {
+		id := fmt.Sprintf("pat-%d", 1+next())
+		g0 := gcCount()
+		c0 := cpuTime()
+		t0 := time.Now()
+		if _, err := s.Get("Patient", id); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		cpus = append(cpus, cpuTime()-c0)
+		gcs = append(gcs, gcCount() != g0)
+	}
+	reportCPU(b, cpu)
+	tailReport(b, "", lat, gcs)
+	tailReport(b, "cpu-", cpus, nil)
+}
+
+// BenchmarkGenerateTail is the distribution of the CPU cost of generating
+// and rendering one random patient's record (nothing stored), on one
+// core: whether some patients cost far more than the others.
+func BenchmarkGenerateTail(b *testing.B) {
+	const n = 1_000_000
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	h, err := seed.NewHospital(populationOptions(n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pop := NewPopulation(R4{}, h, n)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpus []time.Duration
+	var gcs []bool
+	i := 0
+	for b.Loop() {
+		g0 := gcCount()
+		c0 := threadCPU()
+		pop.Record((i*7919+13)%n, func(string, string, []byte) {})
+		cpus = append(cpus, threadCPU()-c0)
+		gcs = append(gcs, gcCount() != g0)
+		i++
+	}
+	tailReport(b, "cpu-", cpus, gcs)
+}
+
+func tailReport(b *testing.B, prefix string, lat []time.Duration, gcs []bool) {
+	type r struct {
+		d  time.Duration
+		gc bool
+	}
+	rs := make([]r, len(lat))
+	for i := range lat {
+		rs[i] = r{lat[i], gcs != nil && gcs[i]}
+	}
+	slices.SortFunc(rs, func(a, b r) int { return int(a.d - b.d) })
+	if len(rs) == 0 {
+		return
+	}
+	b.ReportMetric(float64(rs[len(rs)/2].d.Nanoseconds()), prefix+"p50-ns")
+	b.ReportMetric(float64(rs[len(rs)*99/100].d.Nanoseconds()), prefix+"p99-ns")
+	b.ReportMetric(float64(rs[len(rs)-1].d.Nanoseconds()), prefix+"max-ns")
+	if gcs != nil {
+		tail, withGC := 0, 0
+		for _, x := range rs[len(rs)*99/100:] {
+			tail++
+			if x.gc {
+				withGC++
+			}
+		}
+		b.ReportMetric(float64(withGC)/float64(tail)*100, prefix+"tail-gc-%")
+	}
+}
+
+// gcCount is the number of completed and started garbage collections.
+func gcCount() uint32 {
+	var s [1]metrics.Sample
+	s[0].Name = "/gc/cycles/total:gc-cycles"
+	metrics.Read(s[:])
+	return uint32(s[0].Value.Uint64())
 }

@@ -31,6 +31,15 @@ type Population interface {
 	Demographics(i int) Demographics
 }
 
+// PatientRenderer is a Population that can render one patient's Patient
+// without the rest of the record: a read of a Patient, or a page of a
+// Patient search, then costs a small part of the whole record.
+type PatientRenderer interface {
+	// RecordPatient renders patient i's Patient: the same id and bytes
+	// Record emits for it, always as its first resource.
+	RecordPatient(i int) (id string, json []byte)
+}
+
 // Demographics are the values of one generated Patient that the
 // population index answers the Patient searches of the partner interface
 // from: identifier, name, family, given, birthdate, gender and _id. They
@@ -108,12 +117,18 @@ type derived struct {
 	cache   *unitCache
 }
 
-// unit is one patient's rendered record. Its resources become Docs
-// (parsed, stored form encoded, index values extracted) one by one when
-// first needed: a read needs one, a patient's vital signs its
-// Observations only.
+// unit is one patient's rendered record, generated in two steps: the
+// Patient alone when the population can render it alone (a read of a
+// Patient needs nothing else), the whole record when another of its
+// resources is asked for. Its resources become Docs (parsed, stored form
+// encoded, index values extracted) one by one when first needed: a read
+// needs one, a patient's vital signs its Observations only.
 type unit struct {
-	docs []*lazyDoc
+	i    int
+	mu   sync.Mutex
+	head *lazyDoc   // the Patient; nil until needed
+	docs []*lazyDoc // the whole record, the Patient first (head itself)
+	full bool       // docs is generated
 }
 
 type lazyDoc struct {
@@ -178,26 +193,83 @@ func (s *Store) CachedPatients() int {
 	return s.der.cache.len()
 }
 
-// unitOf returns patient i's rendered record, from the cache or generated
-// (and cached when keep).
+// unitOf returns patient i's record, from the cache or new (and cached
+// when keep); its resources are generated when asked for (unitPatient,
+// unitDocs).
 func (s *Store) unitOf(i int, keep bool) *unit {
 	d := s.der
 	if u := d.cache.get(i); u != nil {
 		return u
 	}
-	u := &unit{}
-	base := d.base + uint64(i)*seqStride
-	k := uint64(0)
-	d.pop.Record(i, func(typ, id string, b []byte) {
-		k++
-		if _, ok := s.defs[typ]; ok {
-			u.docs = append(u.docs, &lazyDoc{typ: typ, id: id, seq: base + k, raw: b})
-		}
-	})
+	u := &unit{i: i}
 	if keep {
 		u = d.cache.put(i, u)
 	}
 	return u
+}
+
+// unitPatient is the unit's Patient, rendered alone when the population
+// can, else from the whole record; nil when the record has none.
+func (s *Store) unitPatient(u *unit) *lazyDoc {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.head == nil && !u.full {
+		if pr, ok := s.der.pop.(PatientRenderer); ok {
+			id, b := pr.RecordPatient(u.i)
+			u.head = &lazyDoc{typ: "Patient", id: id, seq: s.der.base + uint64(u.i)*seqStride + 1, raw: b}
+		} else {
+			s.generateLocked(u)
+		}
+	}
+	return u.head
+}
+
+// unitDocs are every resource of the unit's record, in the record's
+// order; the Patient is the one unitPatient returned.
+func (s *Store) unitDocs(u *unit) []*lazyDoc {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.full {
+		s.generateLocked(u)
+	}
+	return u.docs
+}
+
+// generateLocked generates the unit's whole record; u.mu must be held.
+// A Patient rendered alone before stays the record's Patient, so every
+// reader sees the same Doc.
+func (s *Store) generateLocked(u *unit) {
+	base := s.der.base + uint64(u.i)*seqStride
+	k := uint64(0)
+	s.der.pop.Record(u.i, func(typ, id string, b []byte) {
+		k++
+		if _, ok := s.defs[typ]; !ok {
+			return
+		}
+		l := &lazyDoc{typ: typ, id: id, seq: base + k, raw: b}
+		if typ == "Patient" {
+			if h := u.head; h != nil && h.id == id && h.seq == l.seq {
+				l = h
+			} else if h == nil {
+				u.head = l
+			}
+		}
+		u.docs = append(u.docs, l)
+	})
+	u.full = true
+}
+
+// docsOf are the resources of type typ that patient i's record may hold:
+// for a Patient, the Patient alone.
+func (s *Store) docsOf(i int, typ string, keep bool) []*lazyDoc {
+	u := s.unitOf(i, keep)
+	if typ == "Patient" {
+		if l := s.unitPatient(u); l != nil {
+			return []*lazyDoc{l}
+		}
+		return nil
+	}
+	return s.unitDocs(u)
 }
 
 // derivedDoc is the generated typ/id, unless the overlay has replaced or
@@ -213,7 +285,7 @@ func (s *Store) derivedDoc(t *table, typ, id string, keep bool) *Doc {
 	if !ok || i < 0 || i >= s.der.pop.Len() {
 		return nil
 	}
-	for _, l := range s.unitOf(i, keep).docs {
+	for _, l := range s.docsOf(i, typ, keep) {
 		if l.typ == typ && l.id == id {
 			return s.doc(l)
 		}
@@ -329,7 +401,7 @@ func (s *Store) searchDerived(q Query) Result {
 		nums, scoped = ix.candidates(s, t, q.Filters)
 	}
 	collect := func(i int, out []*Doc) []*Doc {
-		for _, l := range s.unitOf(i, keep).docs {
+		for _, l := range s.docsOf(i, q.Type, keep) {
 			if l.typ != q.Type || t.byID[l.id] != nil || t.hasGone(l.id) {
 				continue
 			}
@@ -527,10 +599,8 @@ func (s *Store) pageIndexed(t *table, q Query, it func() (int, bool), total int,
 
 // patientDoc is generated patient i's Patient resource.
 func (s *Store) patientDoc(i int) *Doc {
-	for _, l := range s.unitOf(i, true).docs {
-		if l.typ == "Patient" {
-			return s.doc(l)
-		}
+	if l := s.unitPatient(s.unitOf(i, true)); l != nil {
+		return s.doc(l)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -334,4 +335,69 @@ func FuzzDerivedSearch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// patientPop is fakePop rendering a Patient alone too, counting how many
+// whole records it generates.
+type patientPop struct {
+	fakePop
+	records *atomic.Int64
+}
+
+func (p patientPop) Record(i int, emit func(typ, id string, json []byte)) {
+	p.records.Add(1)
+	p.fakePop.Record(i, emit)
+}
+
+func (p patientPop) RecordPatient(i int) (id string, json []byte) {
+	p.fakePop.Record(i, func(typ, rid string, b []byte) {
+		if typ == "Patient" && json == nil {
+			id, json = rid, b
+		}
+	})
+	return id, json
+}
+
+// TestDerivedPatientAlone: a population that renders a Patient alone is
+// answered as a stored one; reading a Patient or paging a Patient search
+// generates no whole record, and the Patient's Doc stays the same once
+// the record is generated.
+func TestDerivedPatientAlone(t *testing.T) {
+	t.Parallel()
+	pop := fakePop{n: 120}
+	stored, _ := storedAndDerived(t, pop, 1)
+	pp := patientPop{fakePop: pop, records: &atomic.Int64{}}
+	derived := New(fakeDefs(), func() time.Time { return fakeRef.Add(time.Hour) })
+	if _, err := derived.Put([]byte(`{"resourceType":"Organization","id":"org-1"}`), "", fakeRef); err != nil {
+		t.Fatal(err)
+	}
+	if err := derived.SetPopulation(pp, DerivedOptions{Updated: fakeRef, CachePatients: 10}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := derived.Get("Patient", "pat-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	searchIDs(t, derived, "Patient?family=smi&_count=5")
+	if n := pp.records.Load(); n != 0 {
+		t.Fatalf("a Patient read and a Patient search page generated %d whole records, want 0", n)
+	}
+	searchIDs(t, derived, "Observation?patient=pat-7")
+	if n := pp.records.Load(); n != 1 {
+		t.Fatalf("a patient's Observations generated %d whole records, want 1", n)
+	}
+	res := derived.Search(mustQuery(t, derived, "Patient", KV{"_id", "pat-7"}))
+	if after, _ := derived.Get("Patient", "pat-7"); after != before || len(res.Matches) != 1 || res.Matches[0] != before {
+		t.Error("the Patient's Doc changed when its whole record was generated")
+	}
+	compareStores(t, stored, derived, pop)
+}
+
+func mustQuery(t *testing.T, s *Store, typ string, kvs ...KV) Query {
+	t.Helper()
+	q, err := s.Definitions().ParseQuery(typ, kvs, Options{DefaultCount: 20, MaxCount: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -91,6 +91,13 @@ func (f *dictField) values(i int) []string {
 	return out
 }
 
+// yieldEvery is how many patients the index build draws or indexes
+// between two yields of its goroutines: a few hundred microseconds of
+// work, so the requests a server answers meanwhile on the same cores
+// (reads never wait for the index) wait for a yield, not for the
+// scheduler to preempt the build.
+const yieldEvery = 256
+
 // buildIndex draws every patient's demographics on workers goroutines
 // and indexes them in patient order on this one.
 func buildIndex(pop Population, workers int) (*popIndex, error) {
@@ -131,6 +138,9 @@ func buildIndex(pop Population, workers int) (*popIndex, error) {
 				out := make([]Demographics, 0, chunk)
 				for i := b * chunk; i < min(n, (b+1)*chunk); i++ {
 					out = append(out, pop.Demographics(i))
+					if i%yieldEvery == yieldEvery-1 {
+						runtime.Gosched()
+					}
 				}
 				results[b] <- out
 			}
@@ -144,6 +154,9 @@ func buildIndex(pop Population, workers int) (*popIndex, error) {
 			continue
 		}
 		for k, d := range ds {
+			if k%yieldEvery == yieldEvery-1 {
+				runtime.Gosched()
+			}
 			if err = ix.add(b*chunk+k, d); err != nil {
 				mu.Lock()
 				stop = true
