@@ -80,6 +80,9 @@ type API struct {
 	prefix      string
 	types       map[string]bool
 	bufs        bufferPool // batch and transaction responses
+	// tooCostly is the answer of a batch entry past
+	// Limits.MaxResponseBytes, made once: every batch counts with it
+	tooCostly entryResult
 	// a read's ETag and Last-Modified values, shared by the responses
 	// that send the same ones (header slices are replaced, never
 	// modified): the ETags of the first versions, made once, and the
@@ -140,6 +143,7 @@ func NewAPI(o Options) *API {
 	for typ := range a.defs {
 		a.types[typ] = true
 	}
+	a.tooCostly = a.entryError(errorf(http.StatusBadRequest, "too-costly", "the batch response would exceed %d bytes; this entry was not run", o.Limits.MaxResponseBytes))
 	for i := range a.etags {
 		a.etags[i] = []string{etagOf(i + 1)}
 	}

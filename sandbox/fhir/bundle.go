@@ -158,7 +158,7 @@ func entryCost(res *entryResult) int {
 // out of order; cutting at the first one keeps the answer a prefix.
 func (a *API) boundBatch(results []entryResult, skipped []bool) {
 	max := a.o.Limits.MaxResponseBytes
-	tooCostly := a.entryError(errorf(http.StatusBadRequest, "too-costly", "the batch response would exceed %d bytes; this entry was not run", max))
+	tooCostly := a.tooCostly // its bytes are shared by every batch, never modified
 	oc := int64(entryCost(&tooCostly))
 	total := 256 + int64(len(results))*oc // the envelope, and every entry as an outcome
 	cut := false
