@@ -103,23 +103,22 @@ func (s *Server) newID() string {
 // would otherwise cost a read of the source (a system call for
 // crypto/rand) per response.
 type idSource struct {
-	mu   sync.Mutex
-	buf  [4096]byte
-	next int // buf[next:] is unread
-	full bool
+	mu    sync.Mutex
+	buf   [4096]byte
+	avail int // the last avail bytes of buf are unread
 }
 
 func (src *idSource) read(r io.Reader, p []byte) error {
 	src.mu.Lock()
 	defer src.mu.Unlock()
-	if !src.full || len(src.buf)-src.next < len(p) {
+	if src.avail < len(p) {
 		if _, err := io.ReadFull(r, src.buf[:]); err != nil {
-			src.full = false
+			src.avail = 0
 			return err
 		}
-		src.next, src.full = 0, true
+		src.avail = len(src.buf)
 	}
-	src.next += copy(p, src.buf[src.next:])
+	src.avail -= copy(p, src.buf[len(src.buf)-src.avail:])
 	return nil
 }
 

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 )

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"errors"
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/seed"

@@ -172,21 +172,18 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 			continue
 		}
 		var these []fixtureFile
-		var untold []int // files of this fixture whose content did not tell
-		var whys []string
+		var whys []string // per file: why its content did not tell its release
 		for _, p := range paths {
 			ff := fixtureFile{path: p, release: fc.FHIRVersion}
 			if ff.release == "" {
 				ff.release = s.detected.get(p)
 			}
+			why := ""
 			if ff.release == "" {
 				ff.entries, ff.problems = readFixture(p)
 				ff.parsed = true
-				rel, why := fhir.DetectRelease(ff.entries)
-				if rel == "" {
-					untold = append(untold, len(these))
-					whys = append(whys, why)
-				} else {
+				var rel string
+				if rel, why = fhir.DetectRelease(ff.entries); rel != "" {
 					s.log.Info("fixture release detected", "file", p, "release", rel)
 					ff.release = rel
 					if len(ff.problems) == 0 {
@@ -195,29 +192,34 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 				}
 			}
 			these = append(these, ff)
+			whys = append(whys, why)
 		}
 		// a file that does not tell (a Synthea export's organizations
-		// or practitioners alone) takes the release of the other files
-		// of its directory or glob when they all have one; else
-		// fhir_version
+		// or practitioners alone, still without a release here) takes
+		// the release of the other files of its directory or glob when
+		// they all have the same one; else fhir_version
 		sibling := ""
-		for i, ff := range these {
-			switch {
-			case slices.Contains(untold, i):
-			case sibling == "":
-				sibling = ff.release
-			case sibling != ff.release:
-				sibling = "-"
+		for _, ff := range these {
+			if ff.release == "" {
+				continue
 			}
+			if sibling != "" && sibling != ff.release {
+				sibling = ""
+				break
+			}
+			sibling = ff.release
 		}
-		for k, i := range untold {
+		for i := range these {
 			ff := &these[i]
-			if sibling != "" && sibling != "-" {
+			if ff.release != "" {
+				continue
+			}
+			if sibling != "" {
 				ff.release = sibling
-				s.log.Info("fixture release not detected; using the release of the other files of its fixture", "file", ff.path, "reason", whys[k], "fixture", fc.Path, "release", sibling)
+				s.log.Info("fixture release not detected; using the release of the other files of its fixture", "file", ff.path, "reason", whys[i], "fixture", fc.Path, "release", sibling)
 			} else {
 				ff.release = s.cfg.FHIRVersion
-				s.log.Info("fixture release not detected; using fhir_version", "file", ff.path, "reason", whys[k], "release", ff.release)
+				s.log.Info("fixture release not detected; using fhir_version", "file", ff.path, "reason", whys[i], "release", ff.release)
 			}
 			if len(ff.problems) == 0 {
 				s.detected.set(ff.path, ff.release)

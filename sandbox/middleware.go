@@ -2,10 +2,12 @@ package sandbox
 
 import (
 	"context"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 )
 
 // RequestID returns the id the server gave the request (also sent back in
@@ -13,16 +15,6 @@ import (
 func RequestID(ctx context.Context) string {
 	if n := reqnote.From(ctx); n != nil {
 		return n.ID
-	}
-	return ""
-}
-
-// headerValue is h.Get(key) for a key already in canonical form (as
-// every literal key here is): the map read without canonicalizing the
-// key again, which Get does on every call.
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
 	}
 	return ""
 }
@@ -70,7 +62,7 @@ const (
 // another origin can only use a token it already holds.
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if headerValue(r.Header, "Origin") == "" {
+		if fhir.HeaderValue(r.Header, "Origin") == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -102,7 +94,7 @@ func (s *Server) PublicBase(r *http.Request) string {
 	// API) with the same Host: the last answer is kept, so a request costs
 	// comparisons rather than a parse of its Host and a new string.
 	tls := r.TLS != nil
-	proto, fhost := headerValue(r.Header, "X-Forwarded-Proto"), headerValue(r.Header, "X-Forwarded-Host")
+	proto, fhost := fhir.HeaderValue(r.Header, "X-Forwarded-Proto"), fhir.HeaderValue(r.Header, "X-Forwarded-Host")
 	if m := s.lastBase.Load(); m != nil && m.tls == tls && m.host == r.Host && m.proto == proto && m.fhost == fhost {
 		return m.base
 	}

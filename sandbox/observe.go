@@ -171,34 +171,11 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 		msg = "request: response cut"
 	}
 	h := s.log.Handler()
+	line := requestLine{r: r, id: note.ID, status: status, bytes: bytes, took: took, tenant: idTenant, client: client,
+		applied: sum.Applied, refused: refused, cutReason: cutReason}
 	if lh, ok := h.(*logline.Handler); ok {
 		if l, ok := lh.Begin(end, level, msg); ok {
-			l.String("request_id", note.ID)
-			l.String("method", r.Method)
-			l.String("path", clip(r.URL.Path))
-			if q := r.URL.RawQuery; q != "" {
-				l.String("query", clipN(redactQuery(q), maxLoggedQuery))
-			}
-			l.Int("status", int64(status))
-			l.Int("bytes", bytes)
-			l.Float("latency_ms", float64(took.Microseconds())/1000)
-			if idTenant != "" {
-				l.String("tenant", clip(idTenant))
-			}
-			if client != "" {
-				l.String("client", clip(client))
-			}
-			if len(sum.Applied) > 0 {
-				l.String("faults", clip(strings.Join(sum.Applied, "; ")))
-			}
-			if refused != "" {
-				l.String("refused", refused)
-			}
-			if cutReason != "" {
-				l.Bool("cut", true)
-				l.String("cut_reason", cutReason)
-			}
-			l.String("remote", r.RemoteAddr)
+			line.attrs(&l)
 			_ = l.End()
 			return
 		}
@@ -208,43 +185,75 @@ func (s *Server) finish(r *http.Request, note *reqnote.Note, status int, bytes i
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	// the same line as above, as a record for any other handler
-	var attrs [16]slog.Attr
-	a := append(attrs[:0],
-		slog.String("request_id", note.ID),
-		slog.String("method", r.Method),
-		slog.String("path", clip(r.URL.Path)),
-	)
-	if q := r.URL.RawQuery; q != "" {
-		a = append(a, slog.String("query", clipN(redactQuery(q), maxLoggedQuery)))
-	}
-	a = append(a,
-		slog.Int("status", status),
-		slog.Int64("bytes", bytes),
-		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
-	)
-	if idTenant != "" {
-		a = append(a, slog.String("tenant", clip(idTenant)))
-	}
-	if client != "" {
-		a = append(a, slog.String("client", clip(client)))
-	}
-	if len(sum.Applied) > 0 {
-		a = append(a, slog.String("faults", clip(strings.Join(sum.Applied, "; "))))
-	}
-	if refused != "" {
-		a = append(a, slog.String("refused", refused))
-	}
-	if cutReason != "" {
-		a = append(a, slog.Bool("cut", true), slog.String("cut_reason", cutReason))
-	}
-	a = append(a, slog.String("remote", r.RemoteAddr))
+	// the same line as a record, for any other handler
+	var buf [16]slog.Attr
+	a := attrList{a: buf[:0]}
+	line.attrs(&a)
 	// straight to the handler: Logger.LogAttrs would also walk the stack
 	// for a source location nobody asked for
 	rec := slog.NewRecord(end, level, msg, 0)
-	rec.AddAttrs(a...)
+	rec.AddAttrs(a.a...)
 	_ = h.Handle(ctx, rec)
 }
+
+// requestLine is what a request's log line says, after its message.
+type requestLine struct {
+	r                  *http.Request
+	id                 string
+	status             int
+	bytes              int64
+	took               time.Duration
+	tenant, client     string
+	applied            []string
+	refused, cutReason string
+}
+
+// attrSink takes a log line's attributes in order: a logline.Line
+// appending them, or an attrList collecting them for slog.
+type attrSink interface {
+	String(k, v string)
+	Int(k string, v int64)
+	Float(k string, v float64)
+	Bool(k string, v bool)
+}
+
+// attrs gives the line's attributes to w, in the line's order.
+func (l *requestLine) attrs(w attrSink) {
+	w.String("request_id", l.id)
+	w.String("method", l.r.Method)
+	w.String("path", clip(l.r.URL.Path))
+	if q := l.r.URL.RawQuery; q != "" {
+		w.String("query", clipN(redactQuery(q), maxLoggedQuery))
+	}
+	w.Int("status", int64(l.status))
+	w.Int("bytes", l.bytes)
+	w.Float("latency_ms", float64(l.took.Microseconds())/1000)
+	if l.tenant != "" {
+		w.String("tenant", clip(l.tenant))
+	}
+	if l.client != "" {
+		w.String("client", clip(l.client))
+	}
+	if len(l.applied) > 0 {
+		w.String("faults", clip(strings.Join(l.applied, "; ")))
+	}
+	if l.refused != "" {
+		w.String("refused", l.refused)
+	}
+	if l.cutReason != "" {
+		w.Bool("cut", true)
+		w.String("cut_reason", l.cutReason)
+	}
+	w.String("remote", l.r.RemoteAddr)
+}
+
+// attrList collects a line's attributes as slog attributes.
+type attrList struct{ a []slog.Attr }
+
+func (l *attrList) String(k, v string)        { l.a = append(l.a, slog.String(k, v)) }
+func (l *attrList) Int(k string, v int64)     { l.a = append(l.a, slog.Int64(k, v)) }
+func (l *attrList) Float(k string, v float64) { l.a = append(l.a, slog.Float64(k, v)) }
+func (l *attrList) Bool(k string, v bool)     { l.a = append(l.a, slog.Bool(k, v)) }
 
 // maxLoggedQuery bounds the query a log line shows, in bytes.
 const maxLoggedQuery = 512

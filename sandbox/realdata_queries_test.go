@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )

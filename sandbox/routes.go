@@ -1,10 +1,11 @@
 package sandbox
 
 import (
-	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
-	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"

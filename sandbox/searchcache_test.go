@@ -57,7 +57,7 @@ func TestSearchCacheSameBytes(t *testing.T) {
 		exchanges = append(exchanges,
 			exchange{method: "GET", path: b + "/Observation?patient=pat-12&category=vital-signs&_sort=-date"},
 			exchange{method: "GET", path: b + "/Patient?family=" + strings.ToLower(family[:3]) + "&_count=5"},
-			exchange{method: "GET", path: b + "/Patient?_count=7&_getpagesoffset=7"},
+			exchange{method: "GET", path: b + "/Patient?_count=7&_offset=7"},
 			exchange{method: "GET", path: b + "/Encounter?patient=pat-12&_include=Encounter:patient"},
 			exchange{method: "GET", path: b + "/Condition?patient=pat-12&_elements=code"},
 			exchange{method: "GET", path: b + "/Patient?_summary=count"},

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.

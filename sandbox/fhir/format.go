@@ -27,10 +27,10 @@ func isJSONType(t string) bool {
 	return false
 }
 
-// headerValue is h.Get(key) for a key already in canonical form (as
-// every literal key here is): the map read without canonicalizing the
-// key again, which Get does on every call.
-func headerValue(h http.Header, key string) string {
+// HeaderValue is h.Get(key) for a key already in canonical form (every
+// literal key the request path reads): the map read without
+// canonicalizing the key again, which Get does on every call.
+func HeaderValue(h http.Header, key string) string {
 	if v := h[key]; len(v) > 0 {
 		return v[0]
 	}
@@ -56,7 +56,7 @@ func parseFormat(r *http.Request) (format, *Error) {
 		}
 		return f, nil
 	}
-	accept := headerValue(r.Header, "Accept")
+	accept := HeaderValue(r.Header, "Accept")
 	if accept == "" {
 		return f, nil
 	}

@@ -364,10 +364,10 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, f format, s *store.St
 // 10:00:00.400 has not changed since "10:00:00 GMT", which is what its own
 // Last-Modified says. An unparsable date is ignored, as RFC 9110 asks.
 func notModified(r *http.Request, d *store.Doc) bool {
-	if match := headerValue(r.Header, "If-None-Match"); match != "" {
+	if match := HeaderValue(r.Header, "If-None-Match"); match != "" {
 		return match == etag(d)
 	}
-	ims := headerValue(r.Header, "If-Modified-Since")
+	ims := HeaderValue(r.Header, "If-Modified-Since")
 	if ims == "" {
 		return false // most requests: no parse, no error to allocate
 	}
