@@ -245,7 +245,7 @@ func (a *API) searchsetHead() []byte {
 	b = append(b, open...)
 	b = appendJSONString(b, id)
 	b = append(b, meta...)
-	b = a.o.Now().UTC().AppendFormat(b, store.InstantLayout)
+	b = store.AppendInstant(b, a.o.Now())
 	return append(b, '"')
 }
 

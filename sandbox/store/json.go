@@ -161,7 +161,8 @@ func (p *parsed) encode(id string, version int, updated time.Time) ([]byte, erro
 	b.WriteString(`,"meta":{"versionId":"`)
 	b.WriteString(strconv.Itoa(version))
 	b.WriteString(`","lastUpdated":"`)
-	b.WriteString(updated.UTC().Format(InstantLayout))
+	var at [32]byte
+	b.Write(AppendInstant(at[:0], updated))
 	b.WriteByte('"')
 	for _, m := range p.meta {
 		b.WriteByte(',')
@@ -195,6 +196,42 @@ func (p *parsed) copyValue(b *bytes.Buffer, raw []byte) error {
 
 // InstantLayout is how the store writes FHIR instants (meta.lastUpdated).
 const InstantLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// AppendInstant appends t in UTC as InstantLayout writes it
+// ("2026-12-02T15:04:05.123Z"), without the layout interpreter of
+// time.Time.AppendFormat for the years 0 to 9999 (every response of a
+// search carries one).
+func AppendInstant(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, InstantLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	var d [24]byte
+	put := func(at, v, width int) {
+		for i := at + width - 1; i >= at; i-- {
+			d[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	d[4] = '-'
+	put(5, int(month), 2)
+	d[7] = '-'
+	put(8, day, 2)
+	d[10] = 'T'
+	put(11, hour, 2)
+	d[13] = ':'
+	put(14, minute, 2)
+	d[16] = ':'
+	put(17, sec, 2)
+	d[19] = '.'
+	put(20, ms, 3)
+	d[23] = 'Z'
+	return append(b, d[:]...)
+}
 
 func writeJSONString(b *bytes.Buffer, s string) {
 	enc, _ := json.Marshal(s) // a Go string always marshals
