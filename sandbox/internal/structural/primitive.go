@@ -7,25 +7,33 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
+// lazyRegexp compiles a pattern on first use: compiling every rule at
+// package init would cost every start of the command, which validates
+// nothing unless it loads fixtures.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
+
 // Lexical forms of the DSTU2 primitives (hl7.org/fhir/DSTU2/datatypes.html).
 var (
-	integerRe     = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-	unsignedRe    = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
-	positiveRe    = regexp.MustCompile(`^[1-9][0-9]*$`)
-	decimalRe     = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
-	codeRe        = regexp.MustCompile(`^[^\s]+( [^\s]+)*$`)
-	idRe          = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-	uriRe         = regexp.MustCompile(`^\S+$`)
-	oidRe         = regexp.MustCompile(`^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$`)
-	uuidRe        = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	dateRe        = regexp.MustCompile(`^-?[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$`)
-	dateTimeRe    = regexp.MustCompile(`^-?[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$`)
-	instantRe     = regexp.MustCompile(`^-?[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$`)
-	timeRe        = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?$`)
-	base64SpaceRe = regexp.MustCompile(`\s+`)
+	integerRe     = lazyRegexp(`^-?(0|[1-9][0-9]*)$`)
+	unsignedRe    = lazyRegexp(`^(0|[1-9][0-9]*)$`)
+	positiveRe    = lazyRegexp(`^[1-9][0-9]*$`)
+	decimalRe     = lazyRegexp(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+	codeRe        = lazyRegexp(`^[^\s]+( [^\s]+)*$`)
+	idRe          = lazyRegexp(`^[A-Za-z0-9\-.]{1,64}$`)
+	uriRe         = lazyRegexp(`^\S+$`)
+	oidRe         = lazyRegexp(`^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$`)
+	uuidRe        = lazyRegexp(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	dateRe        = lazyRegexp(`^-?[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$`)
+	dateTimeRe    = lazyRegexp(`^-?[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$`)
+	instantRe     = lazyRegexp(`^-?[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$`)
+	timeRe        = lazyRegexp(`^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?$`)
+	base64SpaceRe = lazyRegexp(`\s+`)
 )
 
 // dstu2Primitive checks a DSTU2 primitive by the validator's own rules
@@ -52,28 +60,28 @@ func dstu2Primitive(n *node, typeName string) error {
 	case "string", "markdown", "SampledDataDataType":
 		return noControl(s, typeName)
 	case "code":
-		re = codeRe
+		re = codeRe()
 	case "id":
-		re = idRe
+		re = idRe()
 	case "uri":
-		re = uriRe
+		re = uriRe()
 	case "oid":
-		re = oidRe
+		re = oidRe()
 	case "uuid":
-		re = uuidRe
+		re = uuidRe()
 	case "base64Binary":
-		if _, err := base64.StdEncoding.DecodeString(base64SpaceRe.ReplaceAllString(s, "")); err != nil {
+		if _, err := base64.StdEncoding.DecodeString(base64SpaceRe().ReplaceAllString(s, "")); err != nil {
 			return fmt.Errorf("invalid base64Binary: %w", err)
 		}
 		return nil
 	case "date":
-		re = dateRe
+		re = dateRe()
 	case "dateTime":
-		re = dateTimeRe
+		re = dateTimeRe()
 	case "instant":
-		re = instantRe
+		re = instantRe()
 	case "time":
-		re = timeRe
+		re = timeRe()
 	default:
 		return fmt.Errorf("no rule for primitive type %s", typeName)
 	}
@@ -101,13 +109,13 @@ func checkNumber(lit, typeName string) error {
 	var re *regexp.Regexp
 	switch typeName {
 	case "integer":
-		re = integerRe
+		re = integerRe()
 	case "unsignedInt":
-		re = unsignedRe
+		re = unsignedRe()
 	case "positiveInt":
-		re = positiveRe
+		re = positiveRe()
 	default:
-		if !decimalRe.MatchString(lit) {
+		if !decimalRe().MatchString(lit) {
 			return fmt.Errorf("invalid decimal %s", lit)
 		}
 		return nil
@@ -161,7 +169,7 @@ func (d *defs) primitive(n *node, typeName string) error {
 			return err
 		}
 	case "base64Binary":
-		if _, err := base64.StdEncoding.DecodeString(base64SpaceRe.ReplaceAllString(s, "")); err != nil {
+		if _, err := base64.StdEncoding.DecodeString(base64SpaceRe().ReplaceAllString(s, "")); err != nil {
 			return fmt.Errorf("invalid base64Binary: %w", err)
 		}
 	}

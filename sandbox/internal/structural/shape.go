@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 )
 
 // elementName is the JSON spelling of a FHIR element (lower camel case),
 // optionally prefixed by "_" for the extension part of a primitive.
-var elementName = regexp.MustCompile(`^_?[a-z][A-Za-z0-9]*$`)
+var elementName = lazyRegexp(`^_?[a-z][A-Za-z0-9]*$`)
 
 const xhtmlNS = "http://www.w3.org/1999/xhtml"
 
@@ -109,7 +108,7 @@ func walkShape(n *node, path string, r shapeRules, p *problems) {
 			if key == "fhir_comments" && r.comments {
 				continue
 			}
-			if key != "resourceType" && !elementName.MatchString(key) {
+			if key != "resourceType" && !elementName().MatchString(key) {
 				p.addf(path, "invalid element name %q", key)
 				continue
 			}

@@ -2,7 +2,6 @@ package structural
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -243,14 +242,14 @@ func (w walker) value(n *node, typeName string, e *elemDef, path string) {
 
 // referenceTypeRe matches the resource type of a literal reference:
 // Type/id, optionally absolute and optionally versioned.
-var referenceTypeRe = regexp.MustCompile(`(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?$`)
+var referenceTypeRe = lazyRegexp(`(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?$`)
 
 func (w walker) referenceTarget(n *node, targets []string, path string) {
 	ref, ok := n.get("reference")
 	if !ok || ref.kind != kindString {
 		return
 	}
-	m := referenceTypeRe.FindStringSubmatch(ref.text)
+	m := referenceTypeRe().FindStringSubmatch(ref.text)
 	if m == nil || !w.defs.resources[m[1]] {
 		return // contained (#id), urn:uuid: or not a resource URL
 	}
