@@ -231,3 +231,47 @@ func TestDifferentialMutations(t *testing.T) {
 		}
 	}
 }
+
+// divergence is an input on which the structural validator follows the
+// official definitions where google/fhir does not: the two verdicts
+// differ, on purpose. The test fails if either validator changes its
+// verdict, so each entry stays true.
+type divergence struct {
+	release string
+	input   string
+	// structural is a fragment of the structural validator's error, or ""
+	// where it accepts the input (and google/fhir rejects it)
+	structural string
+	why        string
+}
+
+var divergences = []divergence{
+	{"stu3", with(patient, `,"language":" en"`), `Patient.language: invalid code " en"`,
+		"the regex of the STU3 code definition, [^\\s]+([\\s]?[^\\s]+)*, excludes leading, trailing and double whitespace; google/fhir does not apply it"},
+	{"stu3", with(patient, `,"language":"en  US"`), `Patient.language: invalid code "en  US"`,
+		"as above: a code has at most one whitespace character between its parts"},
+	{"stu3", with(patient, `,"extension":[{"url":"http://x y","valueString":"x"}]`), "",
+		"the STU3 uri definition carries no regex; google/fhir rejects whitespace in Extension.url (though not in valueUri)"},
+	{"stu3", with(patient, `,"extension":[{"url":"x","valueDate":"-2020"}]`), "",
+		"the STU3 date regex, -?[0-9]{4}(...), allows a negative year; google/fhir rejects it"},
+	{"r4", with(observation, `,"issued":"2020-01-01T10:00:60Z"`), "",
+		"the R4 instant, dateTime and time regexes allow a leap second (:60); google/fhir rejects it"},
+	{"r4", with(patient, `,"extension":[{"url":"x","valueBase64Binary":"YW Jj"}]`), `invalid base64Binary "YW Jj"`,
+		"the R4 base64Binary regex, (\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+, allows whitespace only between groups of four; google/fhir strips it anywhere"},
+	{"r4", with(patient, `,"extension":[{"url":"x","valueUri":"a b"}]`), `Patient.extension[0].valueUri: invalid uri "a b"`,
+		"the R4 uri regex, \\S*, excludes whitespace; google/fhir accepts it outside Extension.url"},
+}
+
+func TestDifferentialDivergences(t *testing.T) {
+	t.Parallel()
+	for _, d := range divergences {
+		p, _ := pairFor(d.release)
+		se, ie := p.structural([]byte(d.input)), p.independent([]byte(d.input))
+		switch {
+		case d.structural == "" && (se != nil || ie == nil):
+			t.Errorf("%s %s (%s): structural %v, independent %v; want structural to accept and independent to reject", d.release, d.input, d.why, se, ie)
+		case d.structural != "" && (se == nil || !strings.Contains(se.Error(), d.structural) || ie != nil):
+			t.Errorf("%s %s (%s): structural %v, independent %v; want structural to reject with %q and independent to accept", d.release, d.input, d.why, se, ie, d.structural)
+		}
+	}
+}

@@ -87,4 +87,8 @@
 // package validate, built on github.com/google/fhir, and a differential
 // test holds this package's STU3 and R4 verdicts to google/fhir's on a
 // generated population, real Synthea exports and a table of mutations.
+// Where the two differ on purpose, because the official definitions say
+// otherwise than google/fhir (the regexes of STU3 code and date, of R4 uri,
+// base64Binary and the leap second, STU3's uri without one), the test lists
+// each case with its reason.
 package structural

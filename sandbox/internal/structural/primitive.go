@@ -133,9 +133,9 @@ func checkNumber(lit, typeName string) error {
 // primitive checks an STU3 or R4 primitive: the JSON type the FHIR JSON
 // format gives it, the regex of its official definition, and what a regex
 // cannot say: 32-bit range of integers, real calendar days, base64 that
-// decodes, strings without control characters. Where the definition has no
-// regex, STU3 instant takes the DSTU2 rule (the other types without one,
-// such as STU3 uri, are only strings).
+// decodes, strings (not markdown) without control characters. Where the
+// definition has no regex, STU3 instant takes the DSTU2 rule; the other
+// types without one (STU3 uri, markdown) are only strings.
 func (d *defs) primitive(n *node, typeName string) error {
 	switch typeName {
 	case "boolean":
@@ -164,7 +164,7 @@ func (d *defs) primitive(n *node, typeName string) error {
 	}
 	s := n.text
 	switch typeName {
-	case "string", "markdown":
+	case "string":
 		if err := noControl(s, typeName); err != nil {
 			return err
 		}
