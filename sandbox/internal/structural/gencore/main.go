@@ -358,7 +358,7 @@ func (g *gen) primitive(sd *structureDefinition) error {
 			}
 		}
 		if rule.Regex == "" {
-			g.notes = append(g.notes, fmt.Sprintf("primitive %s: the definition carries no regex; the validator's own lexical rule applies", sd.ID))
+			g.notes = append(g.notes, fmt.Sprintf("primitive %s: the definition carries no regex (only its JSON type and the rules a regex cannot state are checked)", sd.ID))
 		}
 		g.defs.PrimitiveRules[sd.ID] = rule
 		return nil
