@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 )
@@ -145,7 +145,7 @@ clients:
 	}
 	var logs bytes.Buffer
 	start := time.Now()
-	s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := New(cfg, Options{ValidateFixture: structural.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ clients:
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := New(cfg, Options{ValidateFixture: structural.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

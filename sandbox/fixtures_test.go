@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/seed"
@@ -42,7 +42,7 @@ func TestFixturesLoadedAtStart(t *testing.T) {
 	cfg.Auth.Required = false // the open "EHR mode": the first tenant serves
 	cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "Fixture clinic", Fixtures: []FixtureConfig{{Path: bundleFile}, {Path: ndjsonFile, FHIRVersion: "stu3"}}}}
 	cfg.Clients[0].Tenants = []string{"*"}
-	s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release})
+	s, err := New(cfg, Options{ValidateFixture: structural.Release})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestFixturesLoadedAtStart(t *testing.T) {
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(bad, []byte(`{"resourceType":"Patient","id":"ok"}`+"\n"+`{"resourceType":"Patient","id":"a","id":"b"}`+"\n"), 0o600)
 	cfg.Tenants[0].Fixtures = []FixtureConfig{{Path: bad}}
-	if _, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release}); err == nil || !strings.Contains(err.Error(), bad+": entry 2: ") || !strings.Contains(err.Error(), "duplicate") {
+	if _, err := New(cfg, Options{ValidateFixture: structural.Release}); err == nil || !strings.Contains(err.Error(), bad+": entry 2: ") || !strings.Contains(err.Error(), "duplicate") {
 		t.Errorf("bad fixture: %v", err)
 	}
 }
@@ -89,7 +89,7 @@ func TestFixturesValidation(t *testing.T) {
 		cfg.Tenants = []TenantConfig{{ID: FabrikamTenant, Name: "V", FixturesValidation: mode, Fixtures: []FixtureConfig{{Path: file, FHIRVersion: "stu3"}}}}
 		cfg.Clients[0].Tenants = []string{"*"}
 		var logs bytes.Buffer
-		s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		s, err := New(cfg, Options{ValidateFixture: structural.Release, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if mode != "warn" {
 			var fe *FixtureError
 			if !errors.As(err, &fe) || len(fe.Problems) != 2 || !strings.HasPrefix(fe.Problems[0].String(), file+": entry 2: resource: ") || !strings.Contains(err.Error(), "sometimes") ||

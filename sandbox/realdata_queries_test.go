@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
@@ -50,7 +50,7 @@ tenants:
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(cfg, Options{ValidateFixture: fhirvalidate.Release})
+			s, err := New(cfg, Options{ValidateFixture: structural.Release})
 			if err != nil {
 				t.Fatal(err)
 			}

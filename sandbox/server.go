@@ -49,10 +49,10 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// ValidateFixture checks one fixture or imported resource against the
 	// definitions of the named release (spec.Releases). The fhirsandbox
-	// command passes the project's validators; nil checks only what the
-	// fixture loader itself checks (JSON, ids, references), which keeps the
-	// validators and their dependencies out of programs that embed the
-	// server (package sandboxtest).
+	// command passes the structural validator (sandbox/internal/structural);
+	// nil checks only what the fixture loader itself checks (JSON, ids,
+	// references), which keeps the validator and its embedded definitions
+	// out of programs that embed the server (package sandboxtest).
 	ValidateFixture func(release string, resourceJSON []byte) error
 	// StateSync is how the state file's records are made durable
 	// (default (*os.File).Sync); tests make it fail to stand for a full

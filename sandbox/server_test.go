@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -56,7 +56,7 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *syncBuffer) {
 		Rand:   bytes.NewReader(bytes.Repeat([]byte{0xab}, 64)),
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		// the validators the fhirsandbox command runs fixtures through
-		ValidateFixture: fhirvalidate.Release,
+		ValidateFixture: structural.Release,
 	})
 	if err != nil {
 		t.Fatal(err)

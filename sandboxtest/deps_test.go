@@ -7,8 +7,8 @@ import (
 )
 
 // testOnly are the import path prefixes of what the project needs only in
-// its own tests and tools: the FHIR validators (and google/fhir and
-// protobuf behind them) and the browser driver of the portal tests.
+// its own tests and tools: the independent FHIR validator (and google/fhir
+// and protobuf behind it) and the browser driver of the portal tests.
 func testOnly() []string {
 	return []string{
 		"github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate",
@@ -47,7 +47,8 @@ func offending(list []string) []string {
 }
 
 // TestImportStaysLight: a client's test suite that imports sandboxtest
-// builds the sandbox, not the project's validators or browser driver.
+// builds the sandbox, not the tests' independent validator or browser
+// driver; nor does the command.
 func TestImportStaysLight(t *testing.T) {
 	list := deps(t, "github.com/fhirsandbox/fhirsandbox/sandboxtest")
 	if !strings.Contains(strings.Join(list, "\n"), "github.com/fhirsandbox/fhirsandbox/sandbox\n") {
@@ -56,9 +57,17 @@ func TestImportStaysLight(t *testing.T) {
 	if bad := offending(list); len(bad) > 0 {
 		t.Errorf("importing sandboxtest links %d test-only packages, such as %q", len(bad), bad[:min(5, len(bad))])
 	}
-	// the check sees them where they are linked: the command validates
-	// fixtures with the validators
-	if bad := offending(deps(t, "github.com/fhirsandbox/fhirsandbox/sandbox/cli")); len(bad) == 0 {
-		t.Error("the check finds no validator in the CLI's dependencies, which link them: it cannot fail")
+	// the command validates fixtures with the structural validator, which
+	// links none of them either
+	if bad := offending(deps(t, "github.com/fhirsandbox/fhirsandbox")); len(bad) > 0 {
+		t.Errorf("the fhirsandbox command links %d test-only packages, such as %q", len(bad), bad[:min(5, len(bad))])
+	}
+	if bad := offending(deps(t, "github.com/fhirsandbox/fhirsandbox/sandbox/cli")); len(bad) > 0 {
+		t.Errorf("the CLI links %d test-only packages, such as %q", len(bad), bad[:min(5, len(bad))])
+	}
+	// the check sees them where they are linked: the tests' independent
+	// validator is built on google/fhir
+	if bad := offending(deps(t, "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate")); len(bad) == 0 {
+		t.Error("the check finds no test-only package in the independent validator's dependencies, which link google/fhir: it cannot fail")
 	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 )
 
 // TestImportCommand drives `fhirsandbox import` against a real sandbox
@@ -32,7 +32,7 @@ func TestImportCommand(t *testing.T) {
 	var sb *sandbox.Server
 	start := func() *httptest.Server {
 		var err error
-		if sb, err = sandbox.New(cfg, sandbox.Options{ValidateFixture: fhirvalidate.Release}); err != nil {
+		if sb, err = sandbox.New(cfg, sandbox.Options{ValidateFixture: structural.Release}); err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(sb.Handler())

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	fhirvalidate "github.com/fhirsandbox/fhirsandbox/sandbox/internal/validate"
-
 	"github.com/fhirsandbox/fhirsandbox/sandbox"
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/state"
 	ucli "github.com/urfave/cli/v2"
@@ -164,7 +163,7 @@ func serveAction(c *ucli.Context, d deps) error {
 			fmt.Fprintf(c.App.ErrWriter, "fhirsandbox: warning: %s\n", w)
 		}
 	}
-	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, ValidateFixture: fhirvalidate.Release, Now: d.now, Rand: d.rand})
+	srv, err := sandbox.New(cfg, sandbox.Options{Logger: logger, ValidateFixture: structural.Release, Now: d.now, Rand: d.rand})
 	if errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrCorrupt) {
 		// another server runs on this state file, or the file is damaged
 		// in its middle: the fix is the file (or another one), as with

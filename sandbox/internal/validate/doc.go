@@ -1,19 +1,17 @@
-// Package validate checks FHIR JSON emitted by the sandbox against the
-// official definitions of its release, independently of the renderers that
-// produced it. Tests call R4, STU3, DSTU2 or Release on every resource they
-// see.
+// Package validate is the tests' independent FHIR validator: it checks
+// FHIR JSON emitted by the sandbox against the official definitions of its
+// release, independently of the renderers that produced it and of the
+// structural validator the server runs on fixtures (package structural).
+// Tests call R4, STU3, DSTU2 or Release on every resource they see. It is
+// built on github.com/google/fhir and its protobuf modules, which the
+// fhirsandbox command does not link (sandboxtest's TestImportStaysLight).
 //
-// # Shared JSON rules (both releases)
+// # Shared JSON rules (STU3 and R4)
 //
-// Before any type-driven check the input is parsed once into a tree that
-// rejects what encoding/json would silently accept: duplicate keys, data
-// after the top-level value, nesting deeper than 100. Inputs are bounded to
-// 16 MiB. Every element is then held to the FHIR JSON rules: no null except
-// at a position of a primitive array whose "_name" sibling carries that
-// position's extension, no empty strings, objects or arrays, lower camel
-// case element names, "_name" siblings shaped as {id, extension} (an array
-// of the same length for a repeating primitive), and Narrative div as
-// well-formed XML whose single root is a <div> in the XHTML namespace.
+// google/fhir lets through what the FHIR JSON rules forbid (duplicate keys,
+// null, empty values, "_name" siblings of the wrong shape, a malformed
+// Narrative div), so STU3 and R4 first run structural.JSONRules, the same
+// rules the structural validator applies.
 //
 // # STU3
 //
@@ -56,42 +54,8 @@
 //
 // # DSTU2
 //
-// DSTU2 is a structural validator driven by dstu2defs.json, a compact
-// derivative (about 300 KB) of the official DSTU2 definitions shipped in
-// the npm package fhir@3.3.1: the 1.0.2 resource StructureDefinitions
-// (all 92 resources) and the DSTU2 XML schemas (datatypes and the code
-// lists of required bindings). gen/ produced it; its doc comment names the
-// exact files. For every element of every resource, backbone element and
-// datatype it records cardinality, allowed types (choice elements with
-// their type list), Reference target types, and for required bindings on
-// code elements the value set. The validator checks:
-//   - resourceType known (DSTU2 resources only: MedicationRequest or
-//     CapabilityStatement are rejected), also in Bundle.entry.resource,
-//     contained and any other Resource-typed element;
-//   - unknown elements, naming the key; fhir_comments is allowed;
-//   - arrays exactly where max is not 1 (HumanName.family is an array,
-//     Observation.category is not) and the max count;
-//   - min cardinality: required elements present (Condition.verificationStatus);
-//   - choice elements: suffix among the allowed types, at most one variant;
-//   - JSON type per element: objects for complex types, numbers for
-//     integer, positiveInt, unsignedInt and decimal (no exponent, 32-bit
-//     range), booleans, strings for the rest, with the DSTU2 lexical rules
-//     for date, dateTime, instant, time (plus real calendar days), code,
-//     id, uri, oid, uuid, base64Binary and control-character-free strings;
-//   - codes of required bindings that the schemas enumerate, e.g.
-//     AdministrativeGender, ObservationStatus, EncounterState,
-//     EncounterClass, AllergyIntolerance status/criticality/type/category,
-//     ConditionVerificationStatus, MedicationOrderStatus, BundleType,
-//     NarrativeStatus, IssueSeverity, IssueType, the Conformance codes;
-//   - "_name" only for primitive elements, shaped by the element's
-//     cardinality, holding only id and extension;
-//   - literal references (Type/id, absolute or versioned) point at an
-//     allowed target type;
-//   - Narrative div: well-formed, a single root <div>, without namespace
-//     (as in the official DSTU2 JSON examples) or in the XHTML namespace.
-//
-// Not checked for DSTU2: invariants, bcp47/mime-type codes (language,
-// contentType), CodeableConcept required bindings (Patient.maritalStatus),
-// the few required code bindings the schemas do not enumerate (gen lists
-// them when run), extensible bindings and profiles.
+// google/fhir has no DSTU2 protos: DSTU2 is the structural validator the
+// server itself runs (package structural, driven by the official DSTU2
+// definitions), so for DSTU2 the tests' check is not independent of the
+// server's.
 package validate

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 )
@@ -22,7 +23,7 @@ func R4(resourceJSON []byte) error {
 		return fmt.Errorf("r4: %w", err)
 	}
 	var problems []error
-	if err := checkShape(resourceJSON); err != nil {
+	if err := structural.JSONRules(resourceJSON); err != nil {
 		problems = append(problems, err)
 	}
 	// NewUnmarshaller (not ...WithoutValidation) also runs fhirvalidate:

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural"
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 )
@@ -23,7 +24,7 @@ func STU3(resourceJSON []byte) error {
 		return fmt.Errorf("stu3: %w", err)
 	}
 	var problems []error
-	if err := checkShape(resourceJSON); err != nil {
+	if err := structural.JSONRules(resourceJSON); err != nil {
 		problems = append(problems, err)
 	}
 	// NewUnmarshaller (as opposed to NewUnmarshallerWithoutValidation) also

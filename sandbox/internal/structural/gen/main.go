@@ -1,5 +1,5 @@
 // Command gen derives dstu2defs.json, the compact DSTU2 (1.0.2) definitions
-// embedded by package validate, from the official HL7 definitions shipped in
+// embedded by package structural, from the official HL7 definitions shipped in
 // the npm package fhir@3.3.1 (FHIR.js):
 //
 //   - package/profiles/dstu2/*.profile.json: the official 1.0.2 resource
@@ -61,7 +61,7 @@ func main() {
 	}
 }
 
-// Defs mirrors the type of the same name in package validate.
+// Defs mirrors the type defs in package structural.
 type Defs struct {
 	Source     string              `json:"source"`
 	Resources  []string            `json:"resources"`

@@ -1,17 +1,16 @@
-package validate
+package structural
 
 import (
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 )
 
 // elementName is the JSON spelling of a FHIR element (lower camel case),
 // optionally prefixed by "_" for the extension part of a primitive.
-var elementName = regexp.MustCompile(`^_?[a-z][A-Za-z0-9]*$`)
+var elementName = lazyRegexp(`^_?[a-z][A-Za-z0-9]*$`)
 
 const xhtmlNS = "http://www.w3.org/1999/xhtml"
 
@@ -54,27 +53,36 @@ func (p *problems) err() error {
 	return errors.Join(errs...)
 }
 
-// checkShape applies the FHIR JSON rules that hold for every element of
-// every resource, independent of any type definition: no duplicate keys,
-// no null outside the primitive-array alignment with its "_x" sibling, no
-// empty strings, objects or arrays, lower camel case element names, "_x"
-// siblings shaped as {id, extension}, and Narrative div as well-formed
-// XHTML rooted in a namespaced <div>. Used for STU3, where the unmarshaller
-// of github.com/google/fhir lets all of these through.
-func checkShape(b []byte) error {
+// JSONRules applies the FHIR JSON rules that hold for every element of
+// every STU3 or R4 resource, independent of any type definition: no
+// duplicate keys, no null outside the primitive-array alignment with its
+// "_x" sibling, no empty strings, objects or arrays, lower camel case
+// element names, "_x" siblings shaped as {id, extension}, and Narrative div
+// as well-formed XHTML rooted in a namespaced <div>. STU3 and R4 run them
+// before their typed walk; they are exported for validators that add their
+// own typed checks (the tests' independent validator).
+func JSONRules(b []byte) error {
+	if err := checkInput(b); err != nil {
+		return err
+	}
 	root, err := parseTree(b)
 	if err != nil {
 		return err
 	}
 	var p problems
-	rootPath := ""
+	walkShape(root, rootPath(root), shapeRules{}, &p)
+	return p.err()
+}
+
+// rootPath names the root of a resource by its resourceType, so problems
+// read Patient.name[0] rather than (root).name[0].
+func rootPath(root *node) string {
 	if root.kind == kindObject {
 		if rt, ok := root.get("resourceType"); ok && rt.kind == kindString {
-			rootPath = rt.text
+			return rt.text
 		}
 	}
-	walkShape(root, rootPath, shapeRules{}, &p)
-	return p.err()
+	return ""
 }
 
 func walkShape(n *node, path string, r shapeRules, p *problems) {
@@ -100,7 +108,7 @@ func walkShape(n *node, path string, r shapeRules, p *problems) {
 			if key == "fhir_comments" && r.comments {
 				continue
 			}
-			if key != "resourceType" && !elementName.MatchString(key) {
+			if key != "resourceType" && !elementName().MatchString(key) {
 				p.addf(path, "invalid element name %q", key)
 				continue
 			}
