@@ -98,6 +98,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 		var built atomic.Int64
 		max := a.o.Limits.MaxResponseBytes
 		skipped := make([]bool, len(in.Entry))
+		base := a.BaseURL(r)
 		run := func(i int) {
 			if built.Load() > max {
 				skipped[i] = true
@@ -108,7 +109,7 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 				results[i] = a.entryError(errorf(http.StatusBadRequest, "required", "entry %d has no request", i))
 				return
 			}
-			results[i] = a.batchEntry(r, s, en.Request.Method, en.Request.URL, en.Resource)
+			results[i] = a.batchEntry(r, base, s, en.Request.Method, en.Request.URL, en.Resource)
 			built.Add(int64(entryCost(&results[i])))
 		}
 		if readOnly(&in) {
@@ -176,9 +177,10 @@ func (a *API) boundBatch(results []entryResult, skipped []bool) {
 
 // splitEntryURL turns a request URL ("Patient/1", "Patient?name=x", or an
 // absolute URL under this base) into path segments and a raw query.
-func (a *API) splitEntryURL(r *http.Request, raw string) ([]string, string, *Error) {
-	if base := a.BaseURL(r); strings.HasPrefix(raw, base+"/") {
-		raw = strings.TrimPrefix(raw, base+"/")
+// base is the release's base URL for the request (API.BaseURL).
+func splitEntryURL(base, raw string) ([]string, string, *Error) {
+	if len(raw) > len(base) && raw[len(base)] == '/' && strings.HasPrefix(raw, base) {
+		raw = raw[len(base)+1:]
 	} else if strings.Contains(raw, "://") {
 		return nil, "", errorf(http.StatusBadRequest, "invalid", "request.url %q is not under this server's base %s", raw, base)
 	}
@@ -196,8 +198,8 @@ func (a *API) splitEntryURL(r *http.Request, raw string) ([]string, string, *Err
 }
 
 // batchEntry runs one batch entry on its own: its failure is its own.
-func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string, resource json.RawMessage) entryResult {
-	segs, query, e := a.splitEntryURL(r, rawURL)
+func (a *API) batchEntry(r *http.Request, base string, s *store.Store, method, rawURL string, resource json.RawMessage) entryResult {
+	segs, query, e := splitEntryURL(base, rawURL)
 	if e != nil {
 		return a.entryError(e)
 	}
@@ -213,7 +215,7 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 			if e != nil {
 				return a.entryError(e)
 			}
-			head, tail, e := a.search(r, s, typ, kvs, false)
+			head, tail, e := a.search(r, base, s, typ, kvs, false)
 			if e != nil {
 				return a.entryError(e)
 			}
@@ -261,7 +263,7 @@ func (a *API) batchEntry(r *http.Request, s *store.Store, method, rawURL string,
 		if res.Created {
 			status = http.StatusCreated
 		}
-		return entryResult{status: status, resource: res.Doc.JSON, doc: res.Doc, location: a.BaseURL(r) + "/" + typ + "/" + res.Doc.ID + "/_history/" + strconv.Itoa(res.Doc.Version)}
+		return entryResult{status: status, resource: res.Doc.JSON, doc: res.Doc, location: base + "/" + typ + "/" + res.Doc.ID + "/_history/" + strconv.Itoa(res.Doc.Version)}
 	case http.MethodDelete:
 		if len(segs) == 2 {
 			if _, e := permit(r, typ, smartscope.Delete); e != nil {
@@ -287,7 +289,7 @@ func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entr
 		if en.Request == nil {
 			return nil, &Error{Status: http.StatusBadRequest, Code: "required", Diagnostics: "entry " + strconv.Itoa(i) + " has no request", Location: "Bundle.entry[" + strconv.Itoa(i) + "].request"}
 		}
-		segs, query, e := a.splitEntryURL(r, en.Request.URL)
+		segs, query, e := splitEntryURL(a.BaseURL(r), en.Request.URL)
 		if e != nil {
 			return nil, e
 		}

@@ -79,10 +79,11 @@ func parseFormat(r *http.Request) (format, *Error) {
 // type (or form-encoded where form is true), the size is capped, and
 // the JSON is checked strictly.
 func (a *API) readBody(r *http.Request) ([]byte, *Error) {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if ct != "" && (err != nil || !isJSONType(mt)) {
-		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "Content-Type %q is not supported: send FHIR JSON (%s or application/json)", ct, a.o.Version.Release().MediaType)
+	ct := HeaderValue(r.Header, "Content-Type")
+	if ct != "" && !plainJSONType(ct) {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || !isJSONType(mt) {
+			return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "Content-Type %q is not supported: send FHIR JSON (%s or application/json)", ct, a.o.Version.Release().MediaType)
+		}
 	}
 	b, e := a.readCapped(r)
 	if e != nil {
@@ -94,8 +95,39 @@ func (a *API) readBody(r *http.Request) ([]byte, *Error) {
 	return b, nil
 }
 
+// plainJSONType reports whether a Content-Type is one of the JSON types
+// clients send, written the usual way, which mime.ParseMediaType (a map
+// of parameters a request) would only confirm.
+func plainJSONType(ct string) bool {
+	switch ct {
+	case "application/fhir+json", "application/json",
+		"application/fhir+json; charset=utf-8", "application/json; charset=utf-8",
+		"application/fhir+json;charset=utf-8", "application/json;charset=utf-8":
+		return true
+	}
+	return false
+}
+
+// preallocBody is the largest declared request body read into a buffer
+// of its declared size before it has arrived.
+const preallocBody = 64 << 10
+
 func (a *API) readCapped(r *http.Request) ([]byte, *Error) {
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, a.o.Limits.MaxBodyBytes))
+	body := http.MaxBytesReader(nil, r.Body, a.o.Limits.MaxBodyBytes)
+	var b []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= min(a.o.Limits.MaxBodyBytes, preallocBody) {
+		// net/http's body reader stops at the declared length: read a
+		// small body into a buffer of that size, not one grown from 512
+		// bytes (a large one grows as it arrives, so a declared length
+		// alone never holds memory)
+		b = make([]byte, n)
+		var got int
+		got, err = io.ReadFull(body, b)
+		b = b[:got]
+	} else {
+		b, err = io.ReadAll(body)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

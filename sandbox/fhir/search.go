@@ -150,7 +150,7 @@ func (a *API) searchHTTP(w http.ResponseWriter, r *http.Request, f format, s *st
 		}
 		kvs = append(kvs, more...)
 	}
-	head, tail, e := a.search(r, s, typ, kvs, preferStrict(r))
+	head, tail, e := a.search(r, a.BaseURL(r), s, typ, kvs, preferStrict(r))
 	if e != nil {
 		return e
 	}
@@ -164,7 +164,10 @@ func (a *API) searchHTTP(w http.ResponseWriter, r *http.Request, f format, s *st
 // (same type, parameters, base URL and handling, no SMART scope
 // restricting it, the store's content unchanged since) is answered from
 // it: tail is then the store's copy, shared, not to be modified.
-func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV, strict bool) (head, tail []byte, _ *Error) {
+//
+// base is the release's base URL for this request (API.BaseURL), which the
+// Bundle's links carry: a batch works it out once for all its entries.
+func (a *API) search(r *http.Request, base string, s *store.Store, typ string, kvs []store.KV, strict bool) (head, tail []byte, _ *Error) {
 	cons, e := permit(r, typ, smartscope.Search)
 	if e != nil {
 		return nil, nil, e
@@ -172,7 +175,6 @@ func (a *API) search(r *http.Request, s *store.Store, typ string, kvs []store.KV
 	if kvs, e = a.constrainSearch(typ, kvs, cons); e != nil {
 		return nil, nil, e
 	}
-	base := a.BaseURL(r)
 	var key []byte
 	var gen uint64
 	cacheable := !scopesOf(r).Scoped()
