@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -183,31 +184,29 @@ func (c *checker) object(depth int) error {
 		return nil
 	}
 	var keys map[string]struct{}
-	var first [8]string // small objects need no map
+	var first [8][]byte // small objects need no map, and their keys no copies
 	n := 0
 	for {
 		c.ws()
 		if c.i >= len(c.b) || c.b[c.i] != '"' {
 			return c.fail("an object key is expected")
 		}
-		raw, err := c.str()
+		key, err := c.str()
 		if err != nil {
 			return err
 		}
-		key := string(raw)
-		for _, ch := range raw {
-			if ch == '\\' { // compare keys as decoded, as encoding/json would
-				_ = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key)
-				break
-			}
+		if bytes.IndexByte(key, '\\') >= 0 { // compare keys as decoded, as encoding/json would
+			var s string
+			_ = json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &s)
+			key = []byte(s)
 		}
 		dup := false
 		if keys != nil {
-			_, dup = keys[key]
-			keys[key] = struct{}{}
+			_, dup = keys[string(key)]
+			keys[string(key)] = struct{}{}
 		} else {
 			for _, k := range first[:n] {
-				if k == key {
+				if bytes.Equal(k, key) {
 					dup = true
 				}
 			}
@@ -217,9 +216,9 @@ func (c *checker) object(depth int) error {
 			} else {
 				keys = make(map[string]struct{}, 16)
 				for _, k := range first {
-					keys[k] = struct{}{}
+					keys[string(k)] = struct{}{}
 				}
-				keys[key] = struct{}{}
+				keys[string(key)] = struct{}{}
 			}
 		}
 		if dup {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -283,7 +284,66 @@ func FuzzCheckJSON(f *testing.F) {
 				t.Fatalf("CheckJSON refused valid JSON %q: %v", b, err)
 			}
 		}
+		if json.Valid(b) && utf8.Valid(b) {
+			dup := hasDuplicateKey(b)
+			var ie *InputError
+			saysDup := errors.As(err, &ie) && strings.Contains(ie.Msg, "duplicate")
+			deep := errors.As(err, &ie) && strings.Contains(ie.Msg, "deeper")
+			if !deep && saysDup != dup {
+				t.Fatalf("CheckJSON on %q: %v; an object with a repeated (decoded) key: %v", b, err, dup)
+			}
+		}
 	})
+}
+
+// hasDuplicateKey reports whether valid JSON b has an object with two
+// equal keys once decoded, by encoding/json's token stream.
+func hasDuplicateKey(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		obj     bool
+		keys    map[string]bool
+		wantKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.obj {
+					top.wantKey = true
+				}
+				stack = append(stack, &frame{obj: v == '{', keys: map[string]bool{}, wantKey: v == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].obj {
+					stack[len(stack)-1].wantKey = true
+				}
+			}
+		default:
+			if top != nil && top.obj {
+				if top.wantKey {
+					k := v.(string)
+					if top.keys[k] {
+						return true
+					}
+					top.keys[k] = true
+					top.wantKey = false
+				} else {
+					top.wantKey = true
+				}
+			}
+		}
+	}
 }
 
 func TestRefuseSortModifiers(t *testing.T) {
