@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
@@ -97,7 +98,7 @@ type portal struct {
 	name        string
 	sessions    *sessions
 	throttle    *throttle
-	pages       map[string]*template.Template
+	pages       func() map[string]*template.Template // parsed on the first page served, not at every start
 	css, js     []byte
 	reqJS       []byte
 	scen        admin.Scenarios
@@ -151,7 +152,7 @@ func newHandler(o Options, heartbeat time.Duration) http.Handler {
 		tokenSet: digest != [32]byte{}, tokenDigest: digest,
 		sessions: newSessions(o.Rand, o.IdleTimeout, o.MaxSession),
 		throttle: newThrottle(),
-		pages:    parsePages(),
+		pages:    sync.OnceValue(parsePages),
 		css:      mustRead("assets/portal.css"),
 		js:       mustRead("assets/portal.js"),
 		reqJS:    mustRead("assets/requests.js"),
@@ -328,7 +329,7 @@ func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page
 		v.Nav = p.nav(r.URL.Path)
 	}
 	var buf bytes.Buffer
-	if err := p.pages[page].Execute(&buf, v); err != nil {
+	if err := p.pages()[page].Execute(&buf, v); err != nil {
 		p.log.Error("portal: render page", "page", page, "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)

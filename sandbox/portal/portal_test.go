@@ -629,3 +629,14 @@ func TestNoAdminTokenDisablesSignIn(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesParse: every page's template parses; the pages are parsed on
+// the first page served, so a broken template must fail here, not there.
+func TestPagesParse(t *testing.T) {
+	pages := parsePages()
+	for _, n := range []string{"signin", "dashboard", "client", "tenant", "secret", "confirm", "error", "scenarios", "requests"} {
+		if pages[n] == nil || pages[n].Lookup("layout.html") == nil {
+			t.Errorf("page %s: no parsed template with its layout", n)
+		}
+	}
+}
