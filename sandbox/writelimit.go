@@ -18,16 +18,18 @@ import (
 // longer than that for one piece reads too slowly and is cut.
 const writeChunk = 64 << 10
 
-// smallWrite is the largest Write sent without a deadline of its own:
-// net/http's connection buffer (4 KiB) and the socket's send buffer
-// (16 KiB at least on Linux, tcp_wmem's default) take it whole without
-// the client reading, so a deadline per chunk has nothing to cut and
-// costs two deadline updates (each a timer change) per response. Such a
-// Write still holds its bytes in the in-flight budget while it runs, and
-// the whole-response deadline (WriteTimeout from the request's start)
-// still bounds it; the slow-reader cut is for the large responses that
-// would otherwise hold their memory for that long.
-const smallWrite = 16 << 10
+// smallWrite is the largest Write sent without a deadline of its own: a
+// deadline per chunk costs two deadline updates (each a timer change) per
+// response, and for a body this small it has little to protect. net/http's
+// connection buffer (4 KiB) and the socket's send buffer (16 KiB at least
+// on Linux, tcp_wmem's default) take most or all of it without the client
+// reading; a reader that stalls on the rest holds at most this much of the
+// in-flight budget, for at most the whole-response deadline (WriteTimeout
+// from the request's start). The slow-reader cut is for the large
+// responses that would otherwise hold their memory for that long. 32 KiB
+// covers the Patients app's usual answers, its batch of six queries
+// included (about 21 KB).
+const smallWrite = 32 << 10
 
 // responseBudget counts the bytes of the responses being written to
 // clients, across the server, against limits.max_inflight_response_bytes.
