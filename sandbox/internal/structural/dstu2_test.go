@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/jsonedit"
 )
 
 func TestDSTU2DefinitionsLoad(t *testing.T) {
@@ -166,8 +168,8 @@ func TestDSTU2BrokenVariantsFail(t *testing.T) {
 	enc := bundleEntry(t, "Encounter")
 	allergy := bundleEntry(t, "AllergyIntolerance")
 	medOrder := bundleEntry(t, "MedicationOrder")
-	condition := readExample(t, "dstu2", "condition-example2.json")
-	bundle := readExample(t, "dstu2", "bundle-transaction.json")
+	condition := jsonedit.ReadExample(t, "dstu2", "condition-example2.json")
+	bundle := jsonedit.ReadExample(t, "dstu2", "bundle-transaction.json")
 	coverage := []byte(handWrittenDSTU2["Coverage"])
 	oo := []byte(handWrittenDSTU2["OperationOutcome"])
 	tests := []struct {
@@ -175,74 +177,74 @@ func TestDSTU2BrokenVariantsFail(t *testing.T) {
 		input []byte
 		want  []string
 	}{
-		{"family as string (stu3 shape)", mutate(t, patient, func(m map[string]any) {
-			obj(arr(m["name"])[0])["family"] = "Chalmers"
+		{"family as string (stu3 shape)", jsonedit.Mutate(t, patient, func(m map[string]any) {
+			jsonedit.Obj(jsonedit.Arr(m["name"])[0])["family"] = "Chalmers"
 		}), []string{"Patient.name[0].family: want array"}},
-		{"coverage payor (stu3 name)", mutate(t, coverage, func(m map[string]any) {
+		{"coverage payor (stu3 name)", jsonedit.Mutate(t, coverage, func(m map[string]any) {
 			m["payor"] = []any{m["issuer"]}
 			delete(m, "issuer")
 		}), []string{`Coverage: unknown element "payor"`}},
-		{"observation category as array", mutate(t, obs, func(m map[string]any) {
+		{"observation category as array", jsonedit.Mutate(t, obs, func(m map[string]any) {
 			m["category"] = []any{map[string]any{"text": "vital-signs"}}
 		}), []string{"Observation.category: want single value"}},
-		{"condition without verificationStatus", mutate(t, condition, func(m map[string]any) {
+		{"condition without verificationStatus", jsonedit.Mutate(t, condition, func(m map[string]any) {
 			delete(m, "verificationStatus")
 		}), []string{"Condition.verificationStatus: missing required element"}},
-		{"bad gender code", mutate(t, patient, func(m map[string]any) { m["gender"] = "M" }),
+		{"bad gender code", jsonedit.Mutate(t, patient, func(m map[string]any) { m["gender"] = "M" }),
 			[]string{`Patient.gender: code "M" not in required value set AdministrativeGender`}},
-		{"bad encounter class", mutate(t, enc, func(m map[string]any) { m["class"] = "IMP" }),
+		{"bad encounter class", jsonedit.Mutate(t, enc, func(m map[string]any) { m["class"] = "IMP" }),
 			[]string{`Encounter.class: code "IMP" not in required value set EncounterClass`}},
-		{"bad allergy criticality (stu3 code)", mutate(t, allergy, func(m map[string]any) { m["criticality"] = "high" }),
+		{"bad allergy criticality (stu3 code)", jsonedit.Mutate(t, allergy, func(m map[string]any) { m["criticality"] = "high" }),
 			[]string{"AllergyIntolerance.criticality", "AllergyIntoleranceCriticality"}},
-		{"bad medication order status", mutate(t, medOrder, func(m map[string]any) { m["status"] = "cancelled" }),
+		{"bad medication order status", jsonedit.Mutate(t, medOrder, func(m map[string]any) { m["status"] = "cancelled" }),
 			[]string{"MedicationOrder.status", "MedicationOrderStatus"}},
-		{"bad narrative status", mutate(t, patient, func(m map[string]any) { obj(m["text"])["status"] = "done" }),
+		{"bad narrative status", jsonedit.Mutate(t, patient, func(m map[string]any) { jsonedit.Obj(m["text"])["status"] = "done" }),
 			[]string{"Patient.text.status", "NarrativeStatus"}},
-		{"bad issue severity", mutate(t, oo, func(m map[string]any) { obj(arr(m["issue"])[0])["severity"] = "fatal-ish" }),
+		{"bad issue severity", jsonedit.Mutate(t, oo, func(m map[string]any) { jsonedit.Obj(jsonedit.Arr(m["issue"])[0])["severity"] = "fatal-ish" }),
 			[]string{"OperationOutcome.issue[0].severity", "IssueSeverity"}},
-		{"unknown field", mutate(t, patient, func(m map[string]any) { m["favouriteColour"] = "blue" }),
+		{"unknown field", jsonedit.Mutate(t, patient, func(m map[string]any) { m["favouriteColour"] = "blue" }),
 			[]string{`Patient: unknown element "favouriteColour"`}},
-		{"bad date", mutate(t, patient, func(m map[string]any) { m["birthDate"] = "1974-02-30" }),
+		{"bad date", jsonedit.Mutate(t, patient, func(m map[string]any) { m["birthDate"] = "1974-02-30" }),
 			[]string{"Patient.birthDate", "no such day"}},
-		{"date with wrong format", mutate(t, patient, func(m map[string]any) { m["birthDate"] = "25/12/1974" }),
+		{"date with wrong format", jsonedit.Mutate(t, patient, func(m map[string]any) { m["birthDate"] = "25/12/1974" }),
 			[]string{`Patient.birthDate: invalid date "25/12/1974"`}},
-		{"instant without time", mutate(t, obs, func(m map[string]any) { m["issued"] = "2013-04-03" }),
+		{"instant without time", jsonedit.Mutate(t, obs, func(m map[string]any) { m["issued"] = "2013-04-03" }),
 			[]string{`Observation.issued: invalid instant`}},
-		{"boolean as string", mutate(t, patient, func(m map[string]any) { m["active"] = "true" }),
+		{"boolean as string", jsonedit.Mutate(t, patient, func(m map[string]any) { m["active"] = "true" }),
 			[]string{"Patient.active: want boolean, got string"}},
-		{"integer as string", mutate(t, coverage, func(m map[string]any) { m["sequence"] = "1" }),
+		{"integer as string", jsonedit.Mutate(t, coverage, func(m map[string]any) { m["sequence"] = "1" }),
 			[]string{"Coverage.sequence: want positiveInt as JSON number"}},
-		{"positiveInt zero", mutate(t, coverage, func(m map[string]any) { m["sequence"] = 0 }),
+		{"positiveInt zero", jsonedit.Mutate(t, coverage, func(m map[string]any) { m["sequence"] = 0 }),
 			[]string{"Coverage.sequence: invalid positiveInt 0"}},
 		{"decimal with exponent", []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1e3}}`),
 			[]string{"Observation.valueQuantity.value: invalid decimal 1e3"}},
-		{"bad id", mutate(t, patient, func(m map[string]any) { m["id"] = "a b" }), []string{`Patient.id: invalid id "a b"`}},
-		{"choice type not allowed", mutate(t, obs, func(m map[string]any) { m["valueAddress"] = map[string]any{"city": "x"}; delete(m, "valueString") }),
+		{"bad id", jsonedit.Mutate(t, patient, func(m map[string]any) { m["id"] = "a b" }), []string{`Patient.id: invalid id "a b"`}},
+		{"choice type not allowed", jsonedit.Mutate(t, obs, func(m map[string]any) { m["valueAddress"] = map[string]any{"city": "x"}; delete(m, "valueString") }),
 			[]string{`Observation: unknown element "valueAddress"`}},
-		{"two choices at once", mutate(t, obs, func(m map[string]any) { m["valueQuantity"] = map[string]any{"value": 1} }),
+		{"two choices at once", jsonedit.Mutate(t, obs, func(m map[string]any) { m["valueQuantity"] = map[string]any{"value": 1} }),
 			[]string{"given for value[x]"}},
-		{"object where string expected", mutate(t, obs, func(m map[string]any) { m["valueString"] = map[string]any{"x": 1} }),
+		{"object where string expected", jsonedit.Mutate(t, obs, func(m map[string]any) { m["valueString"] = map[string]any{"x": 1} }),
 			[]string{"Observation.valueString: want string as JSON string, got object"}},
-		{"reference to a disallowed type", mutate(t, obs, func(m map[string]any) { m["subject"] = map[string]any{"reference": "Medication/1"} }),
+		{"reference to a disallowed type", jsonedit.Mutate(t, obs, func(m map[string]any) { m["subject"] = map[string]any{"reference": "Medication/1"} }),
 			[]string{"Observation.subject.reference: reference to Medication"}},
-		{"nested resource in bundle", mutate(t, bundle, func(m map[string]any) {
-			obj(obj(arr(m["entry"])[0])["resource"])["gender"] = "bloke"
+		{"nested resource in bundle", jsonedit.Mutate(t, bundle, func(m map[string]any) {
+			jsonedit.Obj(jsonedit.Obj(jsonedit.Arr(m["entry"])[0])["resource"])["gender"] = "bloke"
 		}), []string{`Bundle.entry[0].resource.gender: code "bloke"`}},
-		{"unknown resourceType in bundle", mutate(t, bundle, func(m map[string]any) {
-			obj(obj(arr(m["entry"])[0])["resource"])["resourceType"] = "CapabilityStatement"
+		{"unknown resourceType in bundle", jsonedit.Mutate(t, bundle, func(m map[string]any) {
+			jsonedit.Obj(jsonedit.Obj(jsonedit.Arr(m["entry"])[0])["resource"])["resourceType"] = "CapabilityStatement"
 		}), []string{`Bundle.entry[0].resource: unknown resourceType "CapabilityStatement"`}},
-		{"contained resource checked", mutate(t, patient, func(m map[string]any) {
+		{"contained resource checked", jsonedit.Mutate(t, patient, func(m map[string]any) {
 			m["contained"] = []any{map[string]any{"resourceType": "Organization", "id": "o", "nickname": "x"}}
 		}), []string{`Patient.contained[0]: unknown element "nickname"`}},
-		{"primitive extension on complex element", mutate(t, patient, func(m map[string]any) {
+		{"primitive extension on complex element", jsonedit.Mutate(t, patient, func(m map[string]any) {
 			m["_address"] = []any{map[string]any{"id": "x"}}
 		}), []string{"Patient._address: extension sibling for non-primitive element"}},
-		{"extension without url", mutate(t, patient, func(m map[string]any) {
+		{"extension without url", jsonedit.Mutate(t, patient, func(m map[string]any) {
 			m["extension"] = []any{map[string]any{"valueString": "x"}}
 		}), []string{"Patient.extension[0].url: missing required element"}},
-		{"div that is not a div", mutate(t, patient, func(m map[string]any) { obj(m["text"])["div"] = "<p>x</p>" }),
+		{"div that is not a div", jsonedit.Mutate(t, patient, func(m map[string]any) { jsonedit.Obj(m["text"])["div"] = "<p>x</p>" }),
 			[]string{"Patient.text.div: xhtml root is <p>"}},
-		{"empty string", mutate(t, patient, func(m map[string]any) { obj(arr(m["name"])[0])["text"] = "" }),
+		{"empty string", jsonedit.Mutate(t, patient, func(m map[string]any) { jsonedit.Obj(jsonedit.Arr(m["name"])[0])["text"] = "" }),
 			[]string{"Patient.name[0].text: empty string"}},
 		{"resource not an object", []byte(`"Patient"`), []string{"want resource object"}},
 		{"missing resourceType", []byte(`{"id":"x"}`), []string{"missing resourceType"}},
@@ -251,7 +253,7 @@ func TestDSTU2BrokenVariantsFail(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wantProblems(t, DSTU2(tc.input), tc.want...)
+			jsonedit.WantProblems(t, DSTU2(tc.input), tc.want...)
 		})
 	}
 }

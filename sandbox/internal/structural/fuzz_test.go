@@ -4,7 +4,7 @@ import "testing"
 
 // The validators read fixtures and $import bodies, outside input: whatever
 // the bytes, they answer without panicking, in time bounded by the input
-// (maxInputBytes, maxTreeDepth, maxProblems).
+// (MaxInputBytes, maxTreeDepth, maxProblems).
 
 func FuzzDSTU2(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Patient","gender":"male","name":[{"family":["X"]}]}`))

@@ -39,20 +39,11 @@ var (
 // dstu2Primitive checks a DSTU2 primitive by the validator's own rules
 // (the DSTU2 definitions carry no regexes).
 func dstu2Primitive(n *node, typeName string) error {
-	switch typeName {
-	case "boolean":
-		if n.kind != kindBool {
-			return fmt.Errorf("want boolean, got %s", n.kind)
-		}
-		return nil
-	case "integer", "unsignedInt", "positiveInt", "decimal":
-		if n.kind != kindNumber {
-			return fmt.Errorf("want %s as JSON number, got %s", typeName, n.kind)
-		}
-		return checkNumber(n.text, typeName)
+	if err := jsonKind(n, typeName); err != nil || typeName == "boolean" {
+		return err
 	}
-	if n.kind != kindString {
-		return fmt.Errorf("want %s as JSON string, got %s", typeName, n.kind)
+	if n.kind == kindNumber {
+		return checkNumber(n.text, typeName)
 	}
 	s := n.text
 	var re *regexp.Regexp
@@ -137,16 +128,10 @@ func checkNumber(lit, typeName string) error {
 // definition has no regex, STU3 instant takes the DSTU2 rule; the other
 // types without one (STU3 uri, markdown) are only strings.
 func (d *defs) primitive(n *node, typeName string) error {
-	switch typeName {
-	case "boolean":
-		if n.kind != kindBool {
-			return fmt.Errorf("want boolean, got %s", n.kind)
-		}
-		return nil
-	case "integer", "unsignedInt", "positiveInt", "decimal":
-		if n.kind != kindNumber {
-			return fmt.Errorf("want %s as JSON number, got %s", typeName, n.kind)
-		}
+	if err := jsonKind(n, typeName); err != nil || typeName == "boolean" {
+		return err
+	}
+	if n.kind == kindNumber {
 		r := d.PrimitiveRules[typeName]
 		if r == nil || r.re == nil {
 			return checkNumber(n.text, typeName)
@@ -158,9 +143,6 @@ func (d *defs) primitive(n *node, typeName string) error {
 			return nil
 		}
 		return checkNumber(n.text, typeName) // the range
-	}
-	if n.kind != kindString {
-		return fmt.Errorf("want %s as JSON string, got %s", typeName, n.kind)
 	}
 	s := n.text
 	switch typeName {
@@ -186,6 +168,27 @@ func (d *defs) primitive(n *node, typeName string) error {
 	}
 	if typeName == "date" || typeName == "dateTime" || typeName == "instant" {
 		return checkCalendarDay(s, typeName)
+	}
+	return nil
+}
+
+// jsonKind checks that a primitive has the JSON type the FHIR JSON format
+// gives its type: boolean, number (integer, unsignedInt, positiveInt,
+// decimal) or string (every other primitive).
+func jsonKind(n *node, typeName string) error {
+	switch typeName {
+	case "boolean":
+		if n.kind != kindBool {
+			return fmt.Errorf("want boolean, got %s", n.kind)
+		}
+	case "integer", "unsignedInt", "positiveInt", "decimal":
+		if n.kind != kindNumber {
+			return fmt.Errorf("want %s as JSON number, got %s", typeName, n.kind)
+		}
+	default:
+		if n.kind != kindString {
+			return fmt.Errorf("want %s as JSON string, got %s", typeName, n.kind)
+		}
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func (p *problems) err() error {
 // before their typed walk; they are exported for validators that add their
 // own typed checks (the tests' independent validator).
 func JSONRules(b []byte) error {
-	if err := checkInput(b); err != nil {
+	if err := CheckInput(b); err != nil {
 		return err
 	}
 	root, err := parseTree(b)

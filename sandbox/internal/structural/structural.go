@@ -8,9 +8,9 @@ import (
 	"github.com/fhirsandbox/fhirsandbox/sandbox/spec"
 )
 
-// maxInputBytes bounds one resource; the largest sandbox Bundle is far
+// MaxInputBytes bounds one resource; the largest sandbox Bundle is far
 // smaller, and the bound keeps fuzzing and hostile input cheap.
-const maxInputBytes = 16 << 20
+const MaxInputBytes = 16 << 20
 
 // ErrUnknownRelease is returned by Release for a release the validator has
 // no definitions of.
@@ -21,17 +21,29 @@ var ErrUnknownRelease = errors.New("unknown fhir release")
 // definitions, keyed by FHIR version number, so it never takes the
 // sandbox's idea of a release on trust.
 func Release(name string, resourceJSON []byte) error {
+	return Validators{DSTU2: DSTU2, STU3: STU3, R4: R4}.Release(name, resourceJSON)
+}
+
+// Validators are a validator for each FHIR version the sandbox serves:
+// this package's, or another's (the tests' independent validator) with
+// the same dispatch by release name.
+type Validators struct {
+	DSTU2, STU3, R4 func(resourceJSON []byte) error
+}
+
+// Release runs the validator of the named release's FHIR version.
+func (v Validators) Release(name string, resourceJSON []byte) error {
 	rel, ok := spec.Lookup(name)
 	if !ok {
 		return fmt.Errorf("validate %q: %w", name, ErrUnknownRelease)
 	}
 	switch rel.FHIRVersion {
 	case "1.0.2":
-		return DSTU2(resourceJSON)
+		return v.DSTU2(resourceJSON)
 	case "3.0.1":
-		return STU3(resourceJSON)
+		return v.STU3(resourceJSON)
 	case "4.0.1":
-		return R4(resourceJSON)
+		return v.R4(resourceJSON)
 	default:
 		return fmt.Errorf("validate %q (FHIR %s): %w", name, rel.FHIRVersion, ErrUnknownRelease)
 	}
@@ -59,12 +71,13 @@ func DSTU2ResourceTypes() ([]string, error) {
 	return slices.Sorted(slices.Values(d.Resources)), nil
 }
 
-func checkInput(b []byte) error {
+// CheckInput refuses an empty input and one over MaxInputBytes.
+func CheckInput(b []byte) error {
 	if len(b) == 0 {
 		return errors.New("empty input")
 	}
-	if len(b) > maxInputBytes {
-		return fmt.Errorf("input of %d bytes exceeds %d", len(b), maxInputBytes)
+	if len(b) > MaxInputBytes {
+		return fmt.Errorf("input of %d bytes exceeds %d", len(b), MaxInputBytes)
 	}
 	return nil
 }

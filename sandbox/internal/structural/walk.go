@@ -26,7 +26,7 @@ var (
 // validate runs the shared JSON rules and the walk along the definitions,
 // returning all problems joined, or nil.
 func (r release) validate(resourceJSON []byte) error {
-	if err := checkInput(resourceJSON); err != nil {
+	if err := CheckInput(resourceJSON); err != nil {
 		return fmt.Errorf("%s: %w", r.name, err)
 	}
 	d, err := r.load()

@@ -1,6 +1,10 @@
 package validate
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/jsonedit"
+)
 
 // r4Examples are small R4 (4.0.1) resources written from the R4 resource
 // pages, one per type the sandbox serves, each using an element whose
@@ -60,41 +64,41 @@ func TestR4BrokenVariantsFail(t *testing.T) {
 		input []byte
 		want  []string
 	}{
-		{"stu3 clinicalStatus as code", mutate(t, ex("Condition"), func(m map[string]any) { m["clinicalStatus"] = "active" }),
+		{"stu3 clinicalStatus as code", jsonedit.Mutate(t, ex("Condition"), func(m map[string]any) { m["clinicalStatus"] = "active" }),
 			[]string{"clinicalStatus"}},
-		{"stu3 assertedDate", mutate(t, ex("Condition"), func(m map[string]any) { m["assertedDate"] = "2020-01-01" }),
+		{"stu3 assertedDate", jsonedit.Mutate(t, ex("Condition"), func(m map[string]any) { m["assertedDate"] = "2020-01-01" }),
 			[]string{"unknown field", "assertedDate"}},
-		{"stu3 context", mutate(t, ex("Observation"), func(m map[string]any) { m["context"] = m["encounter"] }),
+		{"stu3 context", jsonedit.Mutate(t, ex("Observation"), func(m map[string]any) { m["context"] = m["encounter"] }),
 			[]string{"unknown field", "context"}},
-		{"stu3 requester.agent", mutate(t, ex("MedicationRequest"), func(m map[string]any) {
+		{"stu3 requester.agent", jsonedit.Mutate(t, ex("MedicationRequest"), func(m map[string]any) {
 			m["requester"] = map[string]any{"agent": map[string]any{"reference": "Practitioner/d1"}}
 		}), []string{"MedicationRequest.requester", "agent"}},
-		{"stu3 allergy verificationStatus as code", mutate(t, ex("AllergyIntolerance"), func(m map[string]any) {
+		{"stu3 allergy verificationStatus as code", jsonedit.Mutate(t, ex("AllergyIntolerance"), func(m map[string]any) {
 			m["verificationStatus"] = "confirmed"
 		}), []string{"verificationStatus"}},
-		{"stu3 coverage grouping", mutate(t, ex("Coverage"), func(m map[string]any) {
+		{"stu3 coverage grouping", jsonedit.Mutate(t, ex("Coverage"), func(m map[string]any) {
 			m["grouping"] = map[string]any{"plan": "PLN-1"}
 		}), []string{"unknown field", "grouping"}},
-		{"coverage class without value", mutate(t, ex("Coverage"), func(m map[string]any) {
-			delete(obj(arr(m["class"])[0]), "value")
+		{"coverage class without value", jsonedit.Mutate(t, ex("Coverage"), func(m map[string]any) {
+			delete(jsonedit.Obj(jsonedit.Arr(m["class"])[0]), "value")
 		}), []string{"Coverage.class[0]", `missing required field "value"`}},
-		{"coverage without beneficiary", mutate(t, ex("Coverage"), func(m map[string]any) { delete(m, "beneficiary") }),
+		{"coverage without beneficiary", jsonedit.Mutate(t, ex("Coverage"), func(m map[string]any) { delete(m, "beneficiary") }),
 			[]string{`missing required field "beneficiary"`}},
-		{"coverage without payor", mutate(t, ex("Coverage"), func(m map[string]any) { delete(m, "payor") }),
+		{"coverage without payor", jsonedit.Mutate(t, ex("Coverage"), func(m map[string]any) { delete(m, "payor") }),
 			[]string{`missing required field "payor"`}},
-		{"stu3 encounter reason", mutate(t, ex("Encounter"), func(m map[string]any) { m["reason"] = m["reasonCode"] }),
+		{"stu3 encounter reason", jsonedit.Mutate(t, ex("Encounter"), func(m map[string]any) { m["reason"] = m["reasonCode"] }),
 			[]string{"unknown field", "reason"}},
-		{"invalid intent", mutate(t, ex("MedicationRequest"), func(m map[string]any) { m["intent"] = "orders" }),
+		{"invalid intent", jsonedit.Mutate(t, ex("MedicationRequest"), func(m map[string]any) { m["intent"] = "orders" }),
 			[]string{"MedicationRequest.intent"}},
-		{"invalid gender", mutate(t, ex("Patient"), func(m map[string]any) { m["gender"] = "F" }),
+		{"invalid gender", jsonedit.Mutate(t, ex("Patient"), func(m map[string]any) { m["gender"] = "F" }),
 			[]string{"Patient.gender"}},
-		{"extension without url", mutate(t, ex("Patient"), func(m map[string]any) {
-			delete(obj(arr(m["extension"])[1]), "url")
+		{"extension without url", jsonedit.Mutate(t, ex("Patient"), func(m map[string]any) {
+			delete(jsonedit.Obj(jsonedit.Arr(m["extension"])[1]), "url")
 		}), []string{"Patient.extension[1]", `missing required field "url"`}},
-		{"requester of a disallowed type", mutate(t, ex("MedicationRequest"), func(m map[string]any) {
+		{"requester of a disallowed type", jsonedit.Mutate(t, ex("MedicationRequest"), func(m map[string]any) {
 			m["requester"] = map[string]any{"reference": "Location/l1"}
 		}), []string{"requester", "Location"}},
-		{"empty string", mutate(t, ex("Observation"), func(m map[string]any) { obj(m["valueQuantity"])["unit"] = "" }),
+		{"empty string", jsonedit.Mutate(t, ex("Observation"), func(m map[string]any) { jsonedit.Obj(m["valueQuantity"])["unit"] = "" }),
 			[]string{"Observation.valueQuantity.unit: empty string"}},
 		{"dstu2 resource type", []byte(`{"resourceType":"MedicationOrder","status":"active"}`),
 			[]string{"unknown resource type"}},
@@ -103,7 +107,7 @@ func TestR4BrokenVariantsFail(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wantProblems(t, R4(tc.input), tc.want...)
+			jsonedit.WantProblems(t, R4(tc.input), tc.want...)
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/jsonedit"
 )
 
 func TestSTU3OfficialExamplesPass(t *testing.T) {
@@ -37,54 +39,54 @@ func TestSTU3OfficialExamplesPass(t *testing.T) {
 
 func TestSTU3BrokenVariantsFail(t *testing.T) {
 	t.Parallel()
-	patient := readExample(t, "stu3", "Patient-null.json")
-	obs := readExample(t, "stu3", "Observation-example.json")
-	bundle := readExample(t, "stu3", "Bundle-bundle-transaction.json")
-	oo := readExample(t, "stu3", "OperationOutcome-101.json")
+	patient := jsonedit.ReadExample(t, "stu3", "Patient-null.json")
+	obs := jsonedit.ReadExample(t, "stu3", "Observation-example.json")
+	bundle := jsonedit.ReadExample(t, "stu3", "Bundle-bundle-transaction.json")
+	oo := jsonedit.ReadExample(t, "stu3", "OperationOutcome-101.json")
 	tests := []struct {
 		name  string
 		input []byte
 		want  []string
 	}{
-		{"unknown element", mutate(t, patient, func(m map[string]any) { m["favouriteColour"] = "blue" }),
+		{"unknown element", jsonedit.Mutate(t, patient, func(m map[string]any) { m["favouriteColour"] = "blue" }),
 			[]string{"Patient: unknown field", "favouriteColour"}},
-		{"family as array (dstu2 shape)", mutate(t, patient, func(m map[string]any) {
-			obj(arr(m["name"])[0])["family"] = []any{"Chalmers"}
+		{"family as array (dstu2 shape)", jsonedit.Mutate(t, patient, func(m map[string]any) {
+			jsonedit.Obj(jsonedit.Arr(m["name"])[0])["family"] = []any{"Chalmers"}
 		}), []string{"Patient.name[0].family"}},
-		{"bad date", mutate(t, patient, func(m map[string]any) { m["birthDate"] = "1974-13-45" }),
+		{"bad date", jsonedit.Mutate(t, patient, func(m map[string]any) { m["birthDate"] = "1974-13-45" }),
 			[]string{"Patient.birthDate", "date"}},
-		{"invalid gender code", mutate(t, patient, func(m map[string]any) { m["gender"] = "M" }),
+		{"invalid gender code", jsonedit.Mutate(t, patient, func(m map[string]any) { m["gender"] = "M" }),
 			[]string{"Patient.gender"}},
-		{"missing required status", mutate(t, obs, func(m map[string]any) { delete(m, "status") }),
+		{"missing required status", jsonedit.Mutate(t, obs, func(m map[string]any) { delete(m, "status") }),
 			[]string{"Observation", `missing required field "status"`}},
-		{"invalid observation status", mutate(t, obs, func(m map[string]any) { m["status"] = "done" }),
+		{"invalid observation status", jsonedit.Mutate(t, obs, func(m map[string]any) { m["status"] = "done" }),
 			[]string{"Observation.status"}},
-		{"reference to a disallowed type", mutate(t, obs, func(m map[string]any) {
+		{"reference to a disallowed type", jsonedit.Mutate(t, obs, func(m map[string]any) {
 			m["subject"] = map[string]any{"reference": "Medication/1"}
 		}), []string{"Observation.subject", "Medication"}},
-		{"choice type with a type not allowed", mutate(t, obs, func(m map[string]any) {
+		{"choice type with a type not allowed", jsonedit.Mutate(t, obs, func(m map[string]any) {
 			delete(m, "valueQuantity")
 			m["valueAddress"] = map[string]any{"city": "x"}
 		}), []string{"Observation", "valueAddress"}},
-		{"empty string", mutate(t, obs, func(m map[string]any) { obj(m["code"])["text"] = "" }),
+		{"empty string", jsonedit.Mutate(t, obs, func(m map[string]any) { jsonedit.Obj(m["code"])["text"] = "" }),
 			[]string{"Observation.code.text: empty string"}},
-		{"null value", mutate(t, obs, func(m map[string]any) { m["issued"] = nil }),
+		{"null value", jsonedit.Mutate(t, obs, func(m map[string]any) { m["issued"] = nil }),
 			[]string{"Observation.issued: null value"}},
-		{"empty array", mutate(t, obs, func(m map[string]any) { m["performer"] = []any{} }),
+		{"empty array", jsonedit.Mutate(t, obs, func(m map[string]any) { m["performer"] = []any{} }),
 			[]string{"Observation.performer: empty array"}},
-		{"narrative div without xhtml namespace", mutate(t, obs, func(m map[string]any) {
-			obj(m["text"])["div"] = "<div>weight</div>"
+		{"narrative div without xhtml namespace", jsonedit.Mutate(t, obs, func(m map[string]any) {
+			jsonedit.Obj(m["text"])["div"] = "<div>weight</div>"
 		}), []string{"Observation.text.div", "xhtml"}},
-		{"narrative div not well-formed", mutate(t, obs, func(m map[string]any) {
-			obj(m["text"])["div"] = `<div xmlns="http://www.w3.org/1999/xhtml"><p>weight</div>`
+		{"narrative div not well-formed", jsonedit.Mutate(t, obs, func(m map[string]any) {
+			jsonedit.Obj(m["text"])["div"] = `<div xmlns="http://www.w3.org/1999/xhtml"><p>weight</div>`
 		}), []string{"Observation.text.div", "well-formed"}},
-		{"upper camel case element", mutate(t, patient, func(m map[string]any) { m["Gender"] = m["gender"] }),
+		{"upper camel case element", jsonedit.Mutate(t, patient, func(m map[string]any) { m["Gender"] = m["gender"] }),
 			[]string{`invalid element name "Gender"`}},
-		{"nested resource in bundle", mutate(t, bundle, func(m map[string]any) {
-			obj(obj(arr(m["entry"])[0])["resource"])["gender"] = "bloke"
+		{"nested resource in bundle", jsonedit.Mutate(t, bundle, func(m map[string]any) {
+			jsonedit.Obj(jsonedit.Obj(jsonedit.Arr(m["entry"])[0])["resource"])["gender"] = "bloke"
 		}), []string{"Bundle.entry[0].resource", "gender"}},
-		{"operation outcome issue code", mutate(t, oo, func(m map[string]any) {
-			obj(arr(m["issue"])[0])["code"] = "oops"
+		{"operation outcome issue code", jsonedit.Mutate(t, oo, func(m map[string]any) {
+			jsonedit.Obj(jsonedit.Arr(m["issue"])[0])["code"] = "oops"
 		}), []string{"OperationOutcome.issue[0].code"}},
 		{"unknown resource type", []byte(`{"resourceType":"MedicationOrder","status":"active"}`),
 			[]string{"unknown resource type"}},
@@ -97,7 +99,7 @@ func TestSTU3BrokenVariantsFail(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wantProblems(t, STU3(tc.input), tc.want...)
+			jsonedit.WantProblems(t, STU3(tc.input), tc.want...)
 		})
 	}
 }
@@ -121,6 +123,6 @@ func TestSTU3PrimitiveExtensionsAllowed(t *testing.T) {
 		`{"resourceType":"Patient","_birthDate":"x"}`:                                   "want object",
 	}
 	for in, want := range invalid {
-		wantProblems(t, STU3([]byte(in)), want)
+		jsonedit.WantProblems(t, STU3([]byte(in)), want)
 	}
 }
