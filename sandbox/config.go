@@ -278,9 +278,11 @@ type LimitsConfig struct {
 	// keeps per FHIR release (bytes, 0 to 1073741824; 0 turns the cache
 	// off). A search asked again while the tenant's data is unchanged,
 	// as a client polling a patient's chart asks it, is answered from
-	// the cache with a new Bundle id and lastUpdated; any write to the
-	// tenant's data in that release empties it. Searches under a SMART
-	// scope that restricts them are not cached.
+	// the cache with a new Bundle id and lastUpdated; a batch of
+	// searches asked again byte for byte is answered whole from it the
+	// same way. Any write to the tenant's data in that release empties
+	// it. Searches under a SMART scope that restricts them are not
+	// cached.
 	SearchCacheBytes int `yaml:"search_cache_bytes"`
 	// StoreGenerated renders and stores every generated resource at start
 	// instead of deriving patients on demand: the behaviour before derived
