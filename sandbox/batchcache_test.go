@@ -42,6 +42,26 @@ type batchStamps struct {
 	} `json:"entry"`
 }
 
+// entryTotals is the total of each entry's searchset in a batch-response.
+func entryTotals(t *testing.T, b []byte) []int {
+	t.Helper()
+	var out struct {
+		Entry []struct {
+			Resource struct {
+				Total int `json:"total"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("batch-response: %v %.300s", err, b)
+	}
+	totals := make([]int, len(out.Entry))
+	for i, en := range out.Entry {
+		totals[i] = en.Resource.Total
+	}
+	return totals
+}
+
 // TestBatchCache: a batch of searches asked again is answered from its
 // kept response with the same bytes as a server without caches, besides
 // a new id for the batch-response and for every searchset and a current
@@ -152,24 +172,17 @@ func TestBatchCacheSeesWrites(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("batch: %d %.300s", st, b)
 		}
-		var out struct {
-			Entry []struct {
-				Resource struct {
-					Total int `json:"total"`
-				} `json:"resource"`
-			} `json:"entry"`
+		totals := entryTotals(t, []byte(b))
+		if len(totals) != 6 {
+			t.Fatalf("batch: %d entries: %.300s", len(totals), b)
 		}
-		if err := json.Unmarshal([]byte(b), &out); err != nil || len(out.Entry) != 6 {
-			t.Fatalf("batch: %v %.300s", err, b)
-		}
-		return out.Entry[0].Resource.Total
+		return totals[0]
 	}
 	before := vitals()
 	if again := vitals(); again != before { // the kept answer
 		t.Fatalf("the batch asked again: %d vitals, then %d", before, again)
 	}
-	obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/pat-4"},"effectiveDateTime":"2099-01-01T10:00:00Z","valueQuantity":{"value":61,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
-	if st, b := authed(t, srv, tok, "POST", "/r4/Observation", obs); st != 201 {
+	if st, b := authed(t, srv, tok, "POST", "/r4/Observation", heartRate4); st != 201 {
 		t.Fatalf("POST Observation: %d %s", st, b)
 	}
 	if after := vitals(); after != before+1 {
@@ -197,17 +210,14 @@ func TestBatchCacheScopes(t *testing.T) {
 	total := func(bearer string) int {
 		t.Helper()
 		st, b := e.do("POST", "/r4", bearer, "application/fhir+json", batch)
-		var out struct {
-			Entry []struct {
-				Resource struct {
-					Total int `json:"total"`
-				} `json:"resource"`
-			} `json:"entry"`
-		}
-		if st != http.StatusOK || json.Unmarshal(b, &out) != nil || len(out.Entry) != 1 {
+		if st != http.StatusOK {
 			t.Fatalf("batch: %d %.300s", st, b)
 		}
-		return out.Entry[0].Resource.Total
+		totals := entryTotals(t, b)
+		if len(totals) != 1 {
+			t.Fatalf("batch: %d entries: %.300s", len(totals), b)
+		}
+		return totals[0]
 	}
 	food := e.bundle("/r4/AllergyIntolerance?category=food&_count=100", full).Total
 	for i := 0; i < 2; i++ { // the second full answer is the kept one

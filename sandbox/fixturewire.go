@@ -44,6 +44,9 @@ type fixtureFile struct {
 	entries  []fhir.FixtureEntry
 	problems []fhir.FixtureProblem
 	parsed   bool
+	// untold is why the file's content did not tell its release, when
+	// it did not
+	untold string
 }
 
 // fixtureConfigs returns a tenant's fixtures with their releases: those of
@@ -172,18 +175,16 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 			continue
 		}
 		var these []fixtureFile
-		var whys []string // per file: why its content did not tell its release
 		for _, p := range paths {
 			ff := fixtureFile{path: p, release: fc.FHIRVersion}
 			if ff.release == "" {
 				ff.release = s.detected.get(p)
 			}
-			why := ""
 			if ff.release == "" {
 				ff.entries, ff.problems = readFixture(p)
 				ff.parsed = true
 				var rel string
-				if rel, why = fhir.DetectRelease(ff.entries); rel != "" {
+				if rel, ff.untold = fhir.DetectRelease(ff.entries); rel != "" {
 					s.log.Info("fixture release detected", "file", p, "release", rel)
 					ff.release = rel
 					if len(ff.problems) == 0 {
@@ -192,7 +193,6 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 				}
 			}
 			these = append(these, ff)
-			whys = append(whys, why)
 		}
 		// a file that does not tell (a Synthea export's organizations
 		// or practitioners alone, still without a release here) takes
@@ -216,10 +216,10 @@ func (s *Server) fixturePlan(t tenant.Tenant) ([]fixtureFile, []Problem) {
 			}
 			if sibling != "" {
 				ff.release = sibling
-				s.log.Info("fixture release not detected; using the release of the other files of its fixture", "file", ff.path, "reason", whys[i], "fixture", fc.Path, "release", sibling)
+				s.log.Info("fixture release not detected; using the release of the other files of its fixture", "file", ff.path, "reason", ff.untold, "fixture", fc.Path, "release", sibling)
 			} else {
 				ff.release = s.cfg.FHIRVersion
-				s.log.Info("fixture release not detected; using fhir_version", "file", ff.path, "reason", whys[i], "release", ff.release)
+				s.log.Info("fixture release not detected; using fhir_version", "file", ff.path, "reason", ff.untold, "release", ff.release)
 			}
 			if len(ff.problems) == 0 {
 				s.detected.set(ff.path, ff.release)

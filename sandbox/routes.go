@@ -4,10 +4,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 
+	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/fhir"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/reqnote"
-
-	"github.com/fhirsandbox/fhirsandbox/sandbox/admin"
 	"github.com/fhirsandbox/fhirsandbox/sandbox/portal"
 )
 

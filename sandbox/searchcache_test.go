@@ -108,6 +108,9 @@ func TestSearchCacheSameBytes(t *testing.T) {
 	}
 }
 
+// heartRate4 is an R4 vital sign of pat-4, to write.
+const heartRate4 = `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/pat-4"},"effectiveDateTime":"2099-01-01T10:00:00Z","valueQuantity":{"value":61,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
+
 // TestSearchCacheSeesWrites: a write empties the cache of the tenant's
 // release it went to, so the next search sees the write (created,
 // updated, deleted), and the other tenant's searches, cached the same,
@@ -143,7 +146,7 @@ func TestSearchCacheSeesWrites(t *testing.T) {
 	before, _ := total(tokA)
 	beforeB, _ := total(tokB)
 	total(tokA) // cached now
-	obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/pat-4"},"effectiveDateTime":"2099-01-01T10:00:00Z","valueQuantity":{"value":61,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
+	obs := heartRate4
 	st, b := authed(t, srv.URL, tokA, "POST", "/r4/Observation", obs)
 	if st != 201 {
 		t.Fatalf("POST Observation: %d %s", st, b)

@@ -24,41 +24,31 @@ import (
 // the body is part of the key.
 const maxCachedBatchBody = 4 << 10
 
-// Where a batch-response and a searchset head carry their own values.
+// Where a Bundle's id and a searchset head's lastUpdated are, when the id
+// is a GUID (searchsetHead and responseBundle write them so).
 const (
-	bundleIDAt = len(`{"resourceType":"Bundle","id":"`) // both start so
-	idLen      = 36                                     // a GUID, as NewID draws them
-	instantLen = 24                                     // as store.AppendInstant writes it
-	headTail   = instantLen + 1                         // a head ends with the instant and its quote
+	idLen      = 36 // a GUID, as NewID draws them
+	instantLen = 24 // as store.AppendInstant writes it
+	idAt       = len(bundleOpen) + 1
+	instantAt  = idAt + idLen + 1 + len(searchsetMeta)
+	headLen    = instantAt + instantLen + 1
 )
 
-// batch hole kinds
-const (
-	holeID      = 'i'
-	holeInstant = 't'
-)
-
-// appendBatchKey is the render-cache key of a batch's response: a 'B'
-// (search keys start with a digit), the base URL and the body, both
-// length-prefixed.
-func appendBatchKey(b []byte, base string, body []byte) []byte {
-	b = append(b, 'B')
-	b = appendKeyPart(b, base)
-	b = appendKeyPart(b, string(body))
-	return b
-}
-
-// batchKey is the key under which a batch's response is kept, or nil when
-// it is not to be kept: a body too large to be a key, or a token whose
-// SMART scopes shape what the searches see.
+// batchKey is the render-cache key of a batch's response, or nil when it
+// is not to be kept: a body too large to be a key, or a token whose SMART
+// scopes shape what the searches see. The key is a 'B' (search keys start
+// with a digit), then the base URL and the body, both length-prefixed.
 func batchKey(r *http.Request, base string, body []byte) []byte {
 	if len(body) > maxCachedBatchBody || scopesOf(r).Scoped() {
 		return nil
 	}
-	return appendBatchKey(make([]byte, 0, len(base)+len(body)+16), base, body)
+	b := append(make([]byte, 0, len(base)+len(body)+16), 'B')
+	b = appendKeyPart(b, base)
+	return appendKeyPart(b, string(body))
 }
 
-// cachedBatch answers a batch from its kept response, restamped, or
+// cachedBatch answers a batch from its kept response (a count, the
+// offsets of the entries' heads, the bytes; see keepBatch), restamped, or
 // reports false.
 func (a *API) cachedBatch(s *store.Store, key []byte) (*bytes.Buffer, bool) {
 	v, ok := s.CachedRender(key)
@@ -66,79 +56,61 @@ func (a *API) cachedBatch(s *store.Store, key []byte) (*bytes.Buffer, bool) {
 		return nil, false
 	}
 	n := int(binary.LittleEndian.Uint32(v))
-	if len(v) < 4+5*n {
+	if len(v) < 4+4*n {
 		return nil, false
 	}
-	holes, body := v[4:4+5*n], v[4+5*n:]
-	var instant []byte
-	for i := 0; i < n; i++ {
-		if holes[5*i+4] == holeInstant {
-			instant = store.AppendInstant(make([]byte, 0, instantLen), a.o.Now())
-			break
-		}
-	}
-	if instant != nil && len(instant) != instantLen {
+	heads, body := v[4:4+4*n], v[4+4*n:]
+	instant := store.AppendInstant(make([]byte, 0, instantLen), a.o.Now())
+	if len(instant) != instantLen {
 		return nil, false // a year beyond 9999 is written longer
 	}
 	out := a.bufs.get(len(body))
 	out.Write(body)
 	b := out.Bytes()
-	for i := 0; i < n; i++ {
-		at := int(binary.LittleEndian.Uint32(holes[5*i:]))
-		switch holes[5*i+4] {
-		case holeID:
-			id := a.o.NewID()
-			if len(id) != idLen || at+idLen > len(b) {
-				a.bufs.put(out)
-				return nil, false
-			}
-			copy(b[at:], id)
-		case holeInstant:
-			if at+instantLen > len(b) {
-				a.bufs.put(out)
-				return nil, false
-			}
-			copy(b[at:], instant)
+	restamp := func(at int, withInstant bool) bool {
+		id := a.o.NewID()
+		end := at + idAt + idLen
+		if withInstant {
+			end = at + headLen
 		}
+		if len(id) != idLen || end > len(b) {
+			return false
+		}
+		copy(b[at+idAt:], id)
+		if withInstant {
+			copy(b[at+instantAt:], instant)
+		}
+		return true
+	}
+	ok = restamp(0, false) // the batch-response's own id
+	for i := 0; ok && i < n; i++ {
+		ok = restamp(int(binary.LittleEndian.Uint32(heads[4*i:])), true)
+	}
+	if !ok {
+		a.bufs.put(out)
+		return nil, false
 	}
 	return out, true
 }
 
 // keepBatch keeps a batch's response (b, as responseBundle wrote it for
-// results) under key, when every entry is an answered search whose head
-// has the layout cachedBatch rewrites. gen is the store's render
-// generation from before the batch ran.
-func keepBatch(s *store.Store, key []byte, gen uint64, results []entryResult, b []byte) {
-	holes := make([]byte, 0, 5*(1+2*len(results)))
-	hole := func(at int, kind byte) {
-		holes = binary.LittleEndian.AppendUint32(holes, uint32(at))
-		holes = append(holes, kind)
-	}
-	if len(b) < bundleIDAt+idLen || b[bundleIDAt+idLen] != '"' {
+// results, the entries' heads at the offsets heads) under key, when
+// every entry is an answered search and every id a GUID. gen is the
+// store's render generation from before the batch ran.
+func keepBatch(s *store.Store, key []byte, gen uint64, results []entryResult, heads []int, b []byte) {
+	guidAt := func(h []byte) bool { return len(h) >= idAt+idLen+1 && h[idAt+idLen] == '"' }
+	if !guidAt(b) {
 		return
 	}
-	hole(bundleIDAt, holeID)
-	from := bundleIDAt + idLen
+	v := make([]byte, 0, 4+4*len(results)+len(b))
+	v = binary.LittleEndian.AppendUint32(v, uint32(len(results)))
 	for i := range results {
 		res := &results[i]
-		h := res.head
-		if res.status != http.StatusOK || res.outcome || h == nil || len(h) < bundleIDAt+idLen+headTail ||
-			h[bundleIDAt+idLen] != '"' || h[len(h)-1] != '"' {
+		if res.status != http.StatusOK || res.outcome || heads[i] < 0 || len(res.head) != headLen || !guidAt(res.head) {
 			return
 		}
-		// the head as written into b, after the previous one
-		p := bytes.Index(b[from:], h)
-		if p < 0 {
-			return
-		}
-		p += from
-		hole(p+bundleIDAt, holeID)
-		hole(p+len(h)-headTail, holeInstant)
-		from = p + len(h)
+		v = binary.LittleEndian.AppendUint32(v, uint32(heads[i]))
 	}
-	v := make([]byte, 0, 4+len(holes)+len(b))
-	v = binary.LittleEndian.AppendUint32(v, uint32(len(holes)/5))
-	v = append(v, holes...)
 	v = append(v, b...)
 	s.KeepRendered(key, gen, v)
 }

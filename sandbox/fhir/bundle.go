@@ -145,9 +145,13 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, f format, s *store.
 	default:
 		return errorf(http.StatusBadRequest, "invalid", "Bundle.type must be batch or transaction, not %q", in.Type)
 	}
-	b := a.responseBundle(kind, results)
+	var heads []int // where each entry's head went, for a batch to keep
 	if key != nil && kind == "batch-response" {
-		keepBatch(s, key, gen, results, b.Bytes())
+		heads = make([]int, len(results))
+	}
+	b := a.responseBundle(kind, results, heads)
+	if heads != nil {
+		keepBatch(s, key, gen, results, heads, b.Bytes())
 	}
 	a.write(w, r, f, http.StatusOK, b.Bytes())
 	a.bufs.put(b) // written: every writer in front copies or sends what it is given
@@ -195,8 +199,8 @@ func (a *API) boundBatch(results []entryResult, skipped []bool) {
 // absolute URL under this base) into path segments and a raw query.
 // base is the release's base URL for the request (API.BaseURL).
 func splitEntryURL(base, raw string) ([]string, string, *Error) {
-	if len(raw) > len(base) && raw[len(base)] == '/' && strings.HasPrefix(raw, base) {
-		raw = raw[len(base)+1:]
+	if rest, ok := strings.CutPrefix(raw, base); ok && strings.HasPrefix(rest, "/") {
+		raw = rest[1:]
 	} else if strings.Contains(raw, "://") {
 		return nil, "", errorf(http.StatusBadRequest, "invalid", "request.url %q is not under this server's base %s", raw, base)
 	}
@@ -379,13 +383,16 @@ func (a *API) transaction(r *http.Request, s *store.Store, in *bundleIn) ([]entr
 // response.outcome, or entry.resource where Bundle.entry.response has no
 // outcome (Release.OutcomeInResponse).
 // The buffer comes from a.bufs; the caller puts it back once written.
-func (a *API) responseBundle(kind string, results []entryResult) *bytes.Buffer {
+//
+// heads, when not nil, gets the offset in the Bundle of each entry's head
+// (entryResult.head), or -1 for an entry without one.
+func (a *API) responseBundle(kind string, results []entryResult, heads []int) *bytes.Buffer {
 	size := 128
 	for _, res := range results {
 		size += len(res.head) + len(res.resource) + 160
 	}
 	b := a.bufs.get(size)
-	b.WriteString(`{"resourceType":"Bundle","id":`)
+	b.WriteString(bundleOpen)
 	ooString(b, a.o.NewID())
 	b.WriteString(`,"type":"`)
 	b.WriteString(kind)
@@ -400,8 +407,14 @@ func (a *API) responseBundle(kind string, results []entryResult) *bytes.Buffer {
 		}
 		b.WriteByte('{')
 		wroteResource := false
+		if heads != nil {
+			heads[i] = -1
+		}
 		if res.resource != nil && !(res.outcome && inResponse) {
 			b.WriteString(`"resource":`)
+			if heads != nil && res.head != nil {
+				heads[i] = b.Len()
+			}
 			b.Write(res.head)
 			b.Write(res.resource)
 			wroteResource = true

@@ -95,17 +95,13 @@ func (a *API) readBody(r *http.Request) ([]byte, *Error) {
 	return b, nil
 }
 
-// plainJSONType reports whether a Content-Type is one of the JSON types
-// clients send, written the usual way, which mime.ParseMediaType (a map
-// of parameters a request) would only confirm.
+// plainJSONType reports whether a Content-Type is a JSON type (isJSONType)
+// with no parameter but charset=utf-8, as clients write it: one
+// mime.ParseMediaType (a map of parameters a request) would only confirm.
 func plainJSONType(ct string) bool {
-	switch ct {
-	case "application/fhir+json", "application/json",
-		"application/fhir+json; charset=utf-8", "application/json; charset=utf-8",
-		"application/fhir+json;charset=utf-8", "application/json;charset=utf-8":
-		return true
-	}
-	return false
+	mt, params, _ := strings.Cut(ct, ";")
+	params = strings.TrimSpace(params)
+	return (params == "" || params == "charset=utf-8") && isJSONType(mt)
 }
 
 // preallocBody is the largest declared request body read into a buffer

@@ -235,18 +235,21 @@ func tooLarge(max int64) *Error {
 	return errorf(http.StatusBadRequest, "too-costly", "the search response would exceed %d bytes; ask for a smaller _count", max)
 }
 
+// How a Bundle the API writes starts (searchsetHead, responseBundle), and
+// what a searchset's head has after its id.
+const (
+	bundleOpen    = `{"resourceType":"Bundle","id":`
+	searchsetMeta = `,"meta":{"lastUpdated":"`
+)
+
 // searchsetHead is the start of a searchset Bundle, up to the end of its
 // own id and lastUpdated; searchsetTail is the rest.
 func (a *API) searchsetHead() []byte {
-	const (
-		open = `{"resourceType":"Bundle","id":`
-		meta = `,"meta":{"lastUpdated":"`
-	)
 	id := a.o.NewID()
-	b := make([]byte, 0, len(open)+len(id)+4+len(meta)+len(store.InstantLayout)+2)
-	b = append(b, open...)
+	b := make([]byte, 0, len(bundleOpen)+len(id)+4+len(searchsetMeta)+len(store.InstantLayout)+2)
+	b = append(b, bundleOpen...)
 	b = appendJSONString(b, id)
-	b = append(b, meta...)
+	b = append(b, searchsetMeta...)
 	b = store.AppendInstant(b, a.o.Now())
 	return append(b, '"')
 }
