@@ -32,6 +32,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural/internal/defsfile"
+)
+
+// the format written, defsfile's
+type (
+	Defs    = defsfile.Defs
+	Type    = defsfile.Type
+	Element = defsfile.Element
 )
 
 func main() {
@@ -43,45 +52,7 @@ func main() {
 		os.Exit(2)
 	}
 	defs, warnings, err := build(*pkg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
-	}
-	for _, w := range warnings {
-		fmt.Fprintln(os.Stderr, "note:", w)
-	}
-	b, err := json.MarshalIndent(defs, "", "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
-	}
-	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
-	}
-}
-
-// Defs mirrors the type defs in package structural.
-type Defs struct {
-	Source     string              `json:"source"`
-	Resources  []string            `json:"resources"`
-	Primitives []string            `json:"primitives"`
-	Types      map[string]*Type    `json:"types"`
-	ValueSets  map[string][]string `json:"valueSets"`
-}
-
-type Type struct {
-	Elements []*Element `json:"elements"`
-}
-
-type Element struct {
-	Name     string   `json:"name"`
-	Choice   bool     `json:"choice,omitempty"`
-	Min      int      `json:"min"`
-	Max      int      `json:"max"` // -1: unbounded
-	Types    []string `json:"types"`
-	Targets  []string `json:"targets,omitempty"`
-	ValueSet string   `json:"valueSet,omitempty"`
+	defsfile.Main("gen", *out, defs, warnings, err)
 }
 
 // ---- XSD ----

@@ -45,6 +45,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fhirsandbox/fhirsandbox/sandbox/internal/structural/internal/defsfile"
+)
+
+// the format written, defsfile's
+type (
+	Defs          = defsfile.Defs
+	PrimitiveRule = defsfile.PrimitiveRule
+	Type          = defsfile.Type
+	Element       = defsfile.Element
 )
 
 func main() {
@@ -56,55 +66,7 @@ func main() {
 		os.Exit(2)
 	}
 	defs, notes, err := build(*pkg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gencore:", err)
-		os.Exit(1)
-	}
-	for _, n := range notes {
-		fmt.Fprintln(os.Stderr, "note:", n)
-	}
-	b, err := json.MarshalIndent(defs, "", "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gencore:", err)
-		os.Exit(1)
-	}
-	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "gencore:", err)
-		os.Exit(1)
-	}
-}
-
-// Defs mirrors the type of the same name in package structural (the format
-// of dstu2defs.json, plus the primitives' regexes).
-type Defs struct {
-	Source         string                   `json:"source"`
-	FHIRVersion    string                   `json:"fhirVersion"`
-	Resources      []string                 `json:"resources"`
-	Primitives     []string                 `json:"primitives"`
-	PrimitiveRules map[string]PrimitiveRule `json:"primitiveRules"`
-	Types          map[string]*Type         `json:"types"`
-	ValueSets      map[string][]string      `json:"valueSets"`
-}
-
-// PrimitiveRule is the lexical rule of a primitive type as its definition
-// states it: the regex of its value (an XML Schema regex, implicitly
-// anchored), empty where the definition carries none.
-type PrimitiveRule struct {
-	Regex string `json:"regex,omitempty"`
-}
-
-type Type struct {
-	Elements []*Element `json:"elements"`
-}
-
-type Element struct {
-	Name     string   `json:"name"`
-	Choice   bool     `json:"choice,omitempty"`
-	Min      int      `json:"min"`
-	Max      int      `json:"max"` // -1: unbounded
-	Types    []string `json:"types"`
-	Targets  []string `json:"targets,omitempty"`
-	ValueSet string   `json:"valueSet,omitempty"`
+	defsfile.Main("gencore", *out, defs, notes, err)
 }
 
 type extension struct {
