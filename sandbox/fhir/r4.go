@@ -141,7 +141,7 @@ func (R4) shapes() shapes {
 // where R4 lists meta; the store keeps the profile and adds versionId and
 // lastUpdated to it.
 func beginR4(typ, id string, n *narrative, profile string) *jw {
-	w := &jw{b: make([]byte, 0, 1024)}
+	w := &jw{b: make([]byte, 0, renderCap(typ, true))}
 	w.open("")
 	w.str("resourceType", typ)
 	w.str("id", id)

@@ -555,9 +555,24 @@ func withID(emit func(Resource)) func(Resource) {
 
 // ---- shared shapes ----------------------------------------------------------
 
+// renderCap is the buffer a resource is rendered into: room for the
+// largest the generators write of typ (a DSTU2 or STU3 Patient up to
+// 1.45 KB, an R4 Patient 2.3 KB, the rest about 1.4 KB) and for the meta
+// the store inserts (80 bytes, storedForm), so a Patient's buffer is
+// neither grown nor copied on the way to the store.
+func renderCap(typ string, r4 bool) int {
+	switch {
+	case typ != "Patient":
+		return 1024
+	case r4:
+		return 2688
+	}
+	return 1536
+}
+
 // begin opens a resource: resourceType, id, then the narrative.
 func begin(typ, id string, n *narrative) *jw {
-	w := &jw{b: make([]byte, 0, 1024)}
+	w := &jw{b: make([]byte, 0, renderCap(typ, false))}
 	w.open("")
 	w.str("resourceType", typ)
 	w.str("id", id)

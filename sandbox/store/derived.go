@@ -139,20 +139,24 @@ type lazyDoc struct {
 	doc     *Doc   // nil when the rendered JSON does not store
 }
 
-// doc makes the resource a Doc once.
+// doc makes the resource a Doc once. A rendering in the form the store
+// writes (storedForm) becomes the Doc's bytes without being parsed; its
+// index values are extracted only if a search needs them.
 func (s *Store) doc(l *lazyDoc) *Doc {
 	l.once.Do(func() {
 		raw := l.raw
 		l.raw = nil
-		p, err := parse(raw)
-		if err != nil || p.typ != l.typ {
-			return // a renderer's bug; the store would have refused it too
+		j, ok := storedForm(raw, l.typ, l.id, s.der.updated)
+		if !ok {
+			p, err := parse(raw)
+			if err != nil || p.typ != l.typ {
+				return // a renderer's bug; the store would have refused it too
+			}
+			if j, err = p.encode(l.id, 1, s.der.updated); err != nil {
+				return
+			}
 		}
-		j, err := p.encode(l.id, 1, s.der.updated)
-		if err != nil {
-			return
-		}
-		l.doc = &Doc{Type: p.typ, ID: l.id, Version: 1, Updated: s.der.updated, JSON: j, seq: l.seq, pos: -1, vals: slices.Clip(s.indexValues(p))}
+		l.doc = &Doc{Type: l.typ, ID: l.id, Version: 1, Updated: s.der.updated, JSON: j, seq: l.seq, pos: -1, lazy: &lazyVals{s: s}}
 	})
 	return l.doc
 }

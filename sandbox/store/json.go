@@ -237,3 +237,85 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	enc, _ := json.Marshal(s) // a Go string always marshals
 	b.Write(enc)
 }
+
+// storedForm is what parse and encode make of a generated resource at
+// version 1, without parsing it: the renderers write compact JSON that
+// begins {"resourceType":typ,"id":id, then meta (profiles only) if any,
+// so the store's versionId and lastUpdated are inserted after the id or
+// at the start of that meta. ok is false for any other shape (escaped or
+// misplaced type, id or meta, a meta with its own versionId or
+// lastUpdated, a malformed meta), which the caller parses instead. The
+// insertion is made in raw's spare capacity when it has room, so raw
+// must not be used afterwards.
+func storedForm(raw []byte, typ, id string, updated time.Time) (out []byte, ok bool) {
+	if !plainJSONString(typ) || !plainJSONString(id) {
+		return nil, false
+	}
+	rest, ok := cutPrefixes(raw, `{"resourceType":"`, typ, `","id":"`, id, `"`)
+	if !ok {
+		return nil, false
+	}
+	var buf [80]byte
+	ins := buf[:0]
+	pos := len(raw) - len(rest)
+	if m, hasMeta := bytes.CutPrefix(rest, []byte(`,"meta":`)); hasMeta {
+		c := checker{b: m}
+		if len(m) == 0 || m[0] != '{' || c.value(0) != nil || c.spaced {
+			return nil, false
+		}
+		inner := m[1 : c.i-1]
+		if bytes.Contains(inner, []byte(`"versionId"`)) || bytes.Contains(inner, []byte(`"lastUpdated"`)) {
+			return nil, false
+		}
+		rest = m[c.i:]
+		pos += len(`,"meta":{`)
+		ins = append(ins, `"versionId":"1","lastUpdated":"`...)
+		ins = AppendInstant(ins, updated)
+		ins = append(ins, '"')
+		if len(inner) > 0 {
+			ins = append(ins, ',')
+		}
+	} else {
+		if bytes.Contains(rest, []byte(`"meta":`)) {
+			return nil, false // meta elsewhere: encode moves it up
+		}
+		ins = append(ins, `,"meta":{"versionId":"1","lastUpdated":"`...)
+		ins = AppendInstant(ins, updated)
+		ins = append(ins, '"', '}')
+	}
+	if len(rest) == 0 || rest[0] != ',' && rest[0] != '}' || rest[len(rest)-1] != '}' {
+		return nil, false
+	}
+	if cap(raw)-len(raw) >= len(ins) {
+		out = raw[:len(raw)+len(ins)]
+		copy(out[pos+len(ins):], raw[pos:])
+	} else {
+		out = make([]byte, len(raw)+len(ins))
+		copy(out, raw[:pos])
+		copy(out[pos+len(ins):], raw[pos:])
+	}
+	copy(out[pos:], ins)
+	return out, true
+}
+
+// cutPrefixes is b after the parts, in order, if it begins with them.
+func cutPrefixes(b []byte, parts ...string) ([]byte, bool) {
+	for _, p := range parts {
+		if len(b) < len(p) || string(b[:len(p)]) != p {
+			return nil, false
+		}
+		b = b[len(p):]
+	}
+	return b, true
+}
+
+// plainJSONString reports whether s is non-empty and written in JSON as
+// itself: printable ASCII without quote or backslash.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return s != ""
+}

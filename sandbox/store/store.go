@@ -33,6 +33,30 @@ type Doc struct {
 	seq     uint64 // creation order, kept across updates
 	pos     int    // place in its table's byPos, kept across updates
 	vals    []value
+	// lazy, for a generated resource, extracts vals from JSON when a
+	// search first needs them: a read never does.
+	lazy *lazyVals
+}
+
+// lazyVals are a generated resource's index values, extracted once.
+type lazyVals struct {
+	once sync.Once
+	s    *Store
+	vals []value
+}
+
+// values are the doc's index values.
+func (d *Doc) values() []value {
+	z := d.lazy
+	if z == nil {
+		return d.vals
+	}
+	z.once.Do(func() {
+		if p, err := parse(d.JSON); err == nil {
+			z.vals = slices.Clip(z.s.indexValues(p))
+		}
+	})
+	return z.vals
 }
 
 // Store holds the resources of one tenant in one FHIR release.
@@ -606,7 +630,7 @@ func (t *table) keys(v value) []string {
 }
 
 func (t *table) index(d *Doc) {
-	for _, v := range d.vals {
+	for _, v := range d.values() {
 		idx := t.exact[v.param]
 		if t.params[v.param].Type == String {
 			idx = t.strs[v.param]
@@ -620,7 +644,7 @@ func (t *table) index(d *Doc) {
 }
 
 func (t *table) unindex(d *Doc) {
-	for _, v := range d.vals {
+	for _, v := range d.values() {
 		idx := t.exact[v.param]
 		if t.params[v.param].Type == String {
 			idx = t.strs[v.param]
@@ -706,7 +730,7 @@ func (s *Store) includes(t *table, page []*Doc, incs []Include) []*Doc {
 	var out []*Doc
 	for _, inc := range incs {
 		for _, d := range page {
-			for _, v := range d.vals {
+			for _, v := range d.values() {
 				if int(v.param) != inc.param {
 					continue
 				}
@@ -928,7 +952,7 @@ func (t *table) match(d *Doc, f Filter) bool {
 	}
 	if f.Modifier == "missing" {
 		has := false
-		for _, v := range d.vals {
+		for _, v := range d.values() {
 			if int(v.param) == f.param {
 				has = true
 				break
@@ -937,14 +961,14 @@ func (t *table) match(d *Doc, f Filter) bool {
 		return has != f.Missing
 	}
 	if f.Modifier == "not" {
-		for _, v := range d.vals {
+		for _, v := range d.values() {
 			if int(v.param) == f.param && tokenMatchAny(v, f) {
 				return false
 			}
 		}
 		return true
 	}
-	for _, v := range d.vals {
+	for _, v := range d.values() {
 		if int(v.param) != f.param {
 			continue
 		}
@@ -1145,7 +1169,7 @@ func (t *table) sortValue(d *Doc, k SortKey) (sortVal, bool) {
 	}
 	var best sortVal
 	found := false
-	for _, v := range d.vals {
+	for _, v := range d.values() {
 		if int(v.param) != k.param {
 			continue
 		}
