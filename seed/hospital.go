@@ -28,6 +28,10 @@ var (
 // MRNSystem is the identifier system of the tenant's medical record numbers.
 func MRNSystem(tenant string) string { return "urn:uuid:" + tenant }
 
+// MRNSystem is the identifier system of the hospital's MRNs,
+// MRNSystem(h.Tenant).
+func (h *Hospital) MRNSystem() string { return h.mrnSystem }
+
 // validate returns opts in canonical form: the tenant GUID lower-cased
 // without braces and the reference date in UTC, whole seconds, without a
 // monotonic clock reading, so equal inputs always seed equal data.
@@ -62,7 +66,7 @@ func NewHospital(opts Options) (*Hospital, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hospital{Tenant: opts.Tenant, Options: opts}
+	h := &Hospital{Tenant: opts.Tenant, Options: opts, mrnSystem: MRNSystem(opts.Tenant)}
 	f := newFaker(streamHospital, opts.Seed, opts.Tenant, 0)
 
 	city, state, zip := f.City(), f.StateAbr(), f.Zip()

@@ -49,10 +49,10 @@ func (h *Hospital) Patient(i int) PatientRecord {
 // conditions, allergies, medications or coverage. It draws only what the
 // Patient depends on (the demographics and contact details, and for a
 // deceased patient the encounters that date the death), a small part of
-// the cost of the whole record.
-func (h *Hospital) PatientOnly(i int) PatientRecord {
+// the cost of the whole record. The record is the caller's.
+func (h *Hospital) PatientOnly(i int) *PatientRecord {
 	if i < 0 || i >= spec.MaxPatients {
-		return PatientRecord{}
+		return &PatientRecord{}
 	}
 	g := h.newPatientGen(i)
 	g.rec.Index = g.i
@@ -65,7 +65,8 @@ func (h *Hospital) PatientOnly(i int) PatientRecord {
 		g.encounters()
 		g.rec.Encounters = nil
 	}
-	return h.finish(g.rec)
+	g.rec = h.finish(g.rec)
+	return &g.rec // the generator is garbage now: its record is not copied again
 }
 
 func (h *Hospital) newPatientGen(i int) *patientGen {
@@ -77,7 +78,7 @@ func (h *Hospital) newPatientGen(i int) *patientGen {
 // patient's random stream.
 func (h *Hospital) finish(rec PatientRecord) PatientRecord {
 	rec.Patient.Race, rec.Patient.Ethnicity = ombCategories(h.Options.Seed, h.Tenant, rec.Index, rec.Patient.Language)
-	rec.MRNSystem = MRNSystem(h.Tenant)
+	rec.MRNSystem = h.mrnSystem
 	rec.Provider = Reference{Type: "Organization", ID: h.Organization.ID, Display: h.Organization.Name}
 	return rec
 }

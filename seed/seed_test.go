@@ -994,7 +994,7 @@ func TestPatientOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := func(i int) {
-		full, only := h.Patient(i), h.PatientOnly(i)
+		full, only := h.Patient(i), *h.PatientOnly(i)
 		want := PatientRecord{Index: full.Index, Patient: full.Patient, MRNSystem: full.MRNSystem, Provider: full.Provider}
 		if !reflect.DeepEqual(only, want) {
 			t.Fatalf("patient %d: PatientOnly\n%+v\nwant\n%+v", i, only, want)
@@ -1013,7 +1013,7 @@ func TestPatientOnly(t *testing.T) {
 	for i := 1; i < 1_000_000; i += 7919 {
 		check(i)
 	}
-	if got := h.PatientOnly(-1); !reflect.DeepEqual(got, PatientRecord{}) {
+	if got := *h.PatientOnly(-1); !reflect.DeepEqual(got, PatientRecord{}) {
 		t.Fatalf("PatientOnly(-1) = %+v, want the zero record", got)
 	}
 }

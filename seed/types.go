@@ -76,6 +76,7 @@ type Hospital struct {
 
 	byspecialty [specialtyCount][]int // practitioner indexes per specialty
 	mrnA, mrnB  uint64                // MRN permutation, see Hospital.mrn
+	mrnSystem   string                // MRNSystem(Tenant), made once
 }
 
 // Organization is a hospital or an insurer.

@@ -78,7 +78,7 @@ func (p *population) Record(i int, emit func(typ, id string, json []byte)) {
 // rest of the record: the same bytes Record emits first.
 func (p *population) RecordPatient(i int) (id string, json []byte) {
 	rec := p.h.PatientOnly(i)
-	p.v.RenderPatient(&rec, func(r Resource) {
+	p.v.RenderPatient(rec, func(r Resource) {
 		if r.Type == "Patient" && json == nil {
 			id, json = r.ID, r.JSON
 		}
@@ -89,7 +89,7 @@ func (p *population) RecordPatient(i int) (id string, json []byte) {
 func (p *population) Demographics(i int) store.Demographics {
 	d := p.h.Demographics(i)
 	return store.Demographics{
-		ID: d.ID, MRN: d.MRN, MRNSystem: seed.MRNSystem(p.h.Tenant),
+		ID: d.ID, MRN: d.MRN, MRNSystem: p.h.MRNSystem(),
 		Family: d.Name.Family, Given: d.Name.Given, Prefix: d.Name.Prefix, Suffix: d.Name.Suffix,
 		Gender: d.Gender, BirthDate: d.BirthDate,
 	}
