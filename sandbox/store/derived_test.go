@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -400,4 +401,36 @@ func mustQuery(t *testing.T, s *Store, typ string, kvs ...KV) Query {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// TestDerivedConcurrentFirstSearches: many readers searching and reading
+// the same never-touched patients at once, each generated resource's
+// index values extracted on first need by whichever reader gets there
+// first, all see what a store holding the population sees (run with
+// -race: the extraction is shared).
+func TestDerivedConcurrentFirstSearches(t *testing.T) {
+	t.Parallel()
+	pop := fakePop{n: 40}
+	stored, derived := storedAndDerived(t, pop, 40)
+	queries := []string{"Observation?patient=pat-3&_sort=-date", "Observation?code=8867-4&_count=50", "Patient?family=smi",
+		"Observation?patient=pat-7&_include=Observation:patient", "Observation?date=ge2025-03-01&_count=50"}
+	want := make([]string, len(queries))
+	for k, q := range queries {
+		want[k] = searchIDs(t, stored, q)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for k := range queries {
+				q := queries[(k+g)%len(queries)]
+				if got := searchIDs(t, derived, q); got != want[(k+g)%len(queries)] {
+					t.Errorf("%s:\nstored:  %.300s\nderived: %.300s", q, want[(k+g)%len(queries)], got)
+				}
+				if _, err := derived.Get("Observation", fmt.Sprintf("obs-%d-2", 1+(k*7+g)%pop.n)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
