@@ -170,10 +170,19 @@ var derivedQueries = []string{
 
 func searchIDs(t *testing.T, s *Store, raw string) string {
 	t.Helper()
+	out, err := searchIDsErr(s, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// searchIDsErr is searchIDs for a goroutine other than the test's.
+func searchIDsErr(s *Store, raw string) (string, error) {
 	typ, qs, _ := strings.Cut(raw, "?")
 	vals, err := url.ParseQuery(qs)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	var kvs []KV
 	for _, part := range strings.Split(qs, "&") {
@@ -186,7 +195,7 @@ func searchIDs(t *testing.T, s *Store, raw string) string {
 	}
 	q, err := s.Definitions().ParseQuery(typ, kvs, Options{DefaultCount: 20, MaxCount: 100})
 	if err != nil {
-		t.Fatalf("%s: %v", raw, err)
+		return "", fmt.Errorf("%s: %v", raw, err)
 	}
 	res := s.Search(q)
 	var b strings.Builder
@@ -194,7 +203,7 @@ func searchIDs(t *testing.T, s *Store, raw string) string {
 	for _, d := range append(res.Matches, res.Included...) {
 		fmt.Fprintf(&b, " %s/%s/%d/%s", d.Type, d.ID, d.Version, d.JSON)
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 func compareStores(t *testing.T, stored, derived *Store, pop fakePop, extra ...string) {
@@ -423,7 +432,10 @@ func TestDerivedConcurrentFirstSearches(t *testing.T) {
 		wg.Go(func() {
 			for k := range queries {
 				q := queries[(k+g)%len(queries)]
-				if got := searchIDs(t, derived, q); got != want[(k+g)%len(queries)] {
+				got, err := searchIDsErr(derived, q)
+				if err != nil {
+					t.Error(err)
+				} else if got != want[(k+g)%len(queries)] {
 					t.Errorf("%s:\nstored:  %.300s\nderived: %.300s", q, want[(k+g)%len(queries)], got)
 				}
 				if _, err := derived.Get("Observation", fmt.Sprintf("obs-%d-2", 1+(k*7+g)%pop.n)); err != nil {

@@ -248,7 +248,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // insertion is made in raw's spare capacity when it has room, so raw
 // must not be used afterwards.
 func storedForm(raw []byte, typ, id string, updated time.Time) (out []byte, ok bool) {
-	if !plainJSONString(typ) || !plainJSONString(id) {
+	if !ValidID(typ) || !ValidID(id) { // letters, digits, '-' and '.': written in JSON as themselves
 		return nil, false
 	}
 	rest, ok := cutPrefixes(raw, `{"resourceType":"`, typ, `","id":"`, id, `"`)
@@ -307,15 +307,4 @@ func cutPrefixes(b []byte, parts ...string) ([]byte, bool) {
 		b = b[len(p):]
 	}
 	return b, true
-}
-
-// plainJSONString reports whether s is non-empty and written in JSON as
-// itself: printable ASCII without quote or backslash.
-func plainJSONString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return s != ""
 }
